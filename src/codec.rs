@@ -1,0 +1,355 @@
+//! Value codecs: how each session value becomes bytes in Redis.
+//!
+//! Every session key is one Redis hash field, and its value is encoded on its
+//! own by the factory's codec. Built in: [`MsgPack`] (the default), [`Json`],
+//! and, behind the `bincode` cargo feature, [`Bincode`] (the bincode crate is
+//! unmaintained, RUSTSEC-2025-0141, so it is opt-in).
+//!
+//! Invariant: for every codec and every value `v` of a serde type `T`,
+//! decoding `encode(v)` as `T` gives back `v`: the manual's
+//! `decode(encode(data)) == data`, per value.
+//!
+//! # Differences from pyramid_redis_sessions
+//!
+//! The original pickles the whole session dict (`serialize`/`deserialize`,
+//! default `cPickle`). Pickle runs code on load, so a writable Redis means
+//! remote code execution; none of the codecs here can do that. Values are
+//! encoded one by one so that a request writes only what it changed.
+//!
+//! ```
+//! use redis_sessions::codec::{Codec, Json, MsgPack};
+//!
+//! for codec in [&MsgPack as &dyn Codec, &Json] {
+//!     let bytes = redis_sessions::codec::encode(codec, &(1u64, "two", [3.5f64])).unwrap();
+//!     let back: (u64, String, Vec<f64>) = redis_sessions::codec::decode(codec, &bytes).unwrap();
+//!     assert_eq!(back, (1, "two".to_string(), vec![3.5]));
+//! }
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The sink a codec hands its deserializer to, see [`Codec::decode`].
+pub type Visitor<'a> =
+    &'a mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>;
+
+/// Errors from encoding or decoding a session value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The value could not be encoded.
+    #[error("{codec}: cannot encode the value: {message}")]
+    Encode {
+        /// The codec's name.
+        codec: &'static str,
+        /// What the codec said (never the value itself).
+        message: String,
+    },
+    /// The stored bytes are not a value of the requested type.
+    #[error("{codec}: cannot decode the stored value: {message}")]
+    Decode {
+        /// The codec's name.
+        codec: &'static str,
+        /// What the codec said (never the payload itself).
+        message: String,
+    },
+}
+
+/// Encodes and decodes single session values.
+///
+/// A codec works through [`erased_serde`] so that it can be chosen at run
+/// time (by dotted name) while values keep their static types. Most code
+/// calls the typed helpers [`encode`] and [`decode`] instead.
+pub trait Codec: Send + Sync + 'static {
+    /// A short name for messages and the registry, such as `msgpack`.
+    fn name(&self) -> &'static str;
+
+    /// Encodes one value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] when the value has no representation in this format.
+    fn encode(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>, Error>;
+
+    /// Builds a deserializer over `bytes` and hands it to `visitor`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when the bytes are malformed, hold trailing data, or
+    /// the visitor rejects them.
+    fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error>;
+
+    /// Checks that `bytes` hold one well-formed value, of any type. Sessions
+    /// are checked this way when loaded, so a corrupt payload starts a fresh
+    /// session instead of failing later.
+    ///
+    /// The default decodes into [`serde::de::IgnoredAny`]; a format that is not
+    /// self-describing overrides it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when the bytes are not a value.
+    fn validate(&self, bytes: &[u8]) -> Result<(), Error> {
+        decode::<serde::de::IgnoredAny>(self, bytes).map(|_| ())
+    }
+}
+
+/// Encodes `value` with `codec`.
+///
+/// # Errors
+///
+/// [`Error::Encode`] when the codec cannot represent the value.
+pub fn encode<T: Serialize + ?Sized>(
+    codec: &(impl Codec + ?Sized),
+    value: &T,
+) -> Result<Vec<u8>, Error> {
+    codec.encode(&value)
+}
+
+/// Decodes `bytes` as a `T` with `codec`.
+///
+/// # Errors
+///
+/// [`Error::Decode`] when the bytes are not a `T` in this codec's format.
+pub fn decode<T: DeserializeOwned>(
+    codec: &(impl Codec + ?Sized),
+    bytes: &[u8],
+) -> Result<T, Error> {
+    let mut out = None;
+    codec.decode(bytes, &mut |de| {
+        out = Some(erased_serde::deserialize::<T>(de)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Decode {
+        codec: codec.name(),
+        message: "the codec produced no value".into(),
+    })
+}
+
+fn encode_error(codec: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Encode {
+        codec,
+        message: e.to_string(),
+    }
+}
+
+fn decode_error(codec: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        codec,
+        message: e.to_string(),
+    }
+}
+
+/// MessagePack (the default codec): compact, binary-safe, fast.
+///
+/// Structs are encoded as maps with field names, so adding an optional field
+/// to a stored struct does not break sessions written before the change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MsgPack;
+
+impl Codec for MsgPack {
+    fn name(&self) -> &'static str {
+        "msgpack"
+    }
+
+    fn encode(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>, Error> {
+        let mut buf = Vec::with_capacity(32);
+        let mut ser = rmp_serde::Serializer::new(&mut buf).with_struct_map();
+        value
+            .serialize(&mut ser)
+            .map_err(|e| encode_error(self.name(), e))?;
+        Ok(buf)
+    }
+
+    fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error> {
+        let mut rest = bytes;
+        let mut de = rmp_serde::Deserializer::new(&mut rest);
+        visitor(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
+            .map_err(|e| decode_error(self.name(), e))?;
+        drop(de);
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(decode_error(self.name(), "trailing bytes after the value"))
+        }
+    }
+}
+
+/// JSON: readable in `redis-cli`, interoperable with other languages.
+///
+/// JSON has no NaN or infinity: serde_json writes them as `null`, which then
+/// does not decode as a float. Use [`MsgPack`] for such values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+impl Codec for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn encode(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(value).map_err(|e| encode_error(self.name(), e))
+    }
+
+    fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        visitor(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
+            .map_err(|e| decode_error(self.name(), e))?;
+        de.end().map_err(|e| decode_error(self.name(), e))
+    }
+}
+
+/// bincode 1 (cargo feature `bincode`): compact but not self-describing.
+///
+/// The bincode crate is unmaintained (RUSTSEC-2025-0141). Because the format
+/// carries no types, a value must be read back as exactly the type it was
+/// written as, and [`serde::de::IgnoredAny`] cannot check it: corrupt values
+/// are only found when they are read.
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bincode;
+
+#[cfg(feature = "bincode")]
+impl Codec for Bincode {
+    fn name(&self) -> &'static str {
+        "bincode"
+    }
+
+    fn encode(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>, Error> {
+        bincode::serialize(value).map_err(|e| encode_error(self.name(), e))
+    }
+
+    fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error> {
+        use bincode::Options as _;
+        // Same options as `bincode::serialize`; trailing bytes are checked
+        // below because the deserializer itself does not.
+        let options = bincode::DefaultOptions::new().with_fixint_encoding();
+        let mut rest = bytes;
+        let mut de = bincode::Deserializer::with_reader(&mut rest, options);
+        visitor(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
+            .map_err(|e| decode_error(self.name(), e))?;
+        drop(de);
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(decode_error(self.name(), "trailing bytes after the value"))
+        }
+    }
+
+    fn validate(&self, _bytes: &[u8]) -> Result<(), Error> {
+        // Not self-describing: a value can only be checked against its type.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Cart {
+        user: String,
+        items: Vec<(u32, f64)>,
+        coupon: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Role {
+        Guest,
+        Member(u64),
+        Admin { since: i64 },
+    }
+
+    fn codecs() -> Vec<Box<dyn Codec>> {
+        vec![
+            Box::new(MsgPack),
+            Box::new(Json),
+            #[cfg(feature = "bincode")]
+            Box::new(Bincode),
+        ]
+    }
+
+    fn round_trip<T>(codec: &dyn Codec, value: T)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let bytes = encode(codec, &value).unwrap();
+        let back: T = decode(codec, &bytes).unwrap();
+        assert_eq!(back, value, "{}", codec.name());
+    }
+
+    #[test]
+    fn every_codec_round_trips_every_kind_of_value() {
+        for codec in codecs() {
+            let c = &*codec;
+            round_trip(c, String::from("héllo ✓"));
+            round_trip(c, i64::MIN);
+            round_trip(c, i64::MAX);
+            round_trip(c, u64::MAX);
+            round_trip(c, 0u64);
+            round_trip(c, -1.5e300f64);
+            round_trip(c, f64::MIN_POSITIVE);
+            round_trip(c, true);
+            round_trip(c, serde_bytes::ByteBuf::from(vec![0u8, 255, 1, 2]));
+            round_trip(c, vec![0u8, 255, 7]);
+            round_trip(c, Some(3u8));
+            round_trip(c, None::<String>);
+            round_trip(c, vec![vec![1i32], vec![], vec![-2, 3]]);
+            round_trip(
+                c,
+                BTreeMap::from([("a".to_string(), 1u16), ("b".into(), 2)]),
+            );
+            round_trip(
+                c,
+                Cart {
+                    user: "ann".into(),
+                    items: vec![(1, 9.99), (2, 0.5)],
+                    coupon: None,
+                },
+            );
+            round_trip(c, Role::Guest);
+            round_trip(c, Role::Member(u64::MAX));
+            round_trip(c, Role::Admin { since: -5 });
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_round_trip_where_the_format_has_them() {
+        for value in [f64::INFINITY, f64::NEG_INFINITY] {
+            round_trip(&MsgPack, value);
+        }
+        let nan: f64 = decode(&MsgPack, &encode(&MsgPack, &f64::NAN).unwrap()).unwrap();
+        assert!(nan.is_nan());
+        // JSON has no NaN: serde_json writes `null`, which is not an f64.
+        let json = encode(&Json, &f64::NAN).unwrap();
+        assert_eq!(json, b"null");
+        assert!(decode::<f64>(&Json, &json).is_err());
+    }
+
+    #[test]
+    fn garbage_and_trailing_bytes_are_decode_errors() {
+        for codec in [&MsgPack as &dyn Codec, &Json] {
+            let mut bytes = encode(codec, &42u32).unwrap();
+            bytes.extend_from_slice(b"\x01");
+            assert!(matches!(codec.validate(&bytes), Err(Error::Decode { .. })));
+            assert!(codec.validate(b"\xc1\xff{").is_err());
+            assert!(codec.validate(b"").is_err());
+        }
+    }
+
+    #[test]
+    fn decoding_as_the_wrong_type_is_an_error() {
+        for codec in codecs() {
+            let bytes = encode(&*codec, &"text").unwrap();
+            assert!(matches!(
+                decode::<u64>(&*codec, &bytes),
+                Err(Error::Decode { .. })
+            ));
+        }
+    }
+}

@@ -1,0 +1,94 @@
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+
+use crate::Session;
+use crate::session;
+
+/// Takes the request's [`Session`]; rejects with 500 and
+/// [`SessionRejection::MissingLayer`] when no [`SessionLayer`](crate::SessionLayer)
+/// is in front of the handler. The extractor itself never touches the store:
+/// a store outage shows up as a [`session::Error`] (503) from the first method
+/// that needs data.
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Session>() {
+            Some(session) => Ok(session.clone()),
+            None => {
+                let rejection = SessionRejection::MissingLayer(MissingSessionLayer);
+                tracing::trace!(target: "redis_sessions::http", status = %rejection.status(), "rejecting request: {rejection}");
+                Err(rejection)
+            }
+        }
+    }
+}
+
+/// `Option<Session>`: `None` when no layer is installed; never rejects.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned())
+    }
+}
+
+/// Why the [`Session`] extractor rejected a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// No session layer runs in front of the handler.
+    #[error(transparent)]
+    MissingLayer(#[from] MissingSessionLayer),
+}
+
+impl SessionRejection {
+    /// The response status: 500 (a set-up mistake).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingLayer(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response body.
+    pub fn body_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        (self.status(), self.body_text()).into_response()
+    }
+}
+
+/// The session layer is missing: add `.layer(factory.layer())` to the router.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "no session for this request: add `.layer(factory.layer())` (redis_sessions::SessionLayer) to the router in front of this handler"
+)]
+pub struct MissingSessionLayer;
+
+/// 503 when the store is unavailable, else 500, with a generic body; the
+/// detail goes to the log (target `redis_sessions::http`), never to the client.
+impl IntoResponse for session::Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if self.is_unavailable() {
+            tracing::warn!(target: "redis_sessions::http", error = %self, "session store unavailable");
+        } else {
+            tracing::error!(target: "redis_sessions::http", error = %self, "session error");
+        }
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "session store unavailable, try again later"
+        } else {
+            "session error"
+        };
+        (status, body).into_response()
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one crate (see `support`), real `redis-server`
+//! processes on free ports, the conformance app driven in-process.
+
+mod support;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/conformance/app.rs"]
+mod app;
+
+mod conformance;
+mod redis_only;

@@ -1,0 +1,334 @@
+//! What only a real Redis can show: round trips counted on the server, TTLs,
+//! outages, connection settings and per-request clients.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use redis_sessions::{RedisClient, RedisOptions, RedisSessionFactory};
+
+use crate::app;
+use crate::support::{Backend, Client, RedisServer, SECRET, key_of};
+
+fn counts(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn redis_client(
+    server: &RedisServer,
+    configure: impl FnOnce(redis_sessions::Builder) -> redis_sessions::Builder,
+) -> Client {
+    let factory = configure(
+        RedisSessionFactory::builder(SECRET)
+            .url(Some(server.url()))
+            .socket_timeout(Some(Duration::from_secs(2))),
+    )
+    .build()
+    .unwrap();
+    Client::new(app::router(&factory))
+}
+
+#[tokio::test]
+async fn round_trips_per_request_hold_the_floor() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b);
+    // Warm up: connect and load both scripts.
+    c.get("/incr").await;
+    c.get("/incr").await;
+
+    let (r, plain) = server.commands_during(c.get("/plain")).await;
+    assert_eq!(r.body, "ok");
+    assert_eq!(plain, counts(&[]), "/plain");
+
+    let cookie = c.cookie.clone().unwrap();
+    let (r, tampered) = server
+        .commands_during(c.send("/read", Some(format!("x{cookie}"))))
+        .await;
+    assert_eq!(r.body, "0");
+    assert_eq!(tampered, counts(&[]), "a bad signature costs no command");
+
+    let (r, read) = server.commands_during(c.get("/read")).await;
+    assert_eq!(r.body, "2");
+    assert_eq!(
+        read,
+        counts(&[("evalsha", 1), ("hgetall", 1), ("expire", 1)]),
+        "first read: one round trip that also refreshes the TTL"
+    );
+
+    let (r, incr) = server.commands_during(c.get("/incr")).await;
+    assert_eq!(r.body, "3");
+    assert_eq!(
+        incr,
+        counts(&[
+            ("evalsha", 2),
+            ("hgetall", 1),
+            ("expire", 2),
+            ("exists", 1),
+            ("hset", 1),
+            ("hget", 1),
+        ]),
+        "read + change: one round trip each"
+    );
+
+    let mut fresh = c.clone();
+    fresh.cookie = None;
+    let (_, create) = server
+        .commands_during(fresh.get("/set?key=a&value=1"))
+        .await;
+    assert_eq!(
+        create,
+        counts(&[
+            ("evalsha", 1),
+            ("exists", 1),
+            ("hset", 1),
+            ("hget", 1),
+            ("expire", 1)
+        ]),
+        "a new session with data: one create-if-absent round trip"
+    );
+
+    let (r, invalidate) = server.commands_during(c.get("/invalidate")).await;
+    assert_eq!(r.cookie("session").as_deref(), Some(""));
+    assert_eq!(
+        invalidate,
+        counts(&[("del", 1)]),
+        "invalidate without reading: one DEL"
+    );
+}
+
+#[tokio::test]
+async fn ttl_is_the_idle_timeout_and_can_be_adjusted_or_disabled() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b.timeout(300));
+    c.get("/incr").await;
+    let key = key_of(&c.id());
+    assert!(
+        (295..=300).contains(&server.ttl(&key)),
+        "{}",
+        server.ttl(&key)
+    );
+    c.get("/timeout?seconds=5000").await;
+    assert!((4995..=5000).contains(&server.ttl(&key)));
+    c.get("/read").await;
+    assert!(
+        (4995..=5000).contains(&server.ttl(&key)),
+        "a read refreshes to the adjusted timeout"
+    );
+    c.get("/timeout?seconds=0").await;
+    assert_eq!(server.ttl(&key), -1, "timeout 0: no expiry");
+
+    let mut never = redis_client(&server, |b| b.timeout(0));
+    never.get("/incr").await;
+    assert_eq!(server.ttl(&key_of(&never.id())), -1);
+    assert_eq!(
+        never.get("/read").await.body,
+        "1",
+        "timeout 0 keeps sessions"
+    );
+}
+
+#[tokio::test]
+async fn sessions_expire_after_their_idle_timeout_in_redis() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b.timeout(1));
+    c.get("/incr").await;
+    let key = key_of(&c.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.keys().contains(&key) {
+        assert!(Instant::now() < deadline, "the key never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(c.get("/read").await.body, "0");
+    assert_eq!(c.get("/info").await.json()["new"], true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sessions_expire_after_their_idle_timeout_in_memory() {
+    let backend = Backend::memory();
+    let mut c = Client::new(app::router(&backend.factory(|b| b.timeout(60))));
+    c.get("/incr").await;
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(
+        c.get("/read").await.body,
+        "1",
+        "a read refreshes the idle timeout"
+    );
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(c.get("/incr").await.body, "2");
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(c.get("/read").await.body, "0");
+    if let Backend::Memory(store) = &backend {
+        assert!(store.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn redis_outage_answers_503_without_a_cookie_and_recovers() {
+    let mut server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b.socket_timeout(Some(Duration::from_secs(1))));
+    c.get("/incr").await;
+    let cookie = c.cookie.clone();
+    server.stop();
+    for path in ["/incr", "/read", "/set?key=a&value=b", "/invalidate"] {
+        for cookie in [cookie.clone(), None] {
+            let r = c.send(path, cookie.clone()).await;
+            if matches!(path, "/read" | "/invalidate") && cookie.is_none() {
+                // Nothing to read or delete without a cookie: no store access.
+                assert_eq!(r.status, 200, "{path}: {r:?}");
+                assert!(r.set_cookie.is_empty(), "{path}: {r:?}");
+                continue;
+            }
+            assert_eq!(
+                r.status,
+                503,
+                "{path} with cookie {:?}: {r:?}",
+                cookie.is_some()
+            );
+            assert!(r.set_cookie.is_empty(), "{path}: {r:?}");
+        }
+    }
+    assert_eq!(c.send("/plain", cookie.clone()).await.status, 200);
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let r = c.send("/incr", cookie.clone()).await;
+        if r.status == 200 {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The restarted server has no data (no persistence): a new session.
+    assert_eq!(reply.body, "1");
+    assert!(reply.cookie("session").is_some());
+}
+
+#[tokio::test]
+async fn a_stalled_redis_answers_503_within_socket_timeout() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| {
+        b.socket_timeout(Some(Duration::from_millis(300)))
+    });
+    c.get("/incr").await;
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3000)
+        .arg("ALL")
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    let r = c.get("/incr").await;
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.set_cookie.is_empty());
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.get("/read").await.status != 200 {
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn url_with_password_and_db_is_honoured() {
+    let server = RedisServer::start_with(&[], Some("s3cret-pw"));
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{}/3", server.port);
+    let factory = RedisSessionFactory::builder(SECRET)
+        .url(Some(url))
+        .build()
+        .unwrap();
+    factory.ping().await.unwrap();
+    let mut c = Client::new(app::router(&factory));
+    assert_eq!(c.get("/incr").await.body, "1");
+    let mut conn = server.conn();
+    redis::cmd("SELECT").arg(3).query::<()>(&mut conn).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    assert_eq!(keys, [key_of(&c.id())]);
+
+    let wrong = RedisSessionFactory::builder(SECRET)
+        .url(Some(format!("redis://:wrong@127.0.0.1:{}/0", server.port)))
+        .build()
+        .unwrap();
+    assert!(wrong.ping().await.is_err());
+}
+
+#[tokio::test]
+async fn separate_host_port_db_password_settings_connect() {
+    let server = RedisServer::start_with(&[], Some("pw-pw-pw"));
+    let factory = RedisSessionFactory::builder(SECRET)
+        .host("127.0.0.1")
+        .port(server.port)
+        .db(2)
+        .password(Some("pw-pw-pw".into()))
+        .build()
+        .unwrap();
+    let mut c = Client::new(app::router(&factory));
+    assert_eq!(c.get("/incr").await.body, "1");
+    let mut conn = server.conn();
+    redis::cmd("SELECT").arg(2).query::<()>(&mut conn).unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn unix_socket_path_connects() {
+    let server = RedisServer::start_with(&["--unixsocket", "%dir%/redis.sock"], None);
+    let factory = RedisSessionFactory::builder(SECRET)
+        .unix_socket_path(Some(server.dir().join("redis.sock")))
+        .build()
+        .unwrap();
+    let mut c = Client::new(app::router(&factory));
+    assert_eq!(c.get("/incr").await.body, "1");
+    assert_eq!(c.get("/incr").await.body, "2");
+    assert_eq!(server.keys(), [key_of(&c.id())]);
+}
+
+#[tokio::test]
+async fn connection_pool_spreads_requests_and_keeps_state() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b.connection_pool(Some(4)));
+    for n in 1..=8 {
+        assert_eq!(c.get("/incr").await.body, n.to_string());
+    }
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut server.conn())
+        .unwrap();
+    // Four pooled connections plus the one asking.
+    assert_eq!(clients.lines().count(), 5, "{clients}");
+}
+
+#[tokio::test]
+async fn client_callable_picks_the_server_per_request() {
+    let a = RedisServer::start();
+    let b = RedisServer::start();
+    let clients: HashMap<String, RedisClient> = [("a.test", &a), ("b.test", &b)]
+        .into_iter()
+        .map(|(host, server)| {
+            let options = RedisOptions {
+                url: Some(server.url()),
+                ..RedisOptions::default()
+            };
+            (host.to_owned(), RedisClient::open(&options).unwrap())
+        })
+        .collect();
+    let factory = RedisSessionFactory::builder(SECRET)
+        .client_callable(move |parts: &http::request::Parts, _: &RedisOptions| {
+            let host = parts.uri.host().unwrap_or_default();
+            clients.get(host).cloned().ok_or_else(|| {
+                redis_sessions::store::Error::Config(format!("no Redis for host {host}"))
+            })
+        })
+        .build()
+        .unwrap();
+    let mut c = Client::new(app::router(&factory));
+    c.get("http://a.test/incr").await;
+    assert_eq!(a.keys(), [key_of(&c.id())]);
+    assert!(b.keys().is_empty());
+    c.cookie = None;
+    c.get("http://b.test/incr").await;
+    c.get("http://b.test/incr").await;
+    assert_eq!(b.keys(), [key_of(&c.id())]);
+    assert_eq!(a.keys().len(), 1);
+    assert_eq!(c.get("http://nowhere.test/read").await.status, 500);
+}

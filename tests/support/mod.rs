@@ -1,0 +1,242 @@
+//! Test support: real Redis servers, the two stores behind one interface, and
+//! an HTTP client with a cookie jar that drives a router in-process.
+
+#![allow(dead_code)]
+
+pub mod redis_server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use redis_sessions::store::{Field, StoreFuture, Write, Written};
+use redis_sessions::{
+    Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tower::ServiceExt as _;
+
+pub use redis_server::RedisServer;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// The Redis key of a session id with no prefix (base64url SHA-256).
+pub fn key_of(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()))
+}
+
+/// Where the sessions of a test live.
+pub enum Backend {
+    Memory(Arc<MemoryStore>),
+    Redis(RedisServer),
+}
+
+impl Backend {
+    pub fn memory() -> Self {
+        Self::Memory(Arc::new(MemoryStore::new()))
+    }
+
+    pub fn redis() -> Self {
+        Self::Redis(RedisServer::start())
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// A store talking to this backend directly (to inspect or corrupt data).
+    pub fn store(&self) -> Arc<dyn SessionStore> {
+        match self {
+            Self::Memory(store) => store.clone(),
+            Self::Redis(server) => {
+                let options = RedisOptions {
+                    url: Some(server.url()),
+                    ..RedisOptions::default()
+                };
+                Arc::new(RedisStore::new(RedisClient::open(&options).unwrap()))
+            }
+        }
+    }
+
+    /// A factory on this backend with `configure` applied.
+    pub fn factory(&self, configure: impl FnOnce(Builder) -> Builder) -> RedisSessionFactory {
+        let builder = RedisSessionFactory::builder(SECRET);
+        let builder = match self {
+            Self::Memory(store) => builder.store(store.clone()),
+            Self::Redis(server) => builder
+                .url(Some(server.url()))
+                .socket_timeout(Some(std::time::Duration::from_secs(2))),
+        };
+        configure(builder).build().unwrap()
+    }
+
+    /// True if a session with this id is stored.
+    pub async fn exists(&self, id: &str) -> bool {
+        self.fields(id).await.is_some()
+    }
+
+    pub async fn fields(&self, id: &str) -> Option<Vec<Field>> {
+        self.store().load(&key_of(id), 0).await.unwrap()
+    }
+
+    /// Overwrites one raw field of a stored session.
+    pub async fn put_raw(&self, id: &str, field: &[u8], value: &[u8]) {
+        let written = self
+            .store()
+            .write(vec![Write::update(
+                key_of(id),
+                vec![(field.to_vec(), value.to_vec())],
+                vec![],
+                1200,
+            )])
+            .await
+            .unwrap();
+        assert_eq!(written, [Written::Stored]);
+    }
+}
+
+/// A reply, with the headers the tests look at.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: String,
+    pub set_cookie: Vec<String>,
+    pub vary: Vec<String>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The session cookie value this reply sets, if any (`Some("")` deletes).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie.iter().find_map(|c| {
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+}
+
+/// A browser of sorts: keeps the session cookie between requests.
+#[derive(Clone)]
+pub struct Client {
+    router: Router,
+    pub cookie_name: String,
+    pub cookie: Option<String>,
+}
+
+impl Client {
+    pub fn new(router: Router) -> Self {
+        Self {
+            router,
+            cookie_name: "session".into(),
+            cookie: None,
+        }
+    }
+
+    /// The session id in the current cookie.
+    pub fn id(&self) -> String {
+        let value = self
+            .cookie
+            .as_deref()
+            .expect("the client holds a session cookie");
+        value
+            .rsplit_once('.')
+            .expect("a signed cookie")
+            .0
+            .to_owned()
+    }
+
+    /// GET `path`, sending and then updating the cookie.
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let reply = self.send(path, self.cookie.clone()).await;
+        if let Some(value) = reply.cookie(&self.cookie_name) {
+            self.cookie = (!value.is_empty()).then_some(value);
+        }
+        reply
+    }
+
+    /// GET `path` with `cookie` (or none), leaving the jar alone.
+    pub async fn send(&self, path: &str, cookie: Option<String>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(value) = cookie {
+            request = request.header("cookie", format!("{}={value}", self.cookie_name));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let headers = response.headers().clone();
+        let strings = |name| {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        Reply {
+            status: response.status(),
+            set_cookie: strings(http::header::SET_COOKIE),
+            vary: strings(http::header::VARY),
+            body: String::from_utf8(
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec(),
+            )
+            .unwrap(),
+        }
+    }
+}
+
+/// Forwards to a real store and lets a test wait for loads.
+pub struct ProbeStore {
+    inner: Arc<dyn SessionStore>,
+    pub loads: AtomicUsize,
+    pub loaded: Notify,
+}
+
+impl ProbeStore {
+    pub fn new(inner: Arc<dyn SessionStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            loads: AtomicUsize::new(0),
+            loaded: Notify::new(),
+        })
+    }
+}
+
+impl SessionStore for ProbeStore {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+        default_timeout: u64,
+    ) -> StoreFuture<'a, Option<Vec<Field>>> {
+        Box::pin(async move {
+            let result = self.inner.load(key, default_timeout).await;
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            self.loaded.notify_waiters();
+            result
+        })
+    }
+
+    fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
+        self.inner.write(writes)
+    }
+}
