@@ -4,7 +4,12 @@
 //! ```text
 //! cargo run --example quickstart                                   # embedded store
 //! REDIS_URL=redis://127.0.0.1:6379/0 cargo run --example quickstart # Redis
+//! SETTINGS=my.ini cargo run --example quickstart                    # another INI
 //! ```
+//!
+//! Settings come from `settings.ini` at the repository root (or `SETTINGS`);
+//! `REDIS_URL` and `SESSION_SECRET`, when set, override them. Naming a plugin
+//! there (an encrypting codec, say) needs no code change.
 
 use std::process::ExitCode;
 
@@ -13,9 +18,7 @@ use axum::extract::Form;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use redis_sessions::{RedisSessionFactory, Session, session};
-
-const DEV_SECRET: &str = "quickstart-development-secret-do-not-use-in-production";
+use redis_sessions::{Configurator, RedisSessionFactory, Session, session};
 
 async fn home(session: Session) -> Result<Html<String>, session::Error> {
     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
@@ -70,6 +73,26 @@ async fn logout(session: Session, Form(form): Form<FlashForm>) -> Result<Respons
     Ok(Redirect::to("/").into_response())
 }
 
+/// Reads the INI at `path`, lets `REDIS_URL` and `SESSION_SECRET` override
+/// it, and builds the factory through the Configurator.
+fn load(path: &str) -> Result<RedisSessionFactory, redis_sessions::config::Error> {
+    let mut config = Configurator::from_ini(path)?;
+    for (var, key) in [
+        ("REDIS_URL", "redis.sessions.url"),
+        ("SESSION_SECRET", "redis.sessions.secret"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            config.settings_mut().insert(key, value);
+        }
+    }
+    config.include("redis_sessions")?;
+    let registry = config.commit()?;
+    Ok(registry
+        .session_factory()
+        .cloned()
+        .expect("include(\"redis_sessions\") stores the factory"))
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -79,20 +102,17 @@ fn escape(text: &str) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "memory://".into());
-    let secret = std::env::var("SESSION_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
-    let factory = match RedisSessionFactory::builder(secret)
-        .url(Some(url.clone()))
-        .build()
-    {
+    let path = std::env::var("SETTINGS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/settings.ini").to_owned());
+    let factory = match load(&path) {
         Ok(factory) => factory,
         Err(e) => {
-            eprintln!("quickstart: {e}");
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
     if let Err(e) = factory.ping().await {
-        eprintln!("quickstart: {e} (is Redis running? unset REDIS_URL to use the embedded store)");
+        eprintln!("quickstart: {}: {e}", factory.store_description());
         return ExitCode::FAILURE;
     }
     let app = Router::new()
@@ -107,12 +127,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = if url == redis_sessions::MEMORY_URL {
-        "the embedded store"
-    } else {
-        "Redis"
-    };
-    println!("quick start on http://127.0.0.1:6543 (sessions in {store})");
+    println!(
+        "quick start on http://127.0.0.1:6543 (settings {path}; sessions in {})",
+        factory.store_description()
+    );
     if let Err(e) = axum::serve(listener, app).await {
         eprintln!("quickstart: {e}");
         return ExitCode::FAILURE;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs redis-server when it is
-# missing, then checks formatting and lints and runs every test (unit,
-# integration against real redis-server processes, doc tests) with the default
-# features, with none, and with all.
+# missing, then checks formatting and lints (all features, and the library with
+# none) and runs every test of the workspace with all features: unit tests,
+# the plugins' tests, doc tests, and the integration suite against real
+# redis-server processes (which also builds and loads the plugin libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +20,20 @@ redis-server --version
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "==> cargo clippy (all targets, all features) -D warnings"
-cargo clippy --all-targets --all-features -- -D warnings
+echo "==> cargo clippy (workspace, all targets, all features) -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 echo "==> cargo clippy (library, no default features) -D warnings"
 cargo clippy --lib --no-default-features -- -D warnings
 
-echo "==> cargo test --all-features"
-cargo test --all-features
+echo "==> cargo test (workspace: library, plugins, integration, doc tests)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --all-features 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run, summed from cargo's own result lines.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -41,7 +41,7 @@ pub enum Error {
     #[error("{codec}: cannot encode the value: {message}")]
     Encode {
         /// The codec's name.
-        codec: &'static str,
+        codec: String,
         /// What the codec said (never the value itself).
         message: String,
     },
@@ -49,7 +49,7 @@ pub enum Error {
     #[error("{codec}: cannot decode the stored value: {message}")]
     Decode {
         /// The codec's name.
-        codec: &'static str,
+        codec: String,
         /// What the codec said (never the payload itself).
         message: String,
     },
@@ -62,7 +62,7 @@ pub enum Error {
 /// calls the typed helpers [`encode`] and [`decode`] instead.
 pub trait Codec: Send + Sync + 'static {
     /// A short name for messages and the registry, such as `msgpack`.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Encodes one value.
     ///
@@ -91,6 +91,45 @@ pub trait Codec: Send + Sync + 'static {
     /// [`Error::Decode`] when the bytes are not a value.
     fn validate(&self, bytes: &[u8]) -> Result<(), Error> {
         decode::<serde::de::IgnoredAny>(self, bytes).map(|_| ())
+    }
+
+    /// Turns an encoded value into what is stored, for example by encrypting
+    /// it. `ctx` names the session key and field the value is stored under,
+    /// so a sealed value can be bound to its place. The default stores the
+    /// encoding as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] when the value cannot be sealed.
+    fn seal(&self, ctx: &FieldContext<'_>, encoded: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let _ = ctx;
+        Ok(encoded)
+    }
+
+    /// Reverses [`Codec::seal`]: turns stored bytes back into an encoding.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when the bytes were not sealed by this codec for
+    /// this place (tampered, copied from elsewhere, or another key).
+    fn open(&self, ctx: &FieldContext<'_>, stored: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let _ = ctx;
+        Ok(stored)
+    }
+}
+
+/// Where a value is stored: given to [`Codec::seal`] and [`Codec::open`].
+#[derive(Clone, Copy)]
+pub struct FieldContext<'a> {
+    /// The session's Redis key (`prefix` + digest of the id; never the id).
+    pub key: &'a str,
+    /// The hash field (the session key, escaped as described in [`crate::store`]).
+    pub field: &'a [u8],
+}
+
+impl std::fmt::Debug for FieldContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldContext").finish_non_exhaustive()
     }
 }
 
@@ -121,21 +160,22 @@ pub fn decode<T: DeserializeOwned>(
         Ok(())
     })?;
     out.ok_or_else(|| Error::Decode {
-        codec: codec.name(),
+        codec: codec.name().to_owned(),
         message: "the codec produced no value".into(),
     })
 }
 
-fn encode_error(codec: &'static str, e: impl std::fmt::Display) -> Error {
+fn encode_error(codec: &str, e: impl std::fmt::Display) -> Error {
     Error::Encode {
-        codec,
+        codec: codec.to_owned(),
         message: e.to_string(),
     }
 }
 
-fn decode_error(codec: &'static str, e: impl std::fmt::Display) -> Error {
+/// Builds an [`Error::Decode`] for `codec` from any message.
+pub fn decode_error(codec: &str, e: impl std::fmt::Display) -> Error {
     Error::Decode {
-        codec,
+        codec: codec.to_owned(),
         message: e.to_string(),
     }
 }
@@ -148,7 +188,7 @@ fn decode_error(codec: &'static str, e: impl std::fmt::Display) -> Error {
 pub struct MsgPack;
 
 impl Codec for MsgPack {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "msgpack"
     }
 
@@ -183,7 +223,7 @@ impl Codec for MsgPack {
 pub struct Json;
 
 impl Codec for Json {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "json"
     }
 
@@ -212,7 +252,7 @@ pub struct Bincode;
 
 #[cfg(feature = "bincode")]
 impl Codec for Bincode {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "bincode"
     }
 

@@ -159,6 +159,7 @@ impl Shared {
 pub struct RedisSessionFactory {
     pub(crate) shared: Arc<Shared>,
     redis_client: Option<RedisClient>,
+    store_description: String,
 }
 
 impl fmt::Debug for RedisSessionFactory {
@@ -197,6 +198,13 @@ impl RedisSessionFactory {
     /// The session cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.shared.cookie.name
+    }
+
+    /// Where sessions are kept, for people: a Redis URL (password redacted),
+    /// `host:port db N`, a Unix socket, the embedded store, a custom store, or
+    /// a client callable.
+    pub fn store_description(&self) -> &str {
+        &self.store_description
     }
 
     /// The Redis settings (what a `client_callable` receives).
@@ -372,6 +380,12 @@ impl Builder {
         self
     }
 
+    /// Like [`Builder::client_callable`] with a callable already shared.
+    pub fn client_callable_arc(mut self, callable: Arc<dyn ClientCallable>) -> Self {
+        self.client_callable = Some(callable);
+        self
+    }
+
     /// `redis.sessions.serialize`: the codec that writes values.
     /// Default: MessagePack.
     pub fn serialize(mut self, codec: impl Codec) -> Self {
@@ -406,6 +420,12 @@ impl Builder {
     /// Default: 32 bytes from the OS CSPRNG.
     pub fn id_generator(mut self, generator: impl IdGenerator) -> Self {
         self.id_generator = Arc::new(generator);
+        self
+    }
+
+    /// Like [`Builder::id_generator`] with a generator already shared.
+    pub fn id_generator_arc(mut self, generator: Arc<dyn IdGenerator>) -> Self {
+        self.id_generator = generator;
         self
     }
 
@@ -521,7 +541,41 @@ impl Builder {
                 .with_value("0"),
             );
         }
+        if let Some(size) = self.redis.connection_pool
+            && !(1..=store::MAX_CONNECTION_POOL).contains(&size)
+        {
+            problems.push(
+                Problem::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "expected a number of connections from 1 to {}, e.g. 4",
+                        store::MAX_CONNECTION_POOL
+                    ),
+                )
+                .with_key(key("connection_pool"))
+                .with_value(size.to_string()),
+            );
+        }
         let mut redis_client = None;
+        let store_description = match (
+            &self.store,
+            &self.client_callable,
+            self.redis.redacted_url(),
+        ) {
+            (Some(_), _, _) => "a custom store".to_owned(),
+            (None, Some(_), _) => "chosen per request by client_callable".to_owned(),
+            (None, None, Some(url)) if url == MEMORY_URL => {
+                "the embedded in-memory store".to_owned()
+            }
+            (None, None, Some(url)) => url,
+            (None, None, None) => match &self.redis.unix_socket_path {
+                Some(path) => format!("unix socket {} db {}", path.display(), self.redis.db),
+                None => format!(
+                    "{}:{} db {}",
+                    self.redis.host, self.redis.port, self.redis.db
+                ),
+            },
+        };
         let store = match (self.store, self.client_callable) {
             (Some(store), None) => Some(StoreSource::Shared(store)),
             (Some(_), Some(_)) => {
@@ -538,13 +592,20 @@ impl Builder {
             (None, None) if self.redis.url.as_deref() == Some(MEMORY_URL) => memory_store()
                 .map_err(|p| problems.push(p.with_key(key("url")).with_value(MEMORY_URL)))
                 .ok(),
+            (None, None) if !problems.is_empty() => None,
             (None, None) => match RedisClient::open(&self.redis) {
                 Ok(client) => {
                     redis_client = Some(client.clone());
                     Some(StoreSource::Shared(Arc::new(RedisStore::new(client))))
                 }
                 Err(e) => {
-                    problems.push(Problem::new(ErrorKind::Invalid, e.to_string()));
+                    let name = if self.redis.url.is_some() {
+                        "url"
+                    } else {
+                        "host"
+                    };
+                    problems
+                        .push(Problem::new(ErrorKind::Invalid, e.to_string()).with_key(key(name)));
                     None
                 }
             },
@@ -575,6 +636,7 @@ impl Builder {
                 redis: self.redis,
             }),
             redis_client,
+            store_description,
         })
     }
 }

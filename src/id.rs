@@ -36,6 +36,9 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),
+    /// A generator in a plugin library failed.
+    #[error("id_generator failed: {0}")]
+    Plugin(String),
     /// A custom generator returned an id that cannot go into a cookie.
     #[error(
         "id_generator returned an invalid id ({len} characters): expected 16 to 256 characters of A-Z a-z 0-9 - _"

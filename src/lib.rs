@@ -48,6 +48,8 @@ pub mod id;
 pub mod session;
 pub mod store;
 
+pub use config::plugins as plugin;
+pub use config::{Configurator, Settings, session_factory_from_settings};
 pub use factory::{Builder, ClientCallable, MEMORY_URL, RedisSessionFactory};
 #[cfg(feature = "axum")]
 pub use http::{MissingSessionLayer, SessionRejection};
@@ -56,3 +58,8 @@ pub use session::Session;
 #[cfg(feature = "memory-store")]
 pub use store::MemoryStore;
 pub use store::{RedisClient, RedisOptions, RedisStore, SessionStore};
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

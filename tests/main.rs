@@ -7,5 +7,8 @@ mod support;
 #[path = "../examples/conformance/app.rs"]
 mod app;
 
+mod cli;
+mod config;
 mod conformance;
+mod plugins;
 mod redis_only;

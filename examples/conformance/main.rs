@@ -10,12 +10,15 @@
 //! (default `redis://127.0.0.1:6379/0`; `memory://` is the embedded store),
 //! `SESSION_SECRET` (a built-in development default), `SESSION_TIMEOUT`
 //! (default 1200), `COOKIE_ON_EXCEPTION` (default true).
+//!
+//! `SETTINGS=path.ini` reads the `[app:main]` section of an INI file first
+//! (see `settings.ini`); the variables above, when set, override it.
 
 mod app;
 
 use std::process::ExitCode;
 
-use redis_sessions::RedisSessionFactory;
+use redis_sessions::{Configurator, RedisSessionFactory, Settings};
 
 /// Used when `SESSION_SECRET` is not set. Never use it in production.
 const DEV_SECRET: &str = "conformance-development-secret-do-not-use-in-production";
@@ -24,32 +27,42 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-fn parse_env<T: std::str::FromStr>(name: &str, default: &str, expected: &str) -> Result<T, String> {
-    let value = env_or(name, default);
-    value
-        .parse()
-        .map_err(|_| format!("{name} = {value:?}: expected {expected}"))
-}
-
+/// The settings: `SETTINGS` or the contract's defaults, then the contract's
+/// environment variables.
 fn factory() -> Result<RedisSessionFactory, String> {
-    let timeout = parse_env("SESSION_TIMEOUT", "1200", "whole seconds, e.g. 1200")?;
-    let on_exception = parse_env("COOKIE_ON_EXCEPTION", "true", "true or false")?;
-    RedisSessionFactory::builder(env_or("SESSION_SECRET", DEV_SECRET))
-        .url(Some(env_or("REDIS_URL", "redis://127.0.0.1:6379/0")))
-        .timeout(timeout)
-        .cookie_on_exception(on_exception)
-        .build()
-        .map_err(|e| e.to_string())
+    let mut settings = match std::env::var("SETTINGS") {
+        Ok(path) => Settings::from_ini(&path).map_err(|e| e.to_string())?,
+        Err(_) => Settings::new()
+            .with("redis.sessions.secret", DEV_SECRET)
+            .with("redis.sessions.url", "redis://127.0.0.1:6379/0"),
+    };
+    for (var, key) in [
+        ("REDIS_URL", "redis.sessions.url"),
+        ("SESSION_SECRET", "redis.sessions.secret"),
+        ("SESSION_TIMEOUT", "redis.sessions.timeout"),
+        ("COOKIE_ON_EXCEPTION", "redis.sessions.cookie_on_exception"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            settings.insert(key, value);
+        }
+    }
+    let mut config = Configurator::new(settings);
+    config
+        .include("redis_sessions")
+        .map_err(|e| e.to_string())?;
+    let registry = config.commit().map_err(|e| e.to_string())?;
+    registry
+        .session_factory()
+        .cloned()
+        .ok_or_else(|| "the session factory was not built".into())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let port: u16 = match parse_env("PORT", "8080", "a port number, e.g. 8080") {
-        Ok(port) => port,
-        Err(e) => {
-            eprintln!("conformance: {e}");
-            return ExitCode::FAILURE;
-        }
+    let port = env_or("PORT", "8080");
+    let Ok(port) = port.parse::<u16>() else {
+        eprintln!("conformance: PORT = {port:?}: expected a port number, e.g. 8080");
+        return ExitCode::FAILURE;
     };
     let factory = match factory() {
         Ok(factory) => factory,

@@ -13,6 +13,13 @@ pub enum ErrorKind {
     Unknown,
     /// Two settings cannot be used together.
     Conflict,
+    /// A line of the INI file cannot be read.
+    Syntax,
+    /// The INI file cannot be opened or read.
+    Io,
+    /// A dotted name cannot be resolved (no such name, or a plugin library
+    /// is missing, was built differently, or failed).
+    Name,
 }
 
 /// One configuration problem: where it is, which key, the value seen, and
@@ -56,6 +63,12 @@ impl Problem {
     pub fn at(mut self, file: impl Into<PathBuf>, line: usize) -> Self {
         self.file = Some(file.into());
         self.line = Some(line);
+        self
+    }
+
+    /// Records the file the problem is in, without a line.
+    pub fn at_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.file = Some(file.into());
         self
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::state::{Mode, State, now};
-use crate::codec;
+use crate::codec::{self, FieldContext};
 use crate::factory::{KeyErrors, Shared};
 use crate::id::Id;
 use crate::store::{
@@ -150,7 +150,7 @@ impl Session {
                         tracing::debug!(target: "redis_sessions::session", session = log_tag(&key), "unknown or expired session id: starting a new session");
                         None
                     }
-                    Some(fields) => match parse(shared, fields) {
+                    Some(fields) => match parse(shared, &key, fields) {
                         Ok(parsed) => Some((key, parsed)),
                         Err(problem) => {
                             tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, "stored session cannot be read: starting a new session");
@@ -456,12 +456,27 @@ impl Session {
             return Ok(finish);
         }
         let store = self.store()?;
-        let mut writes = plan.writes;
+        let mut writes = plan
+            .writes
+            .into_iter()
+            .map(|write| match write {
+                Write::Update {
+                    key,
+                    set,
+                    delete,
+                    default_timeout,
+                } => {
+                    let set = seal(shared, &key, set)?;
+                    Ok(Write::update(key, set, delete, default_timeout))
+                }
+                other => Ok(other),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         let deletes = writes.len() - usize::from(plan.update);
         let mut new_id = None;
         if let Some(fields) = &plan.create {
             let id = Id::generate(&*shared.id_generator)?;
-            writes.push(create(shared, &id, fields.clone()));
+            writes.push(create(shared, &id, fields.clone())?);
             new_id = Some(id);
         }
         let results = store.write(writes).await?;
@@ -483,7 +498,7 @@ impl Session {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = Id::generate(&*shared.id_generator)?;
                 written = store
-                    .write(vec![create(shared, &id, fields.clone())])
+                    .write(vec![create(shared, &id, fields.clone())?])
                     .await?
                     .first()
                     .copied();
@@ -548,12 +563,25 @@ enum CookieAction {
     Keep,
 }
 
-fn create(shared: &Shared, id: &Id, fields: Vec<Field>) -> Write {
-    Write::Create {
-        key: session_key(&shared.prefix, id.as_str()),
-        fields,
-        default_timeout: shared.timeout,
-    }
+fn create(shared: &Shared, id: &Id, fields: Vec<Field>) -> Result<Write, Error> {
+    let key = session_key(&shared.prefix, id.as_str());
+    let fields = seal(shared, &key, fields)?;
+    Ok(Write::create(key, fields, shared.timeout))
+}
+
+/// Seals the user fields of a write for their place; metadata stays plain.
+fn seal(shared: &Shared, key: &str, fields: Vec<Field>) -> Result<Vec<Field>, Error> {
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            if matches!(classify(&name), FieldName::Meta(_)) {
+                return Ok((name, value));
+            }
+            let ctx = FieldContext { key, field: &name };
+            let sealed = shared.serialize.seal(&ctx, value)?;
+            Ok((name, sealed))
+        })
+        .collect()
 }
 
 struct Parsed {
@@ -563,7 +591,7 @@ struct Parsed {
 }
 
 /// Reads stored fields; `Err` names what is corrupt (never a value).
-fn parse(shared: &Shared, fields: Vec<Field>) -> Result<Parsed, &'static str> {
+fn parse(shared: &Shared, store_key: &str, fields: Vec<Field>) -> Result<Parsed, &'static str> {
     let mut parsed = Parsed {
         entries: std::collections::BTreeMap::new(),
         created: None,
@@ -582,16 +610,24 @@ fn parse(shared: &Shared, fields: Vec<Field>) -> Result<Parsed, &'static str> {
                 }
             }
             FieldName::User(raw) => {
-                let key = match (std::str::from_utf8(raw), shared.key_errors) {
+                let user_key = match (std::str::from_utf8(raw), shared.key_errors) {
                     (Ok(key), _) => key.to_owned(),
                     (Err(_), KeyErrors::Replace) => String::from_utf8_lossy(raw).into_owned(),
                     (Err(_), KeyErrors::Ignore) => continue,
                     (Err(_), KeyErrors::Strict) => return Err("a key name is not UTF-8"),
                 };
+                let ctx = FieldContext {
+                    key: store_key,
+                    field: &name,
+                };
+                let value = shared
+                    .deserialize
+                    .open(&ctx, value)
+                    .map_err(|_| "a value cannot be opened by the configured codec")?;
                 if shared.deserialize.validate(&value).is_err() {
                     return Err("a value does not decode with the configured codec");
                 }
-                parsed.entries.insert(key, value);
+                parsed.entries.insert(user_key, value);
             }
         }
     }

@@ -93,6 +93,11 @@ impl Default for RedisOptions {
 }
 
 impl RedisOptions {
+    /// `url` with its password replaced by `<redacted>`, for display.
+    pub fn redacted_url(&self) -> Option<String> {
+        self.url.as_deref().map(redact_url)
+    }
+
     /// The effective timeout for connecting and for each command.
     pub fn timeout(&self) -> Duration {
         self.socket_timeout.unwrap_or(DEFAULT_SOCKET_TIMEOUT)
@@ -102,7 +107,7 @@ impl RedisOptions {
         if let Some(url) = &self.url {
             return url.as_str().into_connection_info().map_err(|e| {
                 Error::Config(format!(
-                    "redis.sessions.url: {e}: expected redis://[user:password@]host[:port][/db], e.g. redis://127.0.0.1:6379/0"
+                    "{e}: expected redis://[user:password@]host[:port][/db], redis+unix:///path or memory://, e.g. redis://127.0.0.1:6379/0"
                 ))
             });
         }
@@ -116,7 +121,11 @@ impl RedisOptions {
         }
         addr.into_connection_info()
             .map(|info| info.set_redis_settings(redis))
-            .map_err(|e| Error::Config(format!("redis.sessions.host: {e}")))
+            .map_err(|e| {
+                Error::Config(format!(
+                    "{e}: expected a host name or address, e.g. 127.0.0.1"
+                ))
+            })
     }
 }
 
@@ -200,11 +209,11 @@ impl RedisClient {
         let size = options.connection_pool.unwrap_or(1);
         if !(1..=MAX_CONNECTION_POOL).contains(&size) {
             return Err(Error::Config(format!(
-                "redis.sessions.connection_pool = {size}: expected a number of connections from 1 to {MAX_CONNECTION_POOL}, e.g. 4"
+                "connection_pool = {size}: expected a number of connections from 1 to {MAX_CONNECTION_POOL}, e.g. 4"
             )));
         }
         let client = redis::Client::open(options.connection_info()?)
-            .map_err(|e| Error::Config(format!("redis.sessions.url: {e}")))?;
+            .map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(ClientInner {
                 client,

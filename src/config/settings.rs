@@ -1,0 +1,809 @@
+#![doc = include_str!("../../docs/settings.md")]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ini::Ini;
+use super::names::{NameRegistry, Resolve};
+use super::plugins::SettingsLookup;
+use super::{Error, ErrorKind, Problem};
+use crate::codec::Codec;
+use crate::cookie::SameSite;
+use crate::id::IdGenerator;
+use crate::store::redact_url;
+use crate::{ClientCallable, RedisSessionFactory};
+
+/// The prefix of every setting of this library.
+pub const PREFIX: &str = "redis.sessions.";
+
+/// Every `redis.sessions.*` key this library reads, with its default.
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
+    ("secret", "(required)"),
+    ("timeout", "1200"),
+    ("cookie_name", "session"),
+    ("cookie_max_age", "None"),
+    ("cookie_path", "/"),
+    ("cookie_domain", "None"),
+    ("cookie_secure", "false"),
+    ("cookie_httponly", "true"),
+    ("cookie_samesite", "Lax"),
+    ("cookie_on_exception", "true"),
+    ("url", "None"),
+    ("host", "localhost"),
+    ("port", "6379"),
+    ("db", "0"),
+    ("password", "None"),
+    ("socket_timeout", "None (5 seconds)"),
+    ("connection_pool", "None (1 connection)"),
+    ("charset", "utf-8"),
+    ("errors", "strict"),
+    ("unix_socket_path", "None"),
+    ("client_callable", "None"),
+    ("serialize", "msgpack"),
+    ("deserialize", "msgpack"),
+    ("id_generator", "generate_session_id"),
+    ("prefix", "(empty)"),
+    ("plugin_path", "None"),
+];
+
+/// A setting's value: text (from an INI file or code) or, for code-only
+/// set-ups, the object itself.
+#[derive(Clone)]
+enum Value {
+    Text(String),
+    Codec(Arc<dyn Codec>),
+    ClientCallable(Arc<dyn ClientCallable>),
+    IdGenerator(Arc<dyn IdGenerator>),
+}
+
+#[derive(Clone)]
+struct Setting {
+    value: Value,
+    line: Option<usize>,
+}
+
+/// Application settings: what Pyramid keeps in `registry.settings`.
+///
+/// Read from an INI section with [`Settings::from_ini`], or built in code.
+/// `Debug` masks secrets.
+///
+/// ```
+/// use redis_sessions::config::{Settings, session_factory_from_settings};
+/// use redis_sessions::codec::Json;
+///
+/// let settings = Settings::new()
+///     .with("redis.sessions.secret", "a secret of at least thirty-two bytes!")
+///     .with("redis.sessions.timeout", "600")
+///     .with("redis.sessions.url", "memory://")
+///     .with_codec("redis.sessions.serialize", Json)
+///     .with_codec("redis.sessions.deserialize", Json);
+/// let factory = session_factory_from_settings(&settings)?;
+/// assert_eq!(factory.timeout(), 600);
+/// # Ok::<(), redis_sessions::config::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Settings {
+    entries: BTreeMap<String, Setting>,
+    file: Option<PathBuf>,
+    section: Option<String>,
+}
+
+impl Settings {
+    /// No settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The settings of section `[app:main]` of the INI file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// Every unreadable line, duplicate key or failed interpolation, with its
+    /// file and line.
+    pub fn from_ini(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::from_ini_section(path, "app:main")
+    }
+
+    /// The settings of section `[section]` of the INI file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::from_ini`], and when the section does not exist.
+    pub fn from_ini_section(path: impl AsRef<Path>, section: &str) -> Result<Self, Error> {
+        let ini = Ini::load(path.as_ref())?;
+        let values = ini.section(section)?;
+        let mut settings = Self {
+            entries: BTreeMap::new(),
+            file: Some(ini.path().to_path_buf()),
+            section: Some(section.to_owned()),
+        };
+        for v in values {
+            settings.entries.insert(
+                v.key,
+                Setting {
+                    value: Value::Text(v.value),
+                    line: Some(v.line),
+                },
+            );
+        }
+        Ok(settings)
+    }
+
+    /// Sets `key` to a text value.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.put(key.into(), Value::Text(value.into()))
+    }
+
+    /// Sets `key` to a text value (builder style).
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// Sets `key` (`serialize` or `deserialize`) to a codec object.
+    pub fn with_codec(mut self, key: impl Into<String>, codec: impl Codec) -> Self {
+        self.put(key.into(), Value::Codec(Arc::new(codec)));
+        self
+    }
+
+    /// Sets `key` (`client_callable`) to a callable object.
+    pub fn with_client_callable(
+        mut self,
+        key: impl Into<String>,
+        callable: impl ClientCallable,
+    ) -> Self {
+        self.put(key.into(), Value::ClientCallable(Arc::new(callable)));
+        self
+    }
+
+    /// Sets `key` (`id_generator`) to a generator object.
+    pub fn with_id_generator(
+        mut self,
+        key: impl Into<String>,
+        generator: impl IdGenerator,
+    ) -> Self {
+        self.put(key.into(), Value::IdGenerator(Arc::new(generator)));
+        self
+    }
+
+    fn put(&mut self, key: String, value: Value) -> &mut Self {
+        self.entries.insert(key, Setting { value, line: None });
+        self
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.entries.remove(key);
+        self
+    }
+
+    /// The text value of `key` (`None` if unset or an object).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        match &self.entries.get(key)?.value {
+            Value::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Every key, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The INI file these settings were read from.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The INI section these settings were read from.
+    pub fn section(&self) -> Option<&str> {
+        self.section.as_deref()
+    }
+
+    /// The line `key` was read from.
+    pub fn line(&self, key: &str) -> Option<usize> {
+        self.entries.get(key)?.line
+    }
+
+    /// A problem about `key`, located at its file and line when known.
+    pub(crate) fn problem(
+        &self,
+        kind: ErrorKind,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Problem {
+        let mut problem = Problem::new(kind, message).with_key(key);
+        if let Some(Value::Text(text)) = self.entries.get(key).map(|s| &s.value) {
+            problem = problem.with_value(mask(key, text, &[]));
+        }
+        match (&self.file, self.line(key)) {
+            (Some(file), Some(line)) => problem.at(file, line),
+            (Some(file), None) => problem.at_file(file),
+            _ => problem,
+        }
+    }
+
+    /// Adds the file and line of its key to a problem found elsewhere.
+    fn locate(&self, problem: Problem) -> Problem {
+        match (problem.key().and_then(|k| self.line(k)), &self.file) {
+            (Some(line), Some(file)) if problem.line().is_none() => problem.at(file, line),
+            _ => problem,
+        }
+    }
+
+    /// Folder that relative paths in these settings are relative to.
+    fn base_dir(&self) -> Option<&Path> {
+        self.file.as_deref().and_then(Path::parent)
+    }
+
+    /// `key = value` lines of every `redis.sessions.*` setting in effect:
+    /// set values, then defaults, with secrets masked.
+    pub fn describe(&self, names: &NameRegistry) -> Vec<String> {
+        let declared: Vec<(&str, bool)> = names.declared_settings().collect();
+        let mut lines = Vec::new();
+        for (name, default) in KNOWN_KEYS {
+            let key = format!("{PREFIX}{name}");
+            lines.push(match self.entries.get(&key).map(|s| &s.value) {
+                Some(Value::Text(text)) => format!("{key} = {}", mask(&key, text, &declared)),
+                Some(_) => format!("{key} = (object set in code)"),
+                None => format!("{key} = {default}  (default)"),
+            });
+        }
+        for (key, _) in &declared {
+            if let Some(text) = self.get(key) {
+                lines.push(format!("{key} = {}", mask(key, text, &declared)));
+            }
+        }
+        lines
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Settings {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut settings = Self::new();
+        for (k, v) in iter {
+            settings.insert(k, v);
+        }
+        settings
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (key, setting) in &self.entries {
+            match &setting.value {
+                Value::Text(text) => map.entry(key, &mask(key, text, &[])),
+                Value::Codec(c) => map.entry(key, &format!("<codec {}>", c.name())),
+                Value::ClientCallable(_) => map.entry(key, &"<client callable>"),
+                Value::IdGenerator(_) => map.entry(key, &"<id generator>"),
+            };
+        }
+        map.finish()
+    }
+}
+
+impl SettingsLookup for Settings {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_owned)
+    }
+}
+
+/// True for keys whose values must not be shown.
+fn is_secret(key: &str, declared: &[(&str, bool)]) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    declared.iter().any(|(k, secret)| *k == key && *secret)
+        || last.contains("secret")
+        || last.contains("password")
+        || last == "key"
+        || last.ends_with("_key")
+}
+
+/// A value as it may be shown: secrets masked, URL passwords redacted.
+fn mask(key: &str, value: &str, declared: &[(&str, bool)]) -> String {
+    if is_secret(key, declared) {
+        if is_unset(value) {
+            value.to_owned()
+        } else {
+            "********".into()
+        }
+    } else if value.contains("://") {
+        value
+            .lines()
+            .map(|line| {
+                line.split_whitespace()
+                    .map(redact_url)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Python Paste's `asbool`.
+pub(crate) fn asbool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
+        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_unset(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v.eq_ignore_ascii_case("none")
+}
+
+/// Reads typed values out of settings, collecting every problem.
+struct Coercer<'a> {
+    settings: &'a Settings,
+    problems: Vec<Problem>,
+}
+
+impl Coercer<'_> {
+    fn text(&self, name: &str) -> Option<&str> {
+        self.settings.get(&format!("{PREFIX}{name}"))
+    }
+
+    fn fail(&mut self, name: &str, message: &str) {
+        let problem =
+            self.settings
+                .problem(ErrorKind::Invalid, &format!("{PREFIX}{name}"), message);
+        self.problems.push(problem);
+    }
+
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let text = self.text(name)?.trim().to_owned();
+        let value = parse(&text);
+        if value.is_none() {
+            self.fail(name, expected);
+        }
+        value
+    }
+
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<Option<T>> {
+        let text = self.text(name)?;
+        if is_unset(text) {
+            return Some(None);
+        }
+        self.parse(name, expected, parse).map(Some)
+    }
+
+    fn boolean(&mut self, name: &str) -> Option<bool> {
+        self.parse(
+            name,
+            "expected true or false (also yes/no, on/off, y/n, t/f, 1/0)",
+            asbool,
+        )
+    }
+
+    fn string(&self, name: &str) -> Option<String> {
+        self.text(name).map(|t| t.trim().to_owned())
+    }
+
+    fn optional_string(&self, name: &str) -> Option<Option<String>> {
+        self.text(name)
+            .map(|t| (!is_unset(t)).then(|| t.trim().to_owned()))
+    }
+}
+
+/// Builds a factory from `settings`, resolving dotted names with `names`
+/// (loading plugins as needed). Every problem is reported at once.
+pub(crate) fn build_factory(
+    settings: &Settings,
+    names: &mut NameRegistry,
+) -> Result<RedisSessionFactory, Error> {
+    let mut c = Coercer {
+        settings,
+        problems: Vec::new(),
+    };
+    let secret = c
+        .text("secret")
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let mut b = RedisSessionFactory::builder(secret);
+    const WHOLE: &str = "expected whole seconds, e.g. 1200";
+    if let Some(v) = c.parse("timeout", WHOLE, |t| t.parse().ok()) {
+        b = b.timeout(v);
+    }
+    if let Some(v) = c.string("cookie_name") {
+        b = b.cookie_name(v);
+    }
+    if let Some(v) = c.optional(
+        "cookie_max_age",
+        "expected whole seconds or None, e.g. 86400",
+        |t| t.parse().ok(),
+    ) {
+        b = b.cookie_max_age(v);
+    }
+    if let Some(v) = c.string("cookie_path") {
+        b = b.cookie_path(v);
+    }
+    if let Some(v) = c.optional_string("cookie_domain") {
+        b = b.cookie_domain(v);
+    }
+    if let Some(v) = c.boolean("cookie_secure") {
+        b = b.cookie_secure(v);
+    }
+    if let Some(v) = c.boolean("cookie_httponly") {
+        b = b.cookie_httponly(v);
+    }
+    if let Some(v) = c.parse(
+        "cookie_samesite",
+        "expected Strict, Lax or None",
+        SameSite::parse,
+    ) {
+        b = b.cookie_samesite(v);
+    }
+    if let Some(v) = c.boolean("cookie_on_exception") {
+        b = b.cookie_on_exception(v);
+    }
+    if let Some(v) = c.optional_string("url") {
+        b = b.url(v);
+    }
+    if let Some(v) = c.string("host") {
+        b = b.host(v);
+    }
+    if let Some(v) = c.parse(
+        "port",
+        "expected a port number from 1 to 65535, e.g. 6379",
+        |t| t.parse().ok().filter(|&p: &u16| p > 0),
+    ) {
+        b = b.port(v);
+    }
+    if let Some(v) = c.parse("db", "expected a database number, e.g. 0", |t| {
+        t.parse().ok().filter(|&d: &i64| d >= 0)
+    }) {
+        b = b.db(v);
+    }
+    if let Some(v) = c.optional_string("password") {
+        b = b.password(v);
+    }
+    if let Some(v) = c.optional(
+        "socket_timeout",
+        "expected a positive number of seconds or None, e.g. 1.5",
+        |t| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+                .map(Duration::from_secs_f64)
+        },
+    ) {
+        b = b.socket_timeout(v);
+    }
+    if let Some(v) = c.optional(
+        "connection_pool",
+        "expected a number of connections or None, e.g. 4",
+        |t| t.parse().ok(),
+    ) {
+        b = b.connection_pool(v);
+    }
+    if let Some(v) = c.string("charset") {
+        b = b.charset(v);
+    }
+    if let Some(v) = c.string("errors") {
+        b = b.errors(v);
+    }
+    if let Some(v) = c.optional_string("unix_socket_path") {
+        b = b.unix_socket_path(v.map(PathBuf::from));
+    }
+    if let Some(v) = c.string("prefix") {
+        b = b.prefix(v);
+    }
+    let plugin_path: Vec<PathBuf> = c
+        .text("plugin_path")
+        .filter(|t| !is_unset(t))
+        .map(|t| {
+            t.split_whitespace()
+                .map(|p| match settings.base_dir() {
+                    Some(base) if Path::new(p).is_relative() => base.join(p),
+                    _ => PathBuf::from(p),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut problems = c.problems;
+    let resolve = Resolve {
+        plugin_path: &plugin_path,
+        settings,
+    };
+    let mut name_problem = |key: &str, message: String| {
+        problems.push(settings.problem(ErrorKind::Name, &format!("{PREFIX}{key}"), message));
+    };
+    let mut serialize = None;
+    let mut deserialize = None;
+    for (key, slot) in [
+        ("serialize", &mut serialize),
+        ("deserialize", &mut deserialize),
+    ] {
+        match settings
+            .entries
+            .get(&format!("{PREFIX}{key}"))
+            .map(|s| &s.value)
+        {
+            Some(Value::Codec(codec)) => *slot = Some(Arc::clone(codec)),
+            Some(Value::Text(name)) if !is_unset(name) => {
+                match names.resolve_codec(name.trim(), &resolve) {
+                    Ok(codec) => *slot = Some(codec),
+                    Err(message) => name_problem(key, message),
+                }
+            }
+            Some(Value::Text(_)) | None => {}
+            Some(_) => name_problem(key, "expected a codec".into()),
+        }
+    }
+    if serialize.is_some() || deserialize.is_some() {
+        let default: Arc<dyn Codec> = Arc::new(crate::codec::MsgPack);
+        b = b.codecs(
+            serialize.unwrap_or_else(|| Arc::clone(&default)),
+            deserialize.unwrap_or(default),
+        );
+    }
+    match settings
+        .entries
+        .get(&format!("{PREFIX}client_callable"))
+        .map(|s| &s.value)
+    {
+        Some(Value::ClientCallable(callable)) => b = b.client_callable_arc(Arc::clone(callable)),
+        Some(Value::Text(name)) if !is_unset(name) => {
+            match names.resolve_client_callable(name.trim(), &resolve) {
+                Ok(callable) => b = b.client_callable_arc(callable),
+                Err(message) => name_problem("client_callable", message),
+            }
+        }
+        Some(Value::Text(_)) | None => {}
+        Some(_) => name_problem("client_callable", "expected a client callable".into()),
+    }
+    match settings
+        .entries
+        .get(&format!("{PREFIX}id_generator"))
+        .map(|s| &s.value)
+    {
+        Some(Value::IdGenerator(generator)) => b = b.id_generator_arc(Arc::clone(generator)),
+        Some(Value::Text(name)) if !is_unset(name) => {
+            match names.resolve_id_generator(name.trim(), &resolve) {
+                Ok(generator) => b = b.id_generator_arc(generator),
+                Err(message) => name_problem("id_generator", message),
+            }
+        }
+        Some(Value::Text(_)) | None => {}
+        Some(_) => name_problem("id_generator", "expected an id generator".into()),
+    }
+    // Only now are plugin-declared settings known.
+    let declared: Vec<String> = names
+        .declared_settings()
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    let known: Vec<String> = KNOWN_KEYS
+        .iter()
+        .map(|(k, _)| format!("{PREFIX}{k}"))
+        .chain(declared.iter().cloned())
+        .collect();
+    for key in settings.keys().filter(|k| k.starts_with(PREFIX)) {
+        if known.iter().any(|k| k == key) {
+            continue;
+        }
+        let hint = match super::suggest(key, known.iter().map(String::as_str)) {
+            Some(k) => format!("did you mean {k}?"),
+            None => "expected one of the keys listed in docs/settings.md, or one declared by a loaded plugin".into(),
+        };
+        problems.push(settings.problem(
+            ErrorKind::Unknown,
+            key,
+            format!("unknown setting: {hint}"),
+        ));
+    }
+    match b.build() {
+        Ok(factory) if problems.is_empty() => Ok(factory),
+        Ok(_) => Err(Error::new(problems)),
+        Err(e) => {
+            problems.extend(e.problems().iter().cloned().map(|p| settings.locate(p)));
+            problems.sort_by_key(|p| p.line().unwrap_or(usize::MAX));
+            Err(Error::new(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn build(pairs: &[(&str, &str)]) -> Result<RedisSessionFactory, Error> {
+        let settings: Settings = pairs
+            .iter()
+            .map(|(k, v)| (format!("{PREFIX}{k}"), v.to_string()))
+            .chain(
+                [(format!("{PREFIX}secret"), SECRET.to_string())]
+                    .into_iter()
+                    .filter(|_| !pairs.iter().any(|(k, _)| *k == "secret")),
+            )
+            .collect();
+        build_factory(&settings, &mut NameRegistry::new())
+    }
+
+    fn kinds(pairs: &[(&str, &str)]) -> Vec<(ErrorKind, String)> {
+        build(pairs)
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(|p| {
+                (
+                    p.kind(),
+                    p.key()
+                        .unwrap_or_default()
+                        .trim_start_matches(PREFIX)
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn asbool_takes_pastes_words_and_nothing_else() {
+        for t in ["true", "Yes", "ON", "y", "t", "1", " true "] {
+            assert_eq!(asbool(t), Some(true), "{t}");
+        }
+        for f in ["false", "No", "off", "N", "f", "0"] {
+            assert_eq!(asbool(f), Some(false), "{f}");
+        }
+        for bad in ["maybe", "", "2", "truthy"] {
+            assert_eq!(asbool(bad), None, "{bad}");
+        }
+    }
+
+    macro_rules! invalid {
+        ($($name:ident: $key:expr => $value:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(kinds(&[($key, $value)]), [(ErrorKind::Invalid, $key.to_string())]);
+            }
+        )*};
+    }
+
+    invalid! {
+        bool_that_is_not_a_bool: "cookie_secure" => "maybe";
+        timeout_in_words: "timeout" => "ten";
+        negative_timeout: "timeout" => "-5";
+        port_out_of_range: "port" => "70000";
+        port_zero: "port" => "0";
+        negative_db: "db" => "-1";
+        socket_timeout_zero: "socket_timeout" => "0";
+        socket_timeout_text: "socket_timeout" => "soon";
+        max_age_text: "cookie_max_age" => "forever";
+        samesite_unknown: "cookie_samesite" => "sometimes";
+        charset_latin1: "charset" => "latin-1";
+        errors_unknown: "errors" => "loud";
+        pool_of_zero: "connection_pool" => "0";
+    }
+
+    #[test]
+    fn values_are_coerced() {
+        let f = build(&[
+            ("timeout", "60"),
+            ("socket_timeout", "1.5"),
+            ("cookie_max_age", "None"),
+            ("cookie_secure", "yes"),
+            ("cookie_samesite", "strict"),
+            ("url", "memory://"),
+            ("connection_pool", ""),
+        ])
+        .unwrap();
+        assert_eq!(f.timeout(), 60);
+        assert_eq!(
+            f.redis_options().socket_timeout,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(f.redis_options().connection_pool, None);
+    }
+
+    #[test]
+    fn a_missing_secret_is_reported() {
+        assert_eq!(
+            kinds(&[("secret", "")]),
+            [(ErrorKind::Missing, "secret".to_string())]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_get_a_suggestion_and_others_are_ignored() {
+        let err = build(&[
+            ("timout", "5"),
+            ("cookie_secrue", "true"),
+            ("zzzzzzzzzzzzzzz", "1"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("redis.sessions.timout = \"5\": unknown setting: did you mean redis.sessions.timeout?"), "{text}");
+        assert!(
+            text.contains("did you mean redis.sessions.cookie_secure?"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "redis.sessions.zzzzzzzzzzzzzzz = \"1\": unknown setting: expected one of the keys"
+            ),
+            "{text}"
+        );
+        assert_eq!(err.problems().len(), 3);
+        // Full-name matching: other prefixes are the application's business.
+        let settings: Settings = [
+            ("redis.sessions.secret", SECRET),
+            ("myapp.timeout", "x"),
+            ("redis.sessionsX.timeout", "x"),
+        ]
+        .into_iter()
+        .collect();
+        assert!(build_factory(&settings, &mut NameRegistry::new()).is_ok());
+    }
+
+    #[test]
+    fn unknown_names_are_name_errors() {
+        let err = build(&[
+            ("serialize", "pickle"),
+            ("deserialize", "json"),
+            ("id_generator", "nope"),
+        ])
+        .unwrap_err();
+        let kinds: Vec<_> = err
+            .problems()
+            .iter()
+            .map(|p| (p.kind(), p.key().unwrap()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (ErrorKind::Name, "redis.sessions.serialize"),
+                (ErrorKind::Name, "redis.sessions.id_generator")
+            ]
+        );
+        assert!(
+            err.to_string().contains("json, msgpack, or a dotted name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_messages_and_debug() {
+        let err = build(&[
+            ("secret", "tooshort"),
+            ("password", "hunter2hunter2"),
+            ("port", "x"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text.contains("tooshort") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let settings: Settings = [
+            ("redis.sessions.secret", "tooshort"),
+            ("redis.sessions.url", "redis://:pw@h/0"),
+        ]
+        .into_iter()
+        .collect();
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("tooshort") && !debug.contains(":pw@"),
+            "{debug}"
+        );
+    }
+}
