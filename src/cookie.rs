@@ -210,14 +210,13 @@ impl CookieAttributes {
     }
 }
 
-/// Yields the values of every cookie called `name` in the `Cookie` headers.
+/// Yields the values of every cookie called `name` in `Cookie` headers.
 pub(crate) fn find<'h>(
-    headers: &'h http::HeaderMap,
+    headers: impl IntoIterator<Item = &'h HeaderValue> + 'h,
     name: &'h str,
 ) -> impl Iterator<Item = &'h str> + 'h {
     headers
-        .get_all(http::header::COOKIE)
-        .iter()
+        .into_iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(move |pair| {
@@ -301,7 +300,7 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.append(http::header::COOKIE, "a=1; session=first".parse().unwrap());
         headers.append(http::header::COOKIE, "session=\"second\"".parse().unwrap());
-        let found: Vec<_> = find(&headers, "session").collect();
+        let found: Vec<_> = find(headers.get_all(http::header::COOKIE), "session").collect();
         assert_eq!(found, ["first", "second"]);
     }
 

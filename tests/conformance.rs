@@ -220,6 +220,9 @@ async fn clearing_deletes_the_session_and_the_cookie(backend: Backend) {
     let r = c.get("/clear").await;
     assert_eq!(r.cookie("session").as_deref(), Some(""), "{r:?}");
     assert!(!backend.exists(&id).await);
+    if let Backend::Redis(server) = &backend {
+        assert!(server.keys().is_empty(), "{:?}", server.keys());
+    }
     let r = c.get("/delete?key=nothing").await;
     assert!(r.set_cookie.is_empty());
 }

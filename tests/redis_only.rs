@@ -50,22 +50,15 @@ async fn round_trips_per_request_hold_the_floor() {
     assert_eq!(r.body, "2");
     assert_eq!(
         read,
-        counts(&[("evalsha", 1), ("hgetall", 1), ("expire", 1)]),
-        "first read: one round trip that also refreshes the TTL"
+        counts(&[("hgetall", 1), ("expire", 1)]),
+        "first read: one pipelined round trip that also refreshes the TTL"
     );
 
     let (r, incr) = server.commands_during(c.get("/incr")).await;
     assert_eq!(r.body, "3");
     assert_eq!(
         incr,
-        counts(&[
-            ("evalsha", 2),
-            ("hgetall", 1),
-            ("expire", 2),
-            ("exists", 1),
-            ("hset", 1),
-            ("hget", 1),
-        ]),
+        counts(&[("hgetall", 1), ("expire", 1), ("hset", 1), ("hexists", 1)]),
         "read + change: one round trip each"
     );
 
@@ -76,17 +69,28 @@ async fn round_trips_per_request_hold_the_floor() {
         .await;
     assert_eq!(
         create,
-        counts(&[
-            ("evalsha", 1),
-            ("exists", 1),
-            ("hset", 1),
-            ("hget", 1),
-            ("expire", 1)
-        ]),
+        counts(&[("evalsha", 1), ("exists", 1), ("hset", 1), ("expire", 1)]),
         "a new session with data: one create-if-absent round trip"
     );
 
-    let (r, invalidate) = server.commands_during(c.get("/invalidate")).await;
+    let emptied = key_of(&c.id());
+    let (r, delete) = server.commands_during(c.get("/delete?key=counter")).await;
+    assert_eq!(r.cookie("session").as_deref(), Some(""), "emptied: deleted");
+    assert_eq!(
+        delete,
+        counts(&[
+            ("hgetall", 1),
+            ("expire", 1),
+            ("hdel", 1),
+            ("hexists", 2),
+            ("hlen", 1),
+            ("del", 1),
+        ]),
+        "emptying a session: the update finds it empty, then one DEL"
+    );
+    assert!(!server.keys().contains(&emptied));
+
+    let (r, invalidate) = server.commands_during(fresh.get("/invalidate")).await;
     assert_eq!(r.cookie("session").as_deref(), Some(""));
     assert_eq!(
         invalidate,
@@ -111,7 +115,14 @@ async fn ttl_is_the_idle_timeout_and_can_be_adjusted_or_disabled() {
     c.get("/read").await;
     assert!(
         (4995..=5000).contains(&server.ttl(&key)),
-        "a read refreshes to the adjusted timeout"
+        "a read keeps the adjusted timeout: {}",
+        server.ttl(&key)
+    );
+    let (_, touch) = server.commands_during(c.get("/read")).await;
+    assert_eq!(
+        touch,
+        counts(&[("hgetall", 1), ("expire", 2)]),
+        "a read of a session with its own timeout: the load, then its TTL at response time"
     );
     c.get("/timeout?seconds=0").await;
     assert_eq!(server.ttl(&key), -1, "timeout 0: no expiry");

@@ -87,8 +87,13 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let cookies: Vec<String> = crate::cookie::find(req.headers(), &shared.cookie.name)
-            .map(str::to_owned)
+        // Header values share the request's buffer: cloning them copies no
+        // bytes. They are parsed and verified only if the session is used.
+        let cookies: Vec<HeaderValue> = req
+            .headers()
+            .get_all(http::header::COOKIE)
+            .iter()
+            .cloned()
             .collect();
         let store = match &shared.store {
             StoreSource::Shared(store) => Ok(Arc::clone(store)),

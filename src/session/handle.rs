@@ -63,8 +63,9 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     store: Result<Arc<dyn SessionStore>, store::Error>,
-    /// Raw values of every cookie with our name; verified on first access.
-    cookies: Vec<String>,
+    /// The request's `Cookie` headers; ours is found and verified on first
+    /// access.
+    cookies: Vec<HeaderValue>,
     load: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -91,7 +92,7 @@ impl Session {
     pub(crate) fn new(
         shared: Arc<Shared>,
         store: Result<Arc<dyn SessionStore>, store::Error>,
-        cookies: Vec<String>,
+        cookies: Vec<HeaderValue>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -117,6 +118,18 @@ impl Session {
         &self.inner.shared
     }
 
+    /// The values of every cookie with our name.
+    fn cookie_values(&self) -> impl Iterator<Item = &str> {
+        crate::cookie::find(&self.inner.cookies, &self.inner.shared.cookie.name)
+    }
+
+    /// The id in the first cookie with our name and a valid signature.
+    fn verified_id(&self) -> Option<&str> {
+        let shared = self.shared();
+        self.cookie_values()
+            .find_map(|value| shared.signer.verify(&shared.cookie.name, value))
+    }
+
     fn store(&self) -> Result<&dyn SessionStore, Error> {
         match &self.inner.store {
             Ok(store) => Ok(&**store),
@@ -134,12 +147,7 @@ impl Session {
 
     async fn load(&self) -> Result<(), Error> {
         let shared = self.shared();
-        let verified = self
-            .inner
-            .cookies
-            .iter()
-            .find_map(|value| shared.signer.verify(&shared.cookie.name, value))
-            .and_then(Id::from_cookie);
+        let verified = self.verified_id().and_then(Id::from_cookie);
         let loaded = match verified {
             None => None,
             Some(id) => {
@@ -171,6 +179,7 @@ impl Session {
                 state.entries = parsed.entries;
                 state.created = parsed.created.unwrap_or_else(now);
                 state.session_timeout = parsed.timeout;
+                state.restore_timeout = parsed.timeout.is_some_and(|t| t != shared.timeout);
             }
             None => state.mode = Mode::Fresh,
         }
@@ -393,14 +402,8 @@ impl Session {
         let mut state = self.state();
         if !state.is_loaded() {
             // Delete whatever the cookie points at without reading it first.
-            let shared = self.shared();
-            if let Some(id) = self
-                .inner
-                .cookies
-                .iter()
-                .find_map(|value| shared.signer.verify(&shared.cookie.name, value))
-            {
-                state.doomed.insert(session_key(&shared.prefix, id));
+            if let Some(id) = self.verified_id() {
+                state.doomed.insert(session_key(&self.shared().prefix, id));
             }
         }
         state.reset();
@@ -464,32 +467,40 @@ impl Session {
                     key,
                     set,
                     delete,
-                    default_timeout,
+                    timeout,
                 } => {
                     let set = seal(shared, &key, set)?;
-                    Ok(Write::update(key, set, delete, default_timeout))
+                    Ok(Write::update(key, set, delete, timeout))
                 }
                 other => Ok(other),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let deletes = writes.len() - usize::from(plan.update);
+        let deletes = writes
+            .iter()
+            .filter(|w| matches!(w, Write::Delete { .. }))
+            .count();
         let mut new_id = None;
         if let Some(fields) = &plan.create {
             let id = Id::generate(&*shared.id_generator)?;
-            writes.push(create(shared, &id, fields.clone())?);
+            writes.push(create(shared, &id, fields.clone(), plan.timeout)?);
             new_id = Some(id);
         }
         let results = store.write(writes).await?;
-        let mut cookie = match results.get(deletes) {
-            Some(Written::Stored) if plan.update => CookieAction::Refresh,
-            Some(Written::Emptied) => CookieAction::Delete,
-            Some(Written::Missing) => {
-                // Deleted by a concurrent request (invalidate, regenerate):
-                // never resurrect it, and leave the cookie that request sent.
-                tracing::debug!(target: "redis_sessions::session", "session vanished before its changes were saved: changes dropped");
-                CookieAction::Keep
+        let mut cookie = if plan.update {
+            match results.get(deletes) {
+                Some(Written::Stored) => CookieAction::Refresh,
+                Some(Written::Missing) => {
+                    // Deleted by a concurrent request (invalidate, regenerate):
+                    // never resurrect it, and leave the cookie that request sent.
+                    tracing::debug!(target: "redis_sessions::session", "session vanished before its changes were saved: changes dropped");
+                    CookieAction::Keep
+                }
+                _ => CookieAction::Delete,
             }
-            _ => CookieAction::Delete,
+        } else if deletes > 0 {
+            CookieAction::Delete
+        } else {
+            CookieAction::Refresh
         };
         if let (Some(mut id), Some(fields)) = (new_id, plan.create) {
             let mut written = results.last().copied();
@@ -498,7 +509,7 @@ impl Session {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = Id::generate(&*shared.id_generator)?;
                 written = store
-                    .write(vec![create(shared, &id, fields.clone())?])
+                    .write(vec![create(shared, &id, fields.clone(), plan.timeout)?])
                     .await?
                     .first()
                     .copied();
@@ -516,7 +527,9 @@ impl Session {
                 .cookie
                 .set_cookie(shared.signer.sign(&shared.cookie.name, id.as_str())),
             CookieAction::Refresh => self.refreshed_cookie(),
-            CookieAction::Delete if !self.inner.cookies.is_empty() => shared.cookie.deletion(),
+            CookieAction::Delete if self.cookie_values().next().is_some() => {
+                shared.cookie.deletion()
+            }
             CookieAction::Delete | CookieAction::Keep => None,
         };
         Ok(finish)
@@ -531,11 +544,9 @@ impl Session {
             return None;
         }
         let value = self
-            .inner
-            .cookies
-            .iter()
+            .cookie_values()
             .find(|value| shared.signer.verify(&shared.cookie.name, value).is_some())?;
-        shared.cookie.set_cookie(value.clone())
+        shared.cookie.set_cookie(value.to_owned())
     }
 
     /// Runs `f` on the loaded state (for the flash and CSRF helpers).
@@ -563,10 +574,10 @@ enum CookieAction {
     Keep,
 }
 
-fn create(shared: &Shared, id: &Id, fields: Vec<Field>) -> Result<Write, Error> {
+fn create(shared: &Shared, id: &Id, fields: Vec<Field>, timeout: u64) -> Result<Write, Error> {
     let key = session_key(&shared.prefix, id.as_str());
     let fields = seal(shared, &key, fields)?;
-    Ok(Write::create(key, fields, shared.timeout))
+    Ok(Write::create(key, fields, timeout))
 }
 
 /// Seals the user fields of a write for their place; metadata stays plain.

@@ -37,6 +37,8 @@ pub(crate) struct State {
     pub(crate) created: u64,
     /// The per-session timeout, if adjusted.
     pub(crate) session_timeout: Option<u64>,
+    /// The load refreshed the TTL to the default, but the session has its own.
+    pub(crate) restore_timeout: bool,
     pub(crate) timeout_changed: bool,
     /// Anything to save in `Fresh` mode.
     pub(crate) dirty: bool,
@@ -52,6 +54,7 @@ impl State {
             changes: BTreeMap::new(),
             created: now(),
             session_timeout: None,
+            restore_timeout: false,
             timeout_changed: false,
             dirty: false,
             doomed: BTreeSet::new(),
@@ -71,6 +74,7 @@ impl State {
         self.changes.clear();
         self.created = now();
         self.session_timeout = None;
+        self.restore_timeout = false;
         self.timeout_changed = false;
         self.dirty = false;
     }
@@ -111,6 +115,7 @@ impl State {
     /// The writes this state needs at commit.
     pub(crate) fn plan(&self, default_timeout: u64) -> Plan {
         let mut plan = Plan {
+            timeout: self.effective_timeout(default_timeout),
             writes: self
                 .doomed
                 .iter()
@@ -141,13 +146,14 @@ impl State {
                     if self.timeout_changed {
                         set.push(self.timeout_field());
                     }
-                    plan.writes.push(Write::Update {
-                        key: key.clone(),
-                        set,
-                        delete,
-                        default_timeout,
-                    });
+                    // The load of this request already set the default TTL.
+                    let ttl =
+                        (self.restore_timeout || self.timeout_changed).then_some(plan.timeout);
+                    plan.writes
+                        .push(Write::update(key.clone(), set, delete, ttl));
                     plan.update = true;
+                } else if self.restore_timeout {
+                    plan.writes.push(Write::touch(key.clone(), plan.timeout));
                 }
             }
         }
@@ -187,6 +193,8 @@ pub(crate) struct Plan {
     pub(crate) create: Option<Vec<Field>>,
     /// True if `writes` ends with an update of the existing session.
     pub(crate) update: bool,
+    /// The session's idle timeout (its own, or the default).
+    pub(crate) timeout: u64,
 }
 
 impl Plan {
@@ -235,12 +243,12 @@ mod tests {
         let plan = s.plan(60);
         assert_eq!(
             plan.writes,
-            [Write::Update {
-                key: "k".into(),
-                set: vec![(b"c".to_vec(), b"3".to_vec())],
-                delete: vec![b"a".to_vec()],
-                default_timeout: 60,
-            }]
+            [Write::update(
+                "k",
+                vec![(b"c".to_vec(), b"3".to_vec())],
+                vec![b"a".to_vec()],
+                None
+            )]
         );
         assert!(plan.update && plan.create.is_none());
     }
@@ -276,6 +284,26 @@ mod tests {
         ] {
             assert!(fields.contains(&expected), "{expected:?}");
         }
+    }
+
+    #[test]
+    fn a_session_with_its_own_timeout_gets_it_back_when_only_read() {
+        let mut s = existing();
+        s.session_timeout = Some(5000);
+        s.restore_timeout = true;
+        assert_eq!(s.plan(60).writes, [Write::touch("k", 5000)]);
+        s.set("x".into(), b"1".to_vec());
+        let plan = s.plan(60);
+        assert!(
+            matches!(
+                &plan.writes[..],
+                [Write::Update {
+                    timeout: Some(5000),
+                    ..
+                }]
+            ),
+            "{plan:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    Error, Field, FieldName, SessionStore, StoreFuture, TIMEOUT_FIELD, Write, Written, classify,
+    CREATED_FIELD, Error, Field, FieldName, SessionStore, StoreFuture, TIMEOUT_FIELD, Write,
+    Written, classify,
 };
 
 const SHARDS: usize = 16;
@@ -49,6 +50,7 @@ impl Entry {
         self.expires.is_none_or(|at| at > now)
     }
 
+    /// On load: the session's own timeout if it has one, else the default.
     fn refresh(&mut self, default_timeout: u64, now: Instant) {
         let timeout = stored_timeout(
             self.fields
@@ -56,6 +58,10 @@ impl Entry {
                 .map(|(k, v)| (k.as_slice(), v.as_slice())),
         )
         .unwrap_or(default_timeout);
+        self.expire_in(timeout, now);
+    }
+
+    fn expire_in(&mut self, timeout: u64, now: Instant) {
         self.expires = (timeout > 0).then(|| now + Duration::from_secs(timeout));
     }
 
@@ -109,7 +115,7 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(key));
         let entry = shard.get_mut(key)?;
-        if !entry.is_live(now) {
+        if !entry.is_live(now) || !entry.fields.contains_key(CREATED_FIELD) {
             shard.remove(key);
             return None;
         }
@@ -129,10 +135,20 @@ impl MemoryStore {
                 self.lock(self.shard(&key)).remove(&key);
                 Written::Deleted
             }
+            Write::Touch { key, timeout } => {
+                let mut shard = self.lock(self.shard(&key));
+                match shard.get_mut(&key).filter(|e| e.is_live(now)) {
+                    Some(entry) => {
+                        entry.expire_in(timeout, now);
+                        Written::Stored
+                    }
+                    None => Written::Missing,
+                }
+            }
             Write::Create {
                 key,
                 fields,
-                default_timeout,
+                timeout,
             } => {
                 let mut shard = self.lock(self.shard(&key));
                 if shard.get(&key).is_some_and(|e| e.is_live(now)) {
@@ -146,7 +162,7 @@ impl MemoryStore {
                     shard.remove(&key);
                     return Written::Emptied;
                 }
-                entry.refresh(default_timeout, now);
+                entry.expire_in(timeout, now);
                 shard.insert(key, entry);
                 Written::Stored
             }
@@ -154,7 +170,7 @@ impl MemoryStore {
                 key,
                 set,
                 delete,
-                default_timeout,
+                timeout,
             } => {
                 let mut shard = self.lock(self.shard(&key));
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
@@ -169,7 +185,9 @@ impl MemoryStore {
                     shard.remove(&key);
                     return Written::Emptied;
                 }
-                entry.refresh(default_timeout, now);
+                if let Some(timeout) = timeout {
+                    entry.expire_in(timeout, now);
+                }
                 Written::Stored
             }
         }

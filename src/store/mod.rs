@@ -17,7 +17,8 @@
 //! round trip; [`SessionStore::write`] applies a batch of writes in one round
 //! trip (one pipeline). Writes are per field, so concurrent requests that change
 //! different keys of one session both keep their changes, and an update never
-//! recreates a session that another request deleted.
+//! brings back a session that another request deleted: a session exists only
+//! while it has its creation field, which only a create writes.
 //!
 //! # Differences from pyramid_redis_sessions
 //!
@@ -64,12 +65,12 @@ pub enum Write {
     Create {
         /// The session key.
         key: String,
-        /// Every field of the new session.
+        /// Every field of the new session ([`CREATED_FIELD`] among them).
         fields: Vec<Field>,
-        /// Idle timeout used unless the fields hold a per-session one (0: none).
-        default_timeout: u64,
+        /// The session's idle timeout in seconds (0: none).
+        timeout: u64,
     },
-    /// Changes fields of a session only if its key still exists.
+    /// Changes fields of a session only if it still exists.
     Update {
         /// The session key.
         key: String,
@@ -77,23 +78,31 @@ pub enum Write {
         set: Vec<Field>,
         /// Fields to delete.
         delete: Vec<Vec<u8>>,
-        /// Idle timeout used unless the session holds a per-session one (0: none).
-        default_timeout: u64,
+        /// The session's idle timeout in seconds (0: none) if it must be set;
+        /// `None` leaves the TTL as the load of this request refreshed it.
+        timeout: Option<u64>,
     },
     /// Deletes the session.
     Delete {
         /// The session key.
         key: String,
     },
+    /// Sets the idle timeout of the session, if it exists.
+    Touch {
+        /// The session key.
+        key: String,
+        /// The session's idle timeout in seconds (0: none).
+        timeout: u64,
+    },
 }
 
 impl Write {
     /// A [`Write::Create`].
-    pub fn create(key: impl Into<String>, fields: Vec<Field>, default_timeout: u64) -> Self {
+    pub fn create(key: impl Into<String>, fields: Vec<Field>, timeout: u64) -> Self {
         Self::Create {
             key: key.into(),
             fields,
-            default_timeout,
+            timeout,
         }
     }
 
@@ -102,19 +111,27 @@ impl Write {
         key: impl Into<String>,
         set: Vec<Field>,
         delete: Vec<Vec<u8>>,
-        default_timeout: u64,
+        timeout: Option<u64>,
     ) -> Self {
         Self::Update {
             key: key.into(),
             set,
             delete,
-            default_timeout,
+            timeout,
         }
     }
 
     /// A [`Write::Delete`].
     pub fn delete(key: impl Into<String>) -> Self {
         Self::Delete { key: key.into() }
+    }
+
+    /// A [`Write::Touch`].
+    pub fn touch(key: impl Into<String>, timeout: u64) -> Self {
+        Self::Touch {
+            key: key.into(),
+            timeout,
+        }
     }
 }
 
@@ -127,6 +144,7 @@ impl fmt::Debug for Write {
                 write!(f, "Update({} set, {} deleted)", set.len(), delete.len())
             }
             Self::Delete { .. } => f.write_str("Delete"),
+            Self::Touch { timeout, .. } => write!(f, "Touch({timeout} s)"),
         }
     }
 }
@@ -150,13 +168,16 @@ pub enum Written {
 /// A place to keep sessions.
 ///
 /// Both built-in stores, [`RedisStore`] and [`MemoryStore`], pass the same
-/// behavioural suite. A custom store must keep the same contract: `load`
-/// refreshes the idle TTL, `Update` never recreates a missing key, `Create`
-/// never overwrites one, and an update that leaves no user field deletes the key.
+/// behavioural suite. A custom store must keep the same contract: a session
+/// exists only while it has its [`CREATED_FIELD`]; `load` refreshes the idle
+/// TTL; `Update` never brings back a session that is gone; `Create` never
+/// overwrites one; and an update that leaves no user field deletes the session.
 pub trait SessionStore: Send + Sync + 'static {
     /// Returns every field of the session at `key` (`None` if there is no
-    /// such session) and refreshes its idle TTL: the per-session timeout if the
-    /// session has one, else `default_timeout` seconds (0: no expiry).
+    /// such session, or it lacks its [`CREATED_FIELD`]) and refreshes its idle
+    /// TTL to `default_timeout` seconds (0: no expiry), or to the session's own
+    /// timeout where the store can read it first. A session with its own
+    /// timeout gets it back from a [`Write::Touch`] when the response goes out.
     ///
     /// # Errors
     ///

@@ -8,24 +8,24 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError, Script};
+use redis::{
+    Cmd, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError, Script, Value,
+};
 
-use super::{Error, Field, SessionStore, StoreFuture, Write, Written};
+use super::{
+    CREATED_FIELD, Error, Field, SessionStore, StoreFuture, TIMEOUT_FIELD, Write, Written,
+};
 
 /// The timeout used when `socket_timeout` is not set.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest `connection_pool` accepted.
 pub const MAX_CONNECTION_POOL: usize = 64;
 
-static LOAD: OnceLock<Script> = OnceLock::new();
-static WRITE: OnceLock<Script> = OnceLock::new();
+const CREATE_LUA: &str = include_str!("lua/create.lua");
+static CREATE: OnceLock<Script> = OnceLock::new();
 
-fn load_script() -> &'static Script {
-    LOAD.get_or_init(|| Script::new(include_str!("lua/load.lua")))
-}
-
-fn write_script() -> &'static Script {
-    WRITE.get_or_init(|| Script::new(include_str!("lua/write.lua")))
+fn create_script() -> &'static Script {
+    CREATE.get_or_init(|| Script::new(CREATE_LUA))
 }
 
 /// The Redis connection settings: the manual's Redis-specific parameters.
@@ -251,8 +251,10 @@ impl RedisClient {
             Some(pool) => pool,
             None => {
                 let config = redis::aio::ConnectionManagerConfig::new()
+                    // `bounded` puts one timer on every call; a second one
+                    // here would only cost time.
                     .set_connection_timeout(Some(inner.timeout))
-                    .set_response_timeout(Some(inner.timeout))
+                    .set_response_timeout(None)
                     .set_number_of_retries(1)
                     .set_min_delay(Duration::from_millis(10))
                     .set_max_delay(Duration::from_millis(200));
@@ -336,127 +338,241 @@ impl RedisStore {
         &self.client
     }
 
+    /// `HGETALL` and a TTL refresh to the default in one pipeline (a session
+    /// with its own timeout gets it back from a `Touch` at response time).
     async fn load_fields(
         &self,
         key: &str,
         default_timeout: u64,
     ) -> Result<Option<Vec<Field>>, Error> {
         let mut conn = self.client.connection()?;
-        let mut invocation = load_script().key(key);
-        invocation.arg(default_timeout);
-        let flat: Vec<Vec<u8>> = self
-            .client
-            .bounded(invocation.invoke_async(&mut conn))
-            .await?;
-        if flat.is_empty() {
-            return Ok(None);
-        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(key);
+        ttl_command(&mut pipe, key, default_timeout).ignore();
+        let (flat,): (Vec<Vec<u8>>,) = self.client.bounded(pipe.query_async(&mut conn)).await?;
         let mut fields = Vec::with_capacity(flat.len() / 2);
         let mut items = flat.into_iter();
         while let (Some(name), Some(value)) = (items.next(), items.next()) {
             fields.push((name, value));
+        }
+        if !fields.iter().any(|(name, _)| name == CREATED_FIELD) {
+            // Absent, or left behind by an update that raced a delete.
+            return Ok(None);
         }
         Ok(Some(fields))
     }
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         let mut conn = self.client.connection()?;
-        let commands: Vec<Cmd> = writes.iter().map(write_command).collect();
-        let mut results = self
+        let mut pipe = redis::pipe();
+        for write in &writes {
+            add_write(&mut pipe, write);
+        }
+        let mut replies: Vec<Result<Value, RedisError>> = self
             .client
-            .bounded(run_pipeline(&mut conn, &commands))
+            .bounded(pipe.ignore_errors().query_async(&mut conn))
             .await?;
-        if results
+        if replies
             .iter()
             .any(|r| matches!(r, Err(e) if is_noscript(e)))
         {
-            // Redis restarted or flushed its scripts: load once, replay only
-            // the commands that did not run.
+            // Redis restarted or flushed its scripts: load the create script
+            // and replay the creates that did not run (nothing else fails so).
             let mut load = redis::cmd("SCRIPT");
-            load.arg("LOAD").arg(include_str!("lua/write.lua"));
+            load.arg("LOAD").arg(CREATE_LUA);
             self.client
                 .bounded(load.query_async::<String>(&mut conn))
                 .await?;
-            let retry: Vec<usize> = (0..results.len())
-                .filter(|&i| matches!(&results[i], Err(e) if is_noscript(e)))
-                .collect();
-            let again: Vec<Cmd> = retry.iter().map(|&i| commands[i].clone()).collect();
-            let replies = self.client.bounded(run_pipeline(&mut conn, &again)).await?;
-            for (i, reply) in retry.into_iter().zip(replies) {
-                results[i] = reply;
+            let mut again = redis::pipe();
+            let mut replayed = Vec::new();
+            let mut i = 0;
+            for write in &writes {
+                let n = reply_count(write);
+                if matches!(&replies[i + n - 1], Err(e) if is_noscript(e)) {
+                    add_write(&mut again, write);
+                    replayed.push(i + n - 1);
+                }
+                i += n;
+            }
+            let retried: Vec<Result<Value, RedisError>> = self
+                .client
+                .bounded(again.ignore_errors().query_async(&mut conn))
+                .await?;
+            for (at, reply) in replayed.into_iter().zip(retried) {
+                replies[at] = reply;
             }
         }
-        writes
-            .iter()
-            .zip(results)
-            .map(|(write, result)| {
-                let code = result.map_err(|e| map_error(e, self.client.timeout()))?;
-                Ok(match (write, code) {
-                    (Write::Delete { .. }, _) => Written::Deleted,
-                    (_, 1) => Written::Stored,
-                    (_, 0) => Written::Missing,
-                    (_, -1) => Written::Collision,
-                    (_, 2) => Written::Emptied,
-                    (_, other) => {
-                        return Err(Error::Backend(format!("unexpected write result {other}")));
+        let timeout = self.client.timeout();
+        let mut results = Vec::with_capacity(writes.len());
+        let mut cleanup = redis::pipe();
+        let mut i = 0;
+        for write in &writes {
+            let n = reply_count(write);
+            let replies = &mut replies[i..i + n];
+            i += n;
+            let written = match write {
+                Write::Delete { .. } => {
+                    take(&mut replies[0], timeout)?;
+                    Written::Deleted
+                }
+                Write::Touch { .. } => match take(&mut replies[0], timeout)? {
+                    Value::Int(0) => Written::Missing,
+                    _ => Written::Stored,
+                },
+                Write::Create { .. } => match take(&mut replies[0], timeout)? {
+                    Value::Int(1) => Written::Stored,
+                    Value::Int(-1) => Written::Collision,
+                    other => return Err(unexpected(&other)),
+                },
+                Write::Update {
+                    key, set, delete, ..
+                } => {
+                    let mut ints = Vec::with_capacity(n);
+                    for reply in replies.iter_mut() {
+                        ints.push(match take(reply, timeout)? {
+                            Value::Int(v) => v,
+                            _ => -1,
+                        });
                     }
-                })
-            })
-            .collect()
+                    match &ints[n - update_checks(set, delete)..] {
+                        [0, ..] => {
+                            // The session was deleted meanwhile: remove the
+                            // fields this update left behind.
+                            cleanup.cmd("DEL").arg(key).ignore();
+                            Written::Missing
+                        }
+                        [1, has_timeout, len] if *len <= 1 + *has_timeout => {
+                            cleanup.cmd("DEL").arg(key).ignore();
+                            Written::Emptied
+                        }
+                        [1, ..] => Written::Stored,
+                        _ => {
+                            return Err(Error::Backend(
+                                "unexpected reply to a session update".into(),
+                            ));
+                        }
+                    }
+                }
+            };
+            results.push(written);
+        }
+        if !cleanup.is_empty() {
+            self.client
+                .bounded(cleanup.query_async::<()>(&mut conn))
+                .await?;
+        }
+        Ok(results)
     }
 }
 
-async fn run_pipeline(
-    conn: &mut ConnectionManager,
-    commands: &[Cmd],
-) -> Result<Vec<Result<i64, RedisError>>, RedisError> {
-    if let [single] = commands {
-        // One command needs no pipeline framing.
-        return Ok(vec![single.query_async(conn).await]);
-    }
-    let mut pipe = redis::pipe();
-    for cmd in commands {
-        pipe.add_command(cmd.clone());
-    }
-    pipe.ignore_errors().query_async(conn).await
+/// Takes one reply out of the batch, turning a Redis error into ours.
+fn take(reply: &mut Result<Value, RedisError>, timeout: Duration) -> Result<Value, Error> {
+    std::mem::replace(reply, Ok(Value::Nil)).map_err(|e| map_error(e, timeout))
 }
 
-fn write_command(write: &Write) -> Cmd {
+fn unexpected(value: &Value) -> Error {
+    Error::Backend(format!("unexpected reply {value:?} to a session write"))
+}
+
+/// `EXPIRE key timeout`, or `PERSIST key` for no timeout.
+fn ttl_command<'a>(
+    pipe: &'a mut redis::Pipeline,
+    key: &str,
+    timeout: u64,
+) -> &'a mut redis::Pipeline {
+    if timeout > 0 {
+        pipe.cmd("EXPIRE").arg(key).arg(timeout)
+    } else {
+        pipe.cmd("PERSIST").arg(key)
+    }
+}
+
+/// How many checks end an update's transaction: whether the session still
+/// exists, and, when nothing is set, whether it has user fields left.
+fn update_checks(set: &[Field], delete: &[Vec<u8>]) -> usize {
+    let sets_user_field = set
+        .iter()
+        .any(|(name, _)| !matches!(super::classify(name), super::FieldName::Meta(_)));
+    if sets_user_field || delete.is_empty() && !set.is_empty() {
+        1
+    } else {
+        3
+    }
+}
+
+/// How many replies `add_write` adds to the pipeline.
+fn reply_count(write: &Write) -> usize {
+    match write {
+        // HSET, HDEL, the TTL, then the checks.
+        Write::Update {
+            set,
+            delete,
+            timeout,
+            ..
+        } => {
+            usize::from(!set.is_empty())
+                + usize::from(!delete.is_empty())
+                + usize::from(timeout.is_some())
+                + update_checks(set, delete)
+        }
+        _ => 1,
+    }
+}
+
+fn add_write(pipe: &mut redis::Pipeline, write: &Write) {
     match write {
         Write::Delete { key } => {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(key);
-            cmd
+            pipe.cmd("DEL").arg(key);
+        }
+        Write::Touch { key, timeout } => {
+            ttl_command(pipe, key, *timeout);
         }
         Write::Create {
             key,
             fields,
-            default_timeout,
-        } => script_command(key, "create", *default_timeout, fields, &[]),
+            timeout,
+        } => {
+            let cmd = pipe
+                .cmd("EVALSHA")
+                .arg(create_script().get_hash())
+                .arg(1)
+                .arg(key)
+                .arg(timeout);
+            for (name, value) in fields {
+                cmd.arg(name).arg(value);
+            }
+        }
         Write::Update {
             key,
             set,
             delete,
-            default_timeout,
-        } => script_command(key, "update", *default_timeout, set, delete),
+            timeout,
+        } => {
+            // No MULTI: a delete landing between these commands leaves at
+            // worst fields without the creation field, which the check at
+            // the end finds and removes, and which no load accepts meanwhile.
+            if !set.is_empty() {
+                let cmd = pipe.cmd("HSET").arg(key);
+                for (name, value) in set {
+                    cmd.arg(name).arg(value);
+                }
+            }
+            if !delete.is_empty() {
+                let cmd = pipe.cmd("HDEL").arg(key);
+                for name in delete {
+                    cmd.arg(name);
+                }
+            }
+            if let Some(timeout) = timeout {
+                ttl_command(pipe, key, *timeout);
+            }
+            pipe.cmd("HEXISTS").arg(key).arg(CREATED_FIELD);
+            if update_checks(set, delete) == 3 {
+                pipe.cmd("HEXISTS").arg(key).arg(TIMEOUT_FIELD);
+                pipe.cmd("HLEN").arg(key);
+            }
+        }
     }
-}
-
-fn script_command(key: &str, mode: &str, timeout: u64, set: &[Field], delete: &[Vec<u8>]) -> Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(write_script().get_hash())
-        .arg(1)
-        .arg(key)
-        .arg(mode)
-        .arg(timeout)
-        .arg(set.len());
-    for (name, value) in set {
-        cmd.arg(name).arg(value);
-    }
-    for name in delete {
-        cmd.arg(name);
-    }
-    cmd
 }
 
 impl SessionStore for RedisStore {

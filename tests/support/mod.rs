@@ -97,7 +97,7 @@ impl Backend {
                 key_of(id),
                 vec![(field.to_vec(), value.to_vec())],
                 vec![],
-                1200,
+                None,
             )])
             .await
             .unwrap();

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmarks: builds in release mode, then runs every contestant against a
+# private redis-server with wrk, runs the criterion micro-benchmarks, and
+# writes BENCHMARKS.md and benches/results/ (tables, raw JSON, chart).
+# Not part of the test command. Takes about 10 minutes on 2 cores.
+#
+#   scripts/bench.sh            # full run
+#   scripts/bench.sh --quick    # 3 s per route, 100k preloaded sessions: a smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]} (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
+  echo "==> installing matplotlib (for the chart)"
+  python3 -m pip install -q matplotlib
+fi
+
+echo "==> building (release)"
+cargo build --release --example conformance
+CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path benches/peers/Cargo.toml
+
+echo "==> criterion micro-benchmarks"
+cargo bench --bench micro -- --warm-up-time 1 --measurement-time 3 --noplot
+
+echo "==> load runs"
+exec python3 scripts/bench.py "$@"
