@@ -463,8 +463,8 @@ def write_markdown(data, path):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="3 s runs and 100k preloaded sessions: a smoke run")
-    p.add_argument("--duration", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--duration", type=int, default=6)
+    p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--sessions", type=int, default=200)

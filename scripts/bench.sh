@@ -2,7 +2,8 @@
 # Benchmarks: builds in release mode, then runs every contestant against a
 # private redis-server with wrk, runs the criterion micro-benchmarks, and
 # writes BENCHMARKS.md and benches/results/ (tables, raw JSON, chart).
-# Not part of the test command. Takes about 10 minutes on 2 cores.
+# Not part of the test command. About 13 minutes on a fresh 2-core machine
+# (6 of them building), about 8 with warm caches.
 #
 #   scripts/bench.sh            # full run
 #   scripts/bench.sh --quick    # 3 s per route, 100k preloaded sessions: a smoke run

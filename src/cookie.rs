@@ -62,7 +62,9 @@ pub enum Error {
 /// `Debug` never shows the key.
 #[derive(Clone)]
 pub struct CookieSigner {
-    key: [u8; 32],
+    /// HMAC already keyed with the derived key: cloning it skips the key
+    /// schedule on every request.
+    mac: HmacSha256,
 }
 
 impl CookieSigner {
@@ -75,10 +77,10 @@ impl CookieSigner {
         if secret.len() < MIN_SECRET_LEN {
             return Err(Error::ShortSecret { len: secret.len() });
         }
-        let mut mac = new_mac(secret.as_bytes());
-        mac.update(b"redis-sessions cookie signing key v1");
+        let mut derive = new_mac(secret.as_bytes());
+        derive.update(b"redis-sessions cookie signing key v1");
         Ok(Self {
-            key: mac.finalize().into_bytes().into(),
+            mac: new_mac(&derive.finalize().into_bytes()),
         })
     }
 
@@ -113,7 +115,7 @@ impl CookieSigner {
     }
 
     fn tag(&self, name: &str, id: &str) -> HmacSha256 {
-        let mut mac = new_mac(&self.key);
+        let mut mac = self.mac.clone();
         mac.update(name.as_bytes());
         mac.update(&[0]);
         mac.update(id.as_bytes());

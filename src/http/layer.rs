@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use crate::RedisSessionFactory;
 use crate::factory::{Shared, StoreSource};
-use crate::session::{self, Finish, Session};
+use crate::session::{self, Finish, Finishing, Session};
 
 /// Adds a lazy [`Session`] to every request and saves it when the response
 /// goes out. Made by [`RedisSessionFactory::layer`].
@@ -89,12 +89,8 @@ where
         let shared = &self.shared;
         // Header values share the request's buffer: cloning them copies no
         // bytes. They are parsed and verified only if the session is used.
-        let cookies: Vec<HeaderValue> = req
-            .headers()
-            .get_all(http::header::COOKIE)
-            .iter()
-            .cloned()
-            .collect();
+        let mut values = req.headers().get_all(http::header::COOKIE).iter();
+        let cookies = (values.next().cloned(), values.cloned().collect());
         let store = match &shared.store {
             StoreSource::Shared(store) => Ok(Arc::clone(store)),
             StoreSource::PerRequest(_) => {
@@ -164,8 +160,15 @@ where
                         return Poll::Ready(Ok(response));
                     };
                     let server_error = response.status().is_server_error();
-                    let future: FinishFuture =
-                        Box::pin(async move { session.finish(server_error).await });
+                    let plan = match session.begin_finish(server_error) {
+                        Finishing::Done(finish) => {
+                            let mut response = response;
+                            apply(&mut response, finish);
+                            return Poll::Ready(Ok(response));
+                        }
+                        Finishing::Commit(plan) => plan,
+                    };
+                    let future: FinishFuture = Box::pin(async move { session.commit(plan).await });
                     this.state.set(State::Finishing {
                         future,
                         response: Some(response),

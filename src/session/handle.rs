@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use super::Error;
-use super::state::{Mode, State, now};
+use super::state::{Mode, Plan, State, now};
 use crate::codec::{self, FieldContext};
 use crate::factory::{KeyErrors, Shared};
 use crate::id::Id;
@@ -63,9 +63,9 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     store: Result<Arc<dyn SessionStore>, store::Error>,
-    /// The request's `Cookie` headers; ours is found and verified on first
-    /// access.
-    cookies: Vec<HeaderValue>,
+    /// The request's `Cookie` headers (almost always one, kept without a
+    /// `Vec`); ours is found and verified on first access.
+    cookies: (Option<HeaderValue>, Vec<HeaderValue>),
     load: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -80,6 +80,14 @@ impl fmt::Debug for Session {
     }
 }
 
+/// The first step of finishing a request.
+pub(crate) enum Finishing {
+    /// Nothing to write: the headers are known.
+    Done(Finish),
+    /// Writes to apply with [`Session::commit`].
+    Commit(Plan),
+}
+
 /// What the layer must do to the response once the handler is done.
 #[derive(Debug, Default)]
 pub(crate) struct Finish {
@@ -92,7 +100,7 @@ impl Session {
     pub(crate) fn new(
         shared: Arc<Shared>,
         store: Result<Arc<dyn SessionStore>, store::Error>,
-        cookies: Vec<HeaderValue>,
+        cookies: (Option<HeaderValue>, Vec<HeaderValue>),
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -120,7 +128,8 @@ impl Session {
 
     /// The values of every cookie with our name.
     fn cookie_values(&self) -> impl Iterator<Item = &str> {
-        crate::cookie::find(&self.inner.cookies, &self.inner.shared.cookie.name)
+        let (first, rest) = &self.inner.cookies;
+        crate::cookie::find(first.iter().chain(rest), &self.inner.shared.cookie.name)
     }
 
     /// The id in the first cookie with our name and a valid signature.
@@ -441,23 +450,34 @@ impl Session {
 
     /// Applies the request's changes; called by the layer with the response
     /// status.
-    pub(crate) async fn finish(&self, server_error: bool) -> Result<Finish, Error> {
+    /// Decides what the response needs; only a plan with writes needs the
+    /// store (and an allocation for its future).
+    pub(crate) fn begin_finish(&self, server_error: bool) -> Finishing {
         let shared = self.shared();
         let (plan, used) = {
             let state = self.state();
             (state.plan(shared.timeout), state.is_loaded())
         };
         if !used || (server_error && !shared.cookie_on_exception) {
-            return Ok(Finish::default());
+            return Finishing::Done(Finish::default());
         }
+        if plan.is_empty() {
+            return Finishing::Done(Finish {
+                set_cookie: self.refreshed_cookie(),
+                vary: true,
+            });
+        }
+        Finishing::Commit(plan)
+    }
+
+    /// Applies a plan's writes in one round trip (two on the practically
+    /// impossible id collision, or to remove what an update left behind).
+    pub(crate) async fn commit(&self, plan: Plan) -> Result<Finish, Error> {
+        let shared = self.shared();
         let mut finish = Finish {
             set_cookie: None,
             vary: true,
         };
-        if plan.is_empty() {
-            finish.set_cookie = self.refreshed_cookie();
-            return Ok(finish);
-        }
         let store = self.store()?;
         let mut writes = plan
             .writes
@@ -621,9 +641,10 @@ fn parse(shared: &Shared, store_key: &str, fields: Vec<Field>) -> Result<Parsed,
                 }
             }
             FieldName::User(raw) => {
+                let escape = name.len() - raw.len();
                 let user_key = match (std::str::from_utf8(raw), shared.key_errors) {
-                    (Ok(key), _) => key.to_owned(),
-                    (Err(_), KeyErrors::Replace) => String::from_utf8_lossy(raw).into_owned(),
+                    (Ok(_), _) => None,
+                    (Err(_), KeyErrors::Replace) => Some(String::from_utf8_lossy(raw).into_owned()),
                     (Err(_), KeyErrors::Ignore) => continue,
                     (Err(_), KeyErrors::Strict) => return Err("a key name is not UTF-8"),
                 };
@@ -638,6 +659,15 @@ fn parse(shared: &Shared, store_key: &str, fields: Vec<Field>) -> Result<Parsed,
                 if shared.deserialize.validate(&value).is_err() {
                     return Err("a value does not decode with the configured codec");
                 }
+                let user_key = match user_key {
+                    Some(key) => key,
+                    None => {
+                        // Checked as UTF-8 above: reuse Redis's buffer.
+                        let mut bytes = name;
+                        bytes.drain(..escape);
+                        String::from_utf8(bytes).map_err(|_| "a key name is not UTF-8")?
+                    }
+                };
                 parsed.entries.insert(user_key, value);
             }
         }

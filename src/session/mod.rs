@@ -26,8 +26,8 @@ mod flash;
 mod handle;
 mod state;
 
-pub(crate) use handle::Finish;
 pub use handle::Session;
+pub(crate) use handle::{Finish, Finishing};
 
 use crate::{codec, id, store};
 
