@@ -328,6 +328,11 @@ def criterion_results():
             with open(os.path.join(dirpath, "estimates.json")) as f:
                 est = json.load(f)
             bench = os.path.relpath(os.path.dirname(dirpath), base)
+            try:
+                with open(os.path.join(dirpath, "benchmark.json")) as f:
+                    bench = json.load(f).get("full_id", bench)
+            except OSError:
+                pass
             out[bench] = est["mean"]["point_estimate"]
     return dict(sorted(out.items()))
 
@@ -408,6 +413,20 @@ def write_markdown(data, path):
         cells.append(f"{o / best:.2f}×")
         L.append(f"| `{route}` | " + " | ".join(cells) + f" | {targets[route]} |")
     L.append("")
+    floor_ratio = lambda route: ours["routes"][route]["rps"] / by["floor"]["routes"][route]["rps"]
+    peer_ratio = lambda route: ours["routes"][route]["rps"] / max(by[p]["routes"][route]["rps"] for p in peers)
+    checks = [
+        ("`/plain` ≥ 0.95× floor", floor_ratio("/plain"), 0.95),
+        ("`/read` ≥ 0.90× floor", floor_ratio("/read"), 0.90),
+        ("`/read` ≥ 1.05× the faster peer", peer_ratio("/read"), 1.05),
+        ("`/incr` ≥ 0.70× floor", floor_ratio("/incr"), 0.70),
+        ("`/incr` ≥ 1.15× the faster peer", peer_ratio("/incr"), 1.15),
+    ]
+    L.append("| target | this run | met |")
+    L.append("|---|---:|---|")
+    for name, value, goal in checks:
+        L.append(f"| {name} | {value:.2f}× | {'yes' if value >= goal else '**no**'} |")
+    L.append("")
     L.append("App + Redis CPU per request (lower is better; the steadier figure on a shared machine), ours against each:\n")
     L.append("| route | ours µs | floor µs | tower-sessions µs | actix-session µs |")
     L.append("|---|---:|---:|---:|---:|")
@@ -456,6 +475,10 @@ def write_markdown(data, path):
             t = f"{ns / 1000:,.2f} µs" if ns >= 1000 else f"{ns:,.0f} ns"
             L.append(f"| `{name}` | {t} |")
         L.append("")
+    analysis = os.path.join(ROOT, "benches", "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            L.append(f.read())
     with open(path, "w") as f:
         f.write("\n".join(L))
 

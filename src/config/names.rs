@@ -178,11 +178,9 @@ impl NameRegistry {
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn Codec>, String> {
         self.ensure(name, ctx, |n| n.codecs.contains_key(name))?;
-        match self.codecs.get(name) {
-            Some(Entry::Ready(codec)) => Ok(Arc::clone(codec)),
-            Some(Entry::Plugin(maker)) => Ok(Arc::new(HostCodec::new(name, maker, ctx.settings)?)),
-            None => Err(self.unknown("codec", name, self.codecs.keys())),
-        }
+        resolve(&self.codecs, "codec", name, |maker| {
+            Ok(Arc::new(HostCodec::new(name, maker, ctx.settings)?))
+        })
     }
 
     pub(crate) fn resolve_client_callable(
@@ -191,13 +189,9 @@ impl NameRegistry {
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn ClientCallable>, String> {
         self.ensure(name, ctx, |n| n.client_callables.contains_key(name))?;
-        match self.client_callables.get(name) {
-            Some(Entry::Ready(callable)) => Ok(Arc::clone(callable)),
-            Some(Entry::Plugin(maker)) => {
-                Ok(Arc::new(HostClientCallable::new(maker, ctx.settings)?))
-            }
-            None => Err(self.unknown("client callable", name, self.client_callables.keys())),
-        }
+        resolve(&self.client_callables, "client callable", name, |maker| {
+            Ok(Arc::new(HostClientCallable::new(maker, ctx.settings)?))
+        })
     }
 
     pub(crate) fn resolve_id_generator(
@@ -206,11 +200,9 @@ impl NameRegistry {
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn IdGenerator>, String> {
         self.ensure(name, ctx, |n| n.id_generators.contains_key(name))?;
-        match self.id_generators.get(name) {
-            Some(Entry::Ready(generator)) => Ok(Arc::clone(generator)),
-            Some(Entry::Plugin(maker)) => Ok(Arc::new(HostIdGenerator::new(maker, ctx.settings)?)),
-            None => Err(self.unknown("id generator", name, self.id_generators.keys())),
-        }
+        resolve(&self.id_generators, "id generator", name, |maker| {
+            Ok(Arc::new(HostIdGenerator::new(maker, ctx.settings)?))
+        })
     }
 
     /// Loads the plugin behind a dotted name that is not registered yet.
@@ -244,28 +236,38 @@ impl NameRegistry {
             "{package}.* would come from a plugin library, but plugin support is not compiled in: enable the `plugins` cargo feature"
         ))
     }
+}
 
-    fn unknown<'a>(
-        &self,
-        what: &str,
-        name: &str,
-        known: impl Iterator<Item = &'a String>,
-    ) -> String {
-        let known: Vec<&str> = known.map(String::as_str).collect();
-        if let Some(close) = super::suggest(name, known.iter().copied()) {
-            return format!("no {what} is named {name:?}: did you mean {close}?");
-        }
-        let hint = if name.contains('.') {
-            let package = name.split('.').next().unwrap_or(name);
-            format!(" (lib{package} was loaded but does not register it)")
-        } else {
-            String::new()
-        };
-        format!(
-            "no {what} is named {name:?}{hint}: expected one of {}, or a dotted name pkg.attr from a plugin library",
-            known.join(", ")
-        )
+/// The registered object for `name`, made by its plugin if it came from one.
+fn resolve<T: ?Sized, R>(
+    entries: &BTreeMap<String, Entry<T, R>>,
+    what: &str,
+    name: &str,
+    make: impl FnOnce(&PluginMaker<R>) -> Result<Arc<T>, String>,
+) -> Result<Arc<T>, String> {
+    match entries.get(name) {
+        Some(Entry::Ready(value)) => Ok(Arc::clone(value)),
+        Some(Entry::Plugin(maker)) => make(maker),
+        None => Err(unknown(what, name, entries.keys())),
     }
+}
+
+/// Why `name` is not known, with a suggestion or the names that are.
+fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    if let Some(close) = super::suggest(name, known.iter().copied()) {
+        return format!("no {what} is named {name:?}: did you mean {close}?");
+    }
+    let hint = if name.contains('.') {
+        let package = name.split('.').next().unwrap_or(name);
+        format!(" (lib{package} was loaded but does not register it)")
+    } else {
+        String::new()
+    };
+    format!(
+        "no {what} is named {name:?}{hint}: expected one of {}, or a dotted name pkg.attr from a plugin library",
+        known.join(", ")
+    )
 }
 
 /// What resolution needs besides the registry.

@@ -358,26 +358,39 @@ unsafe fn state_ref<'a, T>(state: *mut c_void) -> &'a T {
     unsafe { &*state.cast::<T>() }
 }
 
-extern "C" fn make_codec<T: PluginCodec>(
+/// Builds a plugin object from the settings and writes it to the host's
+/// slot: the common part of every `make_*` trampoline.
+fn construct_into<R>(
     settings: RawSettings,
-    out: *mut RawCodec,
+    out: *mut R,
     err: RawSink,
+    build: impl FnOnce(&PluginSettings<'_>) -> Result<R, String>,
 ) -> i32 {
     guarded(err, || {
         let settings = PluginSettings {
             raw: settings,
             _life: PhantomData,
         };
-        let codec = T::from_settings(&settings)?;
-        let raw = RawCodec {
-            state: boxed(codec),
+        let raw = build(&settings)?;
+        // SAFETY: `out` points at a host-owned, writable slot of type `R`
+        // (see `construct`), initialised, and holding nothing to drop.
+        unsafe { out.write(raw) };
+        Ok(())
+    })
+}
+
+extern "C" fn make_codec<T: PluginCodec>(
+    settings: RawSettings,
+    out: *mut RawCodec,
+    err: RawSink,
+) -> i32 {
+    construct_into(settings, out, err, |settings| {
+        Ok(RawCodec {
+            state: boxed(T::from_settings(settings)?),
             seal: codec_call::<T, true>,
             open: codec_call::<T, false>,
             drop: drop_state::<T>,
-        };
-        // SAFETY: `out` points at a host-owned, writable `RawCodec` slot.
-        unsafe { out.write(raw) };
-        Ok(())
+        })
     })
 }
 
@@ -417,20 +430,12 @@ extern "C" fn make_client_callable<T: PluginClientCallable>(
     out: *mut RawClientCallable,
     err: RawSink,
 ) -> i32 {
-    guarded(err, || {
-        let settings = PluginSettings {
-            raw: settings,
-            _life: PhantomData,
-        };
-        let callable = T::from_settings(&settings)?;
-        let raw = RawClientCallable {
-            state: boxed(callable),
+    construct_into(settings, out, err, |settings| {
+        Ok(RawClientCallable {
+            state: boxed(T::from_settings(settings)?),
             select: select_call::<T>,
             drop: drop_state::<T>,
-        };
-        // SAFETY: `out` points at a host-owned, writable slot.
-        unsafe { out.write(raw) };
-        Ok(())
+        })
     })
 }
 
@@ -457,20 +462,12 @@ extern "C" fn make_id_generator<T: PluginIdGenerator>(
     out: *mut RawIdGenerator,
     err: RawSink,
 ) -> i32 {
-    guarded(err, || {
-        let settings = PluginSettings {
-            raw: settings,
-            _life: PhantomData,
-        };
-        let generator = T::from_settings(&settings)?;
-        let raw = RawIdGenerator {
-            state: boxed(generator),
+    construct_into(settings, out, err, |settings| {
+        Ok(RawIdGenerator {
+            state: boxed(T::from_settings(settings)?),
             generate: generate_call::<T>,
             drop: drop_state::<T>,
-        };
-        // SAFETY: `out` points at a host-owned, writable slot.
-        unsafe { out.write(raw) };
-        Ok(())
+        })
     })
 }
 

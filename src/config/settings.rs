@@ -226,6 +226,13 @@ impl Settings {
         }
     }
 
+    /// What the setting `redis.sessions.{name}` names.
+    fn named(&self, name: &str) -> Named<'_> {
+        self.entries
+            .get(&format!("{PREFIX}{name}"))
+            .map_or(Named::Unset, |s| s.value.named())
+    }
+
     /// Adds the file and line of its key to a problem found elsewhere.
     fn locate(&self, problem: Problem) -> Problem {
         match (problem.key().and_then(|k| self.line(k)), &self.file) {
@@ -258,6 +265,63 @@ impl Settings {
             }
         }
         lines
+    }
+}
+
+impl Value {
+    /// The object or dotted name this value holds.
+    fn named(&self) -> Named<'_> {
+        match self {
+            Self::Text(name) if is_unset(name) => Named::Unset,
+            Self::Text(name) => Named::Name(name.trim()),
+            other => Named::Object(other),
+        }
+    }
+
+    fn codec(&self) -> Option<Arc<dyn Codec>> {
+        match self {
+            Self::Codec(codec) => Some(Arc::clone(codec)),
+            _ => None,
+        }
+    }
+
+    fn client_callable(&self) -> Option<Arc<dyn ClientCallable>> {
+        match self {
+            Self::ClientCallable(callable) => Some(Arc::clone(callable)),
+            _ => None,
+        }
+    }
+
+    fn id_generator(&self) -> Option<Arc<dyn IdGenerator>> {
+        match self {
+            Self::IdGenerator(generator) => Some(Arc::clone(generator)),
+            _ => None,
+        }
+    }
+}
+
+/// A setting that names an object (`serialize`, `client_callable`, …).
+enum Named<'a> {
+    Unset,
+    Name(&'a str),
+    Object(&'a Value),
+}
+
+impl Named<'_> {
+    /// The object: set in code, or resolved from its dotted name. `Err`
+    /// holds what was wrong (an unknown name, or an object of another kind).
+    fn resolve<T: ?Sized>(
+        self,
+        by_name: impl FnOnce(&str) -> Result<Arc<T>, String>,
+        as_object: impl FnOnce(&Value) -> Option<Arc<T>>,
+    ) -> Result<Option<Arc<T>>, String> {
+        match self {
+            Named::Unset => Ok(None),
+            Named::Name(name) => by_name(name).map(Some),
+            Named::Object(value) => as_object(value)
+                .map(Some)
+                .ok_or_else(|| "expected an object of another kind for this setting".to_owned()),
+        }
     }
 }
 
@@ -524,31 +588,35 @@ pub(crate) fn build_factory(
         plugin_path: &plugin_path,
         settings,
     };
-    let mut name_problem = |key: &str, message: String| {
-        problems.push(settings.problem(ErrorKind::Name, &format!("{PREFIX}{key}"), message));
-    };
-    let mut serialize = None;
-    let mut deserialize = None;
-    for (key, slot) in [
-        ("serialize", &mut serialize),
-        ("deserialize", &mut deserialize),
+    let serialize = settings
+        .named("serialize")
+        .resolve(|n| names.resolve_codec(n, &resolve), Value::codec);
+    let deserialize = settings
+        .named("deserialize")
+        .resolve(|n| names.resolve_codec(n, &resolve), Value::codec);
+    let callable = settings.named("client_callable").resolve(
+        |n| names.resolve_client_callable(n, &resolve),
+        Value::client_callable,
+    );
+    let generator = settings.named("id_generator").resolve(
+        |n| names.resolve_id_generator(n, &resolve),
+        Value::id_generator,
+    );
+    for (key, error) in [
+        ("serialize", serialize.as_ref().err()),
+        ("deserialize", deserialize.as_ref().err()),
+        ("client_callable", callable.as_ref().err()),
+        ("id_generator", generator.as_ref().err()),
     ] {
-        match settings
-            .entries
-            .get(&format!("{PREFIX}{key}"))
-            .map(|s| &s.value)
-        {
-            Some(Value::Codec(codec)) => *slot = Some(Arc::clone(codec)),
-            Some(Value::Text(name)) if !is_unset(name) => {
-                match names.resolve_codec(name.trim(), &resolve) {
-                    Ok(codec) => *slot = Some(codec),
-                    Err(message) => name_problem(key, message),
-                }
-            }
-            Some(Value::Text(_)) | None => {}
-            Some(_) => name_problem(key, "expected a codec".into()),
+        if let Some(message) = error {
+            problems.push(settings.problem(
+                ErrorKind::Name,
+                &format!("{PREFIX}{key}"),
+                message.clone(),
+            ));
         }
     }
+    let (serialize, deserialize) = (serialize.ok().flatten(), deserialize.ok().flatten());
     if serialize.is_some() || deserialize.is_some() {
         let default: Arc<dyn Codec> = Arc::new(crate::codec::MsgPack);
         b = b.codecs(
@@ -556,35 +624,11 @@ pub(crate) fn build_factory(
             deserialize.unwrap_or(default),
         );
     }
-    match settings
-        .entries
-        .get(&format!("{PREFIX}client_callable"))
-        .map(|s| &s.value)
-    {
-        Some(Value::ClientCallable(callable)) => b = b.client_callable_arc(Arc::clone(callable)),
-        Some(Value::Text(name)) if !is_unset(name) => {
-            match names.resolve_client_callable(name.trim(), &resolve) {
-                Ok(callable) => b = b.client_callable_arc(callable),
-                Err(message) => name_problem("client_callable", message),
-            }
-        }
-        Some(Value::Text(_)) | None => {}
-        Some(_) => name_problem("client_callable", "expected a client callable".into()),
+    if let Ok(Some(callable)) = callable {
+        b = b.client_callable_arc(callable);
     }
-    match settings
-        .entries
-        .get(&format!("{PREFIX}id_generator"))
-        .map(|s| &s.value)
-    {
-        Some(Value::IdGenerator(generator)) => b = b.id_generator_arc(Arc::clone(generator)),
-        Some(Value::Text(name)) if !is_unset(name) => {
-            match names.resolve_id_generator(name.trim(), &resolve) {
-                Ok(generator) => b = b.id_generator_arc(generator),
-                Err(message) => name_problem("id_generator", message),
-            }
-        }
-        Some(Value::Text(_)) | None => {}
-        Some(_) => name_problem("id_generator", "expected an id generator".into()),
+    if let Ok(Some(generator)) = generator {
+        b = b.id_generator_arc(generator);
     }
     // Only now are plugin-declared settings known.
     let declared: Vec<String> = names
