@@ -26,6 +26,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "==> cargo clippy (library, no default features) -D warnings"
 cargo clippy --lib --no-default-features -- -D warnings
 
+echo "==> cargo test --lib --no-default-features"
+cargo test --lib --no-default-features --quiet
+
 echo "==> cargo test (workspace: library, plugins, integration, doc tests)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

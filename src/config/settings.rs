@@ -747,7 +747,7 @@ mod tests {
             ("cookie_max_age", "None"),
             ("cookie_secure", "yes"),
             ("cookie_samesite", "strict"),
-            ("url", "memory://"),
+            ("url", "redis://127.0.0.1:6390/0"),
             ("connection_pool", ""),
         ])
         .unwrap();
