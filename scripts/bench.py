@@ -365,7 +365,8 @@ def write_markdown(data, path):
     by = {r["name"]: r for r in results}
     L = []
     L.append("# Benchmarks\n")
-    L.append(f"One run of `scripts/bench.sh{' --quick' if args['quick'] else ''}` on {data['date']}. "
+    L.append(f"One run of `scripts/bench.sh{' --quick' if args['quick'] else ''}` on {data['date']}"
+             f"{' at commit `' + data['commit'] + '`' if data.get('commit') else ''}. "
              "Numbers move between runs and machines; the ratios within one run, and the CPU time per "
              "request, are the steadier figures.\n")
     L.append("## Machine and method\n")
@@ -525,7 +526,8 @@ def main():
                          "result": combine([run_contestant(name, cmd, env_extra, uses_redis, redis, args, workdir, scale=True)])}
         finally:
             redis.stop()
-    data = {"date": datetime.date.today().isoformat(), "machine": machine(), "args": vars(args),
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    data = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": machine(), "args": vars(args),
             "results": results, "scale": scale, "criterion": criterion_results(),
             "seconds": round(time.time() - started)}
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:

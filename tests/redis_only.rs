@@ -257,6 +257,30 @@ async fn url_with_password_and_db_is_honoured() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
     assert_eq!(keys, [key_of(&c.id())]);
 
+    // An ACL user with its own password, as redis://user:password@host/db.
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("alice")
+        .arg("on")
+        .arg(">alice-pw")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .query::<()>(&mut conn)
+        .unwrap();
+    let alice = RedisSessionFactory::builder(SECRET)
+        .url(Some(format!(
+            "redis://alice:alice-pw@127.0.0.1:{}/4",
+            server.port
+        )))
+        .build()
+        .unwrap();
+    let mut a = Client::new(app::router(&alice));
+    assert_eq!(a.get("/incr").await.body, "1");
+    redis::cmd("SELECT").arg(4).query::<()>(&mut conn).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    assert_eq!(keys, [key_of(&a.id())]);
+
     let wrong = RedisSessionFactory::builder(SECRET)
         .url(Some(format!("redis://:wrong@127.0.0.1:{}/0", server.port)))
         .build()

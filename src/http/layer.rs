@@ -107,7 +107,11 @@ where
         // https://github.com/tower-rs/tower/issues/547.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        // One span per request; it costs nothing unless a subscriber enables
+        // debug for this target. It never records ids or values.
+        let span = tracing::debug_span!(target: "redis_sessions::http", "session");
         ResponseFuture {
+            span,
             state: State::Inner {
                 future: inner.call(req),
                 session: Some(session),
@@ -121,6 +125,7 @@ type FinishFuture = Pin<Box<dyn Future<Output = Result<Finish, session::Error>> 
 pin_project! {
     /// The response future of [`SessionService`].
     pub struct ResponseFuture<F, B> {
+        span: tracing::Span,
         #[pin]
         state: State<F, B>,
     }
@@ -150,6 +155,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Inner { future, session } => {
