@@ -10,5 +10,6 @@ mod app;
 mod cli;
 mod config;
 mod conformance;
+mod extractor;
 mod plugins;
 mod redis_only;

@@ -211,6 +211,8 @@ pub struct ProbeStore {
     inner: Arc<dyn SessionStore>,
     pub loads: AtomicUsize,
     pub loaded: Notify,
+    /// Every batch written, as its (redacted) `Debug` text.
+    pub writes: std::sync::Mutex<Vec<String>>,
 }
 
 impl ProbeStore {
@@ -219,6 +221,7 @@ impl ProbeStore {
             inner,
             loads: AtomicUsize::new(0),
             loaded: Notify::new(),
+            writes: Default::default(),
         })
     }
 }
@@ -238,6 +241,7 @@ impl SessionStore for ProbeStore {
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
+        self.writes.lock().unwrap().push(format!("{writes:?}"));
         self.inner.write(writes)
     }
 }
