@@ -168,15 +168,40 @@ pub fn decode<T: DeserializeOwned>(
 fn encode_error(codec: &str, e: impl std::fmt::Display) -> Error {
     Error::Encode {
         codec: codec.to_owned(),
-        message: e.to_string(),
+        message: redact(&e.to_string()),
     }
 }
 
+/// Replaces what a format's message quotes (`"…"` or `` `…` ``: serde puts
+/// the offending value there) with `<redacted>`, keeping the rest, such as
+/// "invalid type: string <redacted>, expected u64".
+fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..start]);
+        match rest[start + 1..].find(quote) {
+            Some(len) => {
+                out.push_str("<redacted>");
+                rest = &rest[start + 1 + len + 1..];
+            }
+            None => {
+                out.push_str("<redacted>");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Builds an [`Error::Decode`] for `codec` from any message.
+/// Values quoted in the message are redacted: payloads never reach errors.
 pub fn decode_error(codec: &str, e: impl std::fmt::Display) -> Error {
     Error::Decode {
         codec: codec.to_owned(),
-        message: e.to_string(),
+        message: redact(&e.to_string()),
     }
 }
 
@@ -380,6 +405,22 @@ mod tests {
             assert!(codec.validate(b"\xc1\xff{").is_err());
             assert!(codec.validate(b"").is_err());
         }
+    }
+
+    #[test]
+    fn errors_never_quote_the_payload() {
+        for codec in codecs() {
+            let bytes = encode(&*codec, &"the-secret-value").unwrap();
+            let err = decode::<u64>(&*codec, &bytes).unwrap_err().to_string();
+            assert!(!err.contains("the-secret-value"), "{}: {err}", codec.name());
+            let bytes = encode(&*codec, &123_456_789u64).unwrap();
+            let err = decode::<String>(&*codec, &bytes).unwrap_err().to_string();
+            assert!(!err.contains("123456789"), "{}: {err}", codec.name());
+        }
+        assert_eq!(
+            redact("invalid type: string \"abc\", expected `u64` or `x"),
+            "invalid type: string <redacted>, expected <redacted> or <redacted>"
+        );
     }
 
     #[test]

@@ -471,7 +471,15 @@ fn take(reply: &mut Result<Value, RedisError>, timeout: Duration) -> Result<Valu
 }
 
 fn unexpected(value: &Value) -> Error {
-    Error::Backend(format!("unexpected reply {value:?} to a session write"))
+    // The kind only: a reply could carry session data.
+    let kind = match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) => "a string",
+        Value::Array(_) => "an array",
+        _ => "another kind of value",
+    };
+    Error::Backend(format!("unexpected reply ({kind}) to a session write"))
 }
 
 /// `EXPIRE key timeout`, or `PERSIST key` for no timeout.
