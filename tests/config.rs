@@ -96,7 +96,14 @@ async fn builtin_codec_names_change_what_redis_stores() {
             .with("redis.sessions.url", server.url())
             .with("redis.sessions.serialize", name)
             .with("redis.sessions.deserialize", name)
-            .with("redis.sessions.id_generator", "generate_session_id");
+            .with(
+                "redis.sessions.id_generator",
+                if name == "json" {
+                    "redis_sessions.id.generate_session_id"
+                } else {
+                    "generate_session_id"
+                },
+            );
         let factory = session_factory_from_settings(&settings).unwrap();
         let mut c = Client::new(app::router(&factory));
         c.get("/set?key=k&value=v").await;

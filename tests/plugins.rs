@@ -243,3 +243,16 @@ fn each_way_a_plugin_fails_has_its_own_message() {
         "{err}"
     );
 }
+
+#[test]
+fn plugin_path_takes_several_folders() {
+    let settings = Settings::new()
+        .with("redis.sessions.secret", SECRET)
+        .with("redis.sessions.url", "memory://")
+        .with(
+            "redis.sessions.plugin_path",
+            format!("/nonexistent/first\n    {}", plugin_dir().display()),
+        )
+        .with("redis.sessions.id_generator", "idgen.sortable");
+    assert!(session_factory_from_settings(&settings).is_ok());
+}
