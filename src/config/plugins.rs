@@ -700,7 +700,7 @@ pub enum PluginError {
 #[cfg(feature = "plugins")]
 mod loader {
     use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::sync::{Mutex, OnceLock, PoisonError};
 
     use super::*;
@@ -873,12 +873,6 @@ mod loader {
                 message: String::from_utf8_lossy(&error).into_owned(),
             })
         }
-    }
-
-    /// True if `path` names a file (used by tests of the loader).
-    #[allow(dead_code)]
-    pub(crate) fn exists(path: &Path) -> bool {
-        path.is_file()
     }
 }
 

@@ -312,6 +312,7 @@ impl Named<'_> {
     /// holds what was wrong (an unknown name, or an object of another kind).
     fn resolve<T: ?Sized>(
         self,
+        expected: &str,
         by_name: impl FnOnce(&str) -> Result<Arc<T>, String>,
         as_object: impl FnOnce(&Value) -> Option<Arc<T>>,
     ) -> Result<Option<Arc<T>>, String> {
@@ -320,7 +321,7 @@ impl Named<'_> {
             Named::Name(name) => by_name(name).map(Some),
             Named::Object(value) => as_object(value)
                 .map(Some)
-                .ok_or_else(|| "expected an object of another kind for this setting".to_owned()),
+                .ok_or_else(|| format!("holds an object of another kind: expected {expected}")),
         }
     }
 }
@@ -588,17 +589,23 @@ pub(crate) fn build_factory(
         plugin_path: &plugin_path,
         settings,
     };
-    let serialize = settings
-        .named("serialize")
-        .resolve(|n| names.resolve_codec(n, &resolve), Value::codec);
-    let deserialize = settings
-        .named("deserialize")
-        .resolve(|n| names.resolve_codec(n, &resolve), Value::codec);
+    let serialize = settings.named("serialize").resolve(
+        "a codec (Settings::with_codec) or its dotted name",
+        |n| names.resolve_codec(n, &resolve),
+        Value::codec,
+    );
+    let deserialize = settings.named("deserialize").resolve(
+        "a codec (Settings::with_codec) or its dotted name",
+        |n| names.resolve_codec(n, &resolve),
+        Value::codec,
+    );
     let callable = settings.named("client_callable").resolve(
+        "a client callable (Settings::with_client_callable) or its dotted name",
         |n| names.resolve_client_callable(n, &resolve),
         Value::client_callable,
     );
     let generator = settings.named("id_generator").resolve(
+        "an id generator (Settings::with_id_generator) or its dotted name",
         |n| names.resolve_id_generator(n, &resolve),
         Value::id_generator,
     );
@@ -822,6 +829,19 @@ mod tests {
         assert!(
             err.to_string().contains("json, msgpack, or a dotted name"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn an_object_of_the_wrong_kind_says_what_was_expected() {
+        let settings = Settings::new()
+            .with("redis.sessions.secret", SECRET)
+            .with("redis.sessions.url", "redis://127.0.0.1:6390/0")
+            .with_codec("redis.sessions.id_generator", crate::codec::Json);
+        let err = build_factory(&settings, &mut NameRegistry::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "redis.sessions.id_generator: holds an object of another kind: expected an id generator (Settings::with_id_generator) or its dotted name"
         );
     }
 

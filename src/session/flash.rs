@@ -34,14 +34,14 @@ impl Session {
         let key = queue_key(queue);
         self.with_state(|state, this| {
             let mut messages: Vec<T> = match state.entries.get(&key) {
-                Some(bytes) => this.decode_value(bytes)?,
+                Some(bytes) => this.decode(bytes)?,
                 None => Vec::new(),
             };
             if !allow_duplicate && messages.contains(&msg) {
                 return Ok(());
             }
             messages.push(msg);
-            let bytes = this.encode_value(&messages)?;
+            let bytes = this.encode(&messages)?;
             state.set(key, bytes);
             Ok(())
         })

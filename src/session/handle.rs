@@ -195,11 +195,11 @@ impl Session {
         Ok(())
     }
 
-    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
+    pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
         Ok(codec::encode(&*self.shared().serialize, value)?)
     }
 
-    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+    pub(super) fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
         Ok(codec::decode(&*self.shared().deserialize, bytes)?)
     }
 
@@ -210,8 +210,10 @@ impl Session {
     ///
     /// The store is unavailable (503), or the stored value is not a `T` (500).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        let bytes = self.loaded().await?.entries.get(key).cloned();
-        bytes.map(|b| self.decode(&b)).transpose()
+        // Decoding is synchronous: it runs under the lock, without copying
+        // the stored bytes first.
+        let state = self.loaded().await?;
+        state.entries.get(key).map(|b| self.decode(b)).transpose()
     }
 
     /// Sets `key` to `value`.
@@ -576,14 +578,6 @@ impl Session {
     ) -> Result<R, Error> {
         let mut state = self.loaded().await?;
         f(&mut state, self)
-    }
-
-    pub(super) fn encode_value<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
-        self.encode(value)
-    }
-
-    pub(super) fn decode_value<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
-        self.decode(bytes)
     }
 }
 
