@@ -56,6 +56,13 @@ pub type Field = (Vec<u8>, Vec<u8>);
 pub const CREATED_FIELD: &[u8] = b"\0c";
 /// The metadata field holding the per-session timeout (seconds).
 pub const TIMEOUT_FIELD: &[u8] = b"\0t";
+/// The metadata field holding the time of the last idle-TTL refresh (unix
+/// seconds).
+pub const REFRESHED_FIELD: &[u8] = b"\0r";
+
+/// The largest idle timeout accepted, by the `timeout` setting and by
+/// `adjust_timeout_for_session`: 10 years, in seconds.
+pub const MAX_TIMEOUT: u64 = 10 * 365 * 24 * 60 * 60;
 
 /// One write of a batch given to [`SessionStore::write`].
 #[derive(Clone, PartialEq, Eq)]

@@ -62,6 +62,16 @@ pub struct RedisOptions {
     /// `redis.sessions.unix_socket_path`: connect over this Unix socket
     /// instead of TCP. Default: unset.
     pub unix_socket_path: Option<PathBuf>,
+    /// `redis.sessions.tls_ca_file`: PEM file of the certificate authority
+    /// that signed the server's certificate (`rediss://` URLs). Default:
+    /// unset, which means the system roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `redis.sessions.tls_cert_file`: PEM client certificate for mutual TLS.
+    /// Default: unset.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `redis.sessions.tls_key_file`: PEM private key of `tls_cert_file`.
+    /// Default: unset.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for RedisOptions {
@@ -77,6 +87,9 @@ impl Default for RedisOptions {
             charset: "utf-8".into(),
             errors: "strict".into(),
             unix_socket_path: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -131,6 +144,9 @@ impl fmt::Debug for RedisOptions {
             .field("charset", &self.charset)
             .field("errors", &self.errors)
             .field("unix_socket_path", &self.unix_socket_path)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
             .finish()
     }
 }
@@ -234,7 +250,7 @@ impl RedisClient {
         }
     }
 
-    pub(super) fn connection(&self) -> Result<ConnectionManager, Error> {
+    pub(crate) fn connection(&self) -> Result<ConnectionManager, Error> {
         let inner = &self.inner;
         let pool = match inner.pool.get() {
             Some(pool) => pool,
@@ -273,7 +289,7 @@ impl RedisClient {
         self.bounded(cmd.query_async(&mut conn)).await
     }
 
-    pub(super) async fn bounded<T>(
+    pub(crate) async fn bounded<T>(
         &self,
         future: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, Error> {
@@ -284,7 +300,7 @@ impl RedisClient {
     }
 }
 
-pub(super) fn map_error(e: RedisError, timeout: Duration) -> Error {
+pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
     if e.is_timeout() {
         Error::Timeout(timeout)
     } else if e.is_io_error()
