@@ -132,22 +132,10 @@ pub(crate) struct Shared {
     pub(crate) store: StoreSource,
     pub(crate) key_errors: KeyErrors,
     pub(crate) redis: RedisOptions,
-}
-
-impl Shared {
-    /// The store for one request.
-    pub(crate) fn store_for(
-        &self,
-        request: &http::request::Parts,
-    ) -> Result<Arc<dyn SessionStore>, store::Error> {
-        match &self.store {
-            StoreSource::Shared(store) => Ok(Arc::clone(store)),
-            StoreSource::PerRequest(callable) => {
-                let client = callable.client(request, &self.redis)?;
-                Ok(Arc::new(RedisStore::new(client)))
-            }
-        }
-    }
+    pub(crate) max_session_bytes: u64,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) cache_control_no_store: bool,
+    pub(crate) events: crate::session::EventSlot,
 }
 
 /// Makes sessions: the checked settings, the store, the codec and the id
@@ -634,6 +622,10 @@ impl Builder {
                 store,
                 key_errors,
                 redis: self.redis,
+                max_session_bytes: 1 << 20,
+                max_lifetime: None,
+                cache_control_no_store: true,
+                events: crate::session::EventSlot::default(),
             }),
             redis_client,
             store_description,

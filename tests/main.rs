@@ -7,6 +7,7 @@ mod support;
 #[path = "../examples/conformance/app.rs"]
 mod app;
 
+mod checklist;
 mod cli;
 mod config;
 mod conformance;

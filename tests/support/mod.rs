@@ -108,6 +108,7 @@ impl Backend {
 /// A reply, with the headers the tests look at.
 #[derive(Debug)]
 pub struct Reply {
+    pub headers: Vec<(String, String)>,
     pub status: StatusCode,
     pub body: String,
     pub set_cookie: Vec<String>,
@@ -174,12 +175,12 @@ impl Client {
         if let Some(value) = cookie {
             request = request.header("cookie", format!("{}={value}", self.cookie_name));
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        self.send_request(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Sends `request` through the router.
+    pub async fn send_request(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let headers = response.headers().clone();
         let strings = |name| {
             headers
@@ -189,6 +190,10 @@ impl Client {
                 .collect::<Vec<_>>()
         };
         Reply {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect(),
             status: response.status(),
             set_cookie: strings(http::header::SET_COOKIE),
             vary: strings(http::header::VARY),
@@ -244,4 +249,62 @@ impl SessionStore for ProbeStore {
         self.writes.lock().unwrap().push(format!("{writes:?}"));
         self.inner.write(writes)
     }
+}
+
+impl Reply {
+    /// The first value of header `name`, if any.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl Client {
+    /// GET `path` with extra headers (no cookie from the jar).
+    pub async fn send_headers(&self, path: &str, headers: &[(&str, String)]) -> Reply {
+        let mut request = Request::get(path);
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        self.send_request(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// GET `path` with one raw `Cookie` header value (may hold any bytes).
+    pub async fn send_header_value(&self, path: &str, cookie: http::HeaderValue) -> Reply {
+        let request = Request::get(path)
+            .header(http::header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        self.send_request(request).await
+    }
+}
+
+/// Runs `f` with every tracing event of every level written to a buffer,
+/// and returns what was written.
+pub async fn capture_logs<F: std::future::Future>(f: F) -> (String, F::Output) {
+    use tracing::instrument::WithSubscriber as _;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = f.with_subscriber(subscriber).await;
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (text, out)
 }
