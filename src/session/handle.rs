@@ -15,8 +15,8 @@ use crate::codec::{self, FieldContext};
 use crate::factory::{KeyErrors, Shared};
 use crate::id::Id;
 use crate::store::{
-    self, CREATED_FIELD, Field, FieldName, SessionStore, TIMEOUT_FIELD, Write, Written, classify,
-    log_tag, session_key,
+    self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
+    Written, classify, log_tag, session_key,
 };
 
 /// How often a fresh id is tried when the store reports a collision.
@@ -161,7 +161,7 @@ impl Session {
             None => None,
             Some(id) => {
                 let key = session_key(&shared.prefix, id.as_str());
-                let fields = self.store()?.load(&key, shared.timeout).await?;
+                let fields = self.store()?.load(&key).await?;
                 match fields {
                     None => {
                         tracing::debug!(target: "redis_sessions::session", session = log_tag(&key), "unknown or expired session id: starting a new session");
@@ -188,7 +188,10 @@ impl Session {
                 state.entries = parsed.entries;
                 state.created = parsed.created.unwrap_or_else(now);
                 state.session_timeout = parsed.timeout;
-                state.restore_timeout = parsed.timeout.is_some_and(|t| t != shared.timeout);
+                // The idle TTL is refreshed at most once per timeout/20.
+                let timeout = parsed.timeout.unwrap_or(shared.timeout);
+                let last = parsed.refreshed.or(parsed.created).unwrap_or(0);
+                state.refresh_due = timeout > 0 && last.saturating_add(timeout / 20) <= now();
             }
             None => state.mode = Mode::Fresh,
         }
@@ -613,6 +616,7 @@ struct Parsed {
     entries: std::collections::BTreeMap<String, Vec<u8>>,
     created: Option<u64>,
     timeout: Option<u64>,
+    refreshed: Option<u64>,
 }
 
 /// Reads stored fields; `Err` names what is corrupt (never a value).
@@ -621,6 +625,7 @@ fn parse(shared: &Shared, store_key: &str, fields: Vec<Field>) -> Result<Parsed,
         entries: std::collections::BTreeMap::new(),
         created: None,
         timeout: None,
+        refreshed: None,
     };
     for (name, value) in fields {
         match classify(&name) {
@@ -632,6 +637,8 @@ fn parse(shared: &Shared, store_key: &str, fields: Vec<Field>) -> Result<Parsed,
                     parsed.created = Some(number.ok_or("the creation time is not a number")?);
                 } else if meta == TIMEOUT_FIELD {
                     parsed.timeout = Some(number.ok_or("the session timeout is not a number")?);
+                } else if meta == REFRESHED_FIELD {
+                    parsed.refreshed = Some(number.ok_or("the refresh time is not a number")?);
                 }
             }
             FieldName::User(raw) => {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, user_field};
+use crate::store::{CREATED_FIELD, Field, REFRESHED_FIELD, TIMEOUT_FIELD, Write, user_field};
 
 /// Where the session's data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,9 @@ pub(crate) struct State {
     pub(crate) created: u64,
     /// The per-session timeout, if adjusted.
     pub(crate) session_timeout: Option<u64>,
-    /// The load refreshed the TTL to the default, but the session has its own.
-    pub(crate) restore_timeout: bool,
+    /// The idle TTL is due for its throttled refresh (at most once per
+    /// `timeout / 20`).
+    pub(crate) refresh_due: bool,
     pub(crate) timeout_changed: bool,
     /// Anything to save in `Fresh` mode.
     pub(crate) dirty: bool,
@@ -54,7 +55,7 @@ impl State {
             changes: BTreeMap::new(),
             created: now(),
             session_timeout: None,
-            restore_timeout: false,
+            refresh_due: false,
             timeout_changed: false,
             dirty: false,
             doomed: BTreeSet::new(),
@@ -74,7 +75,7 @@ impl State {
         self.changes.clear();
         self.created = now();
         self.session_timeout = None;
-        self.restore_timeout = false;
+        self.refresh_due = false;
         self.timeout_changed = false;
         self.dirty = false;
     }
@@ -146,14 +147,14 @@ impl State {
                     if self.timeout_changed {
                         set.push(self.timeout_field());
                     }
-                    // The load of this request already set the default TTL.
-                    let ttl =
-                        (self.restore_timeout || self.timeout_changed).then_some(plan.timeout);
+                    // Every update sets the TTL: it is a refresh too.
+                    set.push((REFRESHED_FIELD.to_vec(), now().to_string().into_bytes()));
                     plan.writes
-                        .push(Write::update(key.clone(), set, delete, ttl));
+                        .push(Write::update(key.clone(), set, delete, plan.timeout));
                     plan.update = true;
-                } else if self.restore_timeout {
-                    plan.writes.push(Write::touch(key.clone(), plan.timeout));
+                } else if self.refresh_due {
+                    plan.writes
+                        .push(Write::refresh(key.clone(), plan.timeout, now()));
                 }
             }
         }
@@ -241,14 +242,16 @@ mod tests {
         s.set("c".into(), b"3".to_vec());
         s.remove("a");
         let plan = s.plan(60);
-        assert_eq!(
-            plan.writes,
-            [Write::update(
-                "k",
-                vec![(b"c".to_vec(), b"3".to_vec())],
-                vec![b"a".to_vec()],
-                None
-            )]
+        assert!(
+            matches!(
+                &plan.writes[..],
+                [Write::Update { key, set, delete, timeout: 60 }]
+                    if key == "k"
+                        && set[0] == (b"c".to_vec(), b"3".to_vec())
+                        && set[1].0 == REFRESHED_FIELD
+                        && delete == &[b"a".to_vec()]
+            ),
+            "{plan:?}"
         );
         assert!(plan.update && plan.create.is_none());
     }
@@ -287,21 +290,23 @@ mod tests {
     }
 
     #[test]
-    fn a_session_with_its_own_timeout_gets_it_back_when_only_read() {
+    fn a_due_refresh_uses_the_session_own_timeout() {
         let mut s = existing();
         s.session_timeout = Some(5000);
-        s.restore_timeout = true;
-        assert_eq!(s.plan(60).writes, [Write::touch("k", 5000)]);
+        assert!(s.plan(60).is_empty(), "not due: nothing to write");
+        s.refresh_due = true;
+        assert!(
+            matches!(
+                &s.plan(60).writes[..],
+                [Write::Refresh { timeout: 5000, .. }]
+            ),
+            "{:?}",
+            s.plan(60)
+        );
         s.set("x".into(), b"1".to_vec());
         let plan = s.plan(60);
         assert!(
-            matches!(
-                &plan.writes[..],
-                [Write::Update {
-                    timeout: Some(5000),
-                    ..
-                }]
-            ),
+            matches!(&plan.writes[..], [Write::Update { timeout: 5000, .. }]),
             "{plan:?}"
         );
     }
@@ -313,7 +318,7 @@ mod tests {
         s.timeout_changed = true;
         let plan = s.plan(60);
         assert!(
-            matches!(&plan.writes[0], Write::Update { set, .. } if set == &[(TIMEOUT_FIELD.to_vec(), b"5".to_vec())])
+            matches!(&plan.writes[0], Write::Update { set, timeout: 5, .. } if set[0] == (TIMEOUT_FIELD.to_vec(), b"5".to_vec()))
         );
     }
 
