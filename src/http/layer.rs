@@ -113,8 +113,7 @@ where
     }
 }
 
-type CommitFuture =
-    Pin<Box<dyn Future<Output = Result<ResponseHeaders, session::Error>> + Send>>;
+type CommitFuture = Pin<Box<dyn Future<Output = Result<ResponseHeaders, session::Error>> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionService`].

@@ -72,27 +72,30 @@ pub struct Event {
 /// keep it short (count, log, enqueue).
 pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// Where a factory keeps its hook (set after the factory is built, so that
-/// factories made from settings get one too).
+/// Where a factory keeps its hooks (added after the factory is built, so
+/// that factories made from settings get them too).
 #[derive(Default)]
-pub(crate) struct EventSlot(RwLock<Option<EventHook>>);
+pub(crate) struct EventSlot(RwLock<Vec<EventHook>>);
 
 impl EventSlot {
-    fn get(&self) -> Option<EventHook> {
+    fn hooks(&self) -> Vec<EventHook> {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn set(&self, hook: EventHook) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    fn add(&self, hook: EventHook) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
     }
 }
 
 impl RedisSessionFactory {
-    /// Sets the hook called with every session [`Event`] of this factory
-    /// (and its clones), replacing any earlier one.
+    /// Adds a hook called with every session [`Event`] of this factory (and
+    /// its clones); hooks added earlier are kept and called first.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,7 +113,7 @@ impl RedisSessionFactory {
     /// # Ok::<(), redis_sessions::config::Error>(())
     /// ```
     pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &Self {
-        self.shared.events.set(Arc::new(hook));
+        self.shared.events.add(Arc::new(hook));
         self
     }
 }
@@ -128,7 +131,11 @@ pub(crate) fn emit(slot: &EventSlot, reason: Reason, tag: Option<String>) {
             tracing::debug!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "session not adopted")
         }
     }
-    if let Some(hook) = slot.get() {
-        hook(&Event { reason, tag });
+    let hooks = slot.hooks();
+    if !hooks.is_empty() {
+        let event = Event { reason, tag };
+        for hook in hooks {
+            hook(&event);
+        }
     }
 }

@@ -179,16 +179,16 @@ impl Session {
     pub(super) fn store(&self) -> Result<&dyn SessionStore, Error> {
         let result = match &self.inner.store {
             StoreSlot::Ready(store) => return Ok(&**store),
-            StoreSlot::Callable { head, store } => store.get_or_init(|| {
-                match &self.context().store {
-                    StoreSource::PerRequest(callable) => callable
-                        .client(head, &self.context().redis)
-                        .map(|client| {
+            StoreSlot::Callable { head, store } => {
+                store.get_or_init(|| match &self.context().store {
+                    StoreSource::PerRequest(callable) => {
+                        callable.client(head, &self.context().redis).map(|client| {
                             Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
-                        }),
+                        })
+                    }
                     StoreSource::Shared(store) => Ok(Arc::clone(store)),
-                }
-            }),
+                })
+            }
         };
         match result {
             Ok(store) => Ok(&**store),
@@ -370,7 +370,11 @@ impl Session {
     ///
     /// If the future is dropped, any prefix of the writes may have been
     /// applied; no key is left without a TTL either way (a store guarantee).
-    pub(crate) async fn commit(&self, plan: Plan, server_error: bool) -> Result<ResponseHeaders, Error> {
+    pub(crate) async fn commit(
+        &self,
+        plan: Plan,
+        server_error: bool,
+    ) -> Result<ResponseHeaders, Error> {
         let context = self.context();
         let store = self.store()?;
         let mut batch = Batch::default();
@@ -698,7 +702,10 @@ impl crate::factory::RedisSessionFactory {
     /// # Ok(()) }
     /// ```
     pub fn new_session(&self, cookie: Option<&str>) -> Session {
-        let cookies = (cookie.and_then(|c| HeaderValue::from_str(c).ok()), Vec::new());
+        let cookies = (
+            cookie.and_then(|c| HeaderValue::from_str(c).ok()),
+            Vec::new(),
+        );
         let (parts, ()) = http::Request::new(()).into_parts();
         let store = StoreSlot::for_request(&self.shared, &parts);
         Session::new(Arc::clone(&self.shared), store, cookies)

@@ -47,6 +47,6 @@ mod user;
 pub use error::Error;
 pub(crate) use events::EventSlot;
 pub use events::{Event, EventHook, Reason};
-pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
 pub use lifecycle::Session;
+pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
 pub use user::{UserSession, Users};

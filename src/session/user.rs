@@ -153,7 +153,11 @@ async fn list(
             .index_remove(&index, &gone, latest_expiry(context, now))
             .await?;
     }
-    live.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen).then(a.1.tag.cmp(&b.1.tag)));
+    live.sort_by(|a, b| {
+        b.1.last_seen
+            .cmp(&a.1.last_seen)
+            .then(a.1.tag.cmp(&b.1.tag))
+    });
     Ok(live)
 }
 

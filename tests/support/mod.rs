@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use redis_sessions::store::{Field, StoreFuture, Write, Written};
+use redis_sessions::store::{Field, IndexEntry, StoreFuture, Write, Written};
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
 };
@@ -86,10 +86,11 @@ impl Backend {
     }
 
     pub async fn fields(&self, id: &str) -> Option<Vec<Field>> {
-        self.store().load(&key_of(id), 0).await.unwrap()
+        self.store().load(&key_of(id)).await.unwrap()
     }
 
-    /// Overwrites one raw field of a stored session.
+    /// Overwrites one raw field of a stored session (its TTL becomes the
+    /// default timeout, 1200 s).
     pub async fn put_raw(&self, id: &str, field: &[u8], value: &[u8]) {
         let written = self
             .store()
@@ -97,7 +98,7 @@ impl Backend {
                 key_of(id),
                 vec![(field.to_vec(), value.to_vec())],
                 vec![],
-                None,
+                1200,
             )])
             .await
             .unwrap();
@@ -175,7 +176,8 @@ impl Client {
         if let Some(value) = cookie {
             request = request.header("cookie", format!("{}={value}", self.cookie_name));
         }
-        self.send_request(request.body(Body::empty()).unwrap()).await
+        self.send_request(request.body(Body::empty()).unwrap())
+            .await
     }
 
     /// Sends `request` through the router.
@@ -232,13 +234,9 @@ impl ProbeStore {
 }
 
 impl SessionStore for ProbeStore {
-    fn load<'a>(
-        &'a self,
-        key: &'a str,
-        default_timeout: u64,
-    ) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
         Box::pin(async move {
-            let result = self.inner.load(key, default_timeout).await;
+            let result = self.inner.load(key).await;
             self.loads.fetch_add(1, Ordering::SeqCst);
             self.loaded.notify_waiters();
             result
@@ -248,6 +246,23 @@ impl SessionStore for ProbeStore {
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
         self.writes.lock().unwrap().push(format!("{writes:?}"));
         self.inner.write(writes)
+    }
+
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+        self.inner.index_put(index_key, entry)
+    }
+
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+        self.inner.index_list(index_key, now)
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()> {
+        self.inner.index_remove(index_key, members, until)
     }
 }
 
@@ -268,7 +283,8 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }
-        self.send_request(request.body(Body::empty()).unwrap()).await
+        self.send_request(request.body(Body::empty()).unwrap())
+            .await
     }
 
     /// GET `path` with one raw `Cookie` header value (may hold any bytes).
