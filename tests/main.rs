@@ -14,3 +14,4 @@ mod conformance;
 mod extractor;
 mod plugins;
 mod redis_only;
+mod users;
