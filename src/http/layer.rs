@@ -10,7 +10,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::RedisSessionFactory;
-use crate::factory::{Shared, StoreSource};
+use crate::factory::{Context as Shared, StoreSelector};
 use crate::session::{self, Finish, Finishing, Session};
 
 /// Adds a lazy [`Session`] to every request and saves it when the response
@@ -35,7 +35,7 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            shared: Arc::clone(&self.factory.shared),
+            shared: Arc::clone(&self.factory.context),
         }
     }
 }
@@ -92,8 +92,8 @@ where
         let mut values = req.headers().get_all(http::header::COOKIE).iter();
         let cookies = (values.next().cloned(), values.cloned().collect());
         let store = match &shared.store {
-            StoreSource::Shared(store) => Ok(Arc::clone(store)),
-            StoreSource::PerRequest(_) => {
+            StoreSelector::Fixed(store) => Ok(Arc::clone(store)),
+            StoreSelector::PerRequest(_) => {
                 let (parts, body) = req.into_parts();
                 let store = shared.store_for(&parts);
                 req = Request::from_parts(parts, body);

@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use super::Error;
 use super::state::{Mode, Plan, State, now};
 use crate::codec::{self, FieldContext};
-use crate::factory::{KeyErrors, Shared};
+use crate::factory::{Context as Shared, KeyErrors};
 use crate::id::Id;
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, SessionStore, TIMEOUT_FIELD, Write, Written, classify,
