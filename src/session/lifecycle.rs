@@ -21,7 +21,8 @@ use super::events::{Reason, emit};
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
-use crate::factory::{KeyErrors, Shared as Context, StoreSource};
+use crate::cookie::SignedWith;
+use crate::factory::{Context, KeyErrors, StoreSelector};
 use crate::id::Id;
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
@@ -46,8 +47,8 @@ impl StoreSlot {
     /// The slot for a request with head `parts`.
     pub(crate) fn for_request(context: &Context, parts: &http::request::Parts) -> Self {
         match &context.store {
-            StoreSource::Shared(store) => Self::Ready(Arc::clone(store)),
-            StoreSource::PerRequest(_) => {
+            StoreSelector::Fixed(store) => Self::Ready(Arc::clone(store)),
+            StoreSelector::PerRequest(_) => {
                 let (mut head, ()) = http::Request::builder()
                     .method(parts.method.clone())
                     .uri(parts.uri.clone())
@@ -181,12 +182,12 @@ impl Session {
             StoreSlot::Ready(store) => return Ok(&**store),
             StoreSlot::Callable { head, store } => {
                 store.get_or_init(|| match &self.context().store {
-                    StoreSource::PerRequest(callable) => {
+                    StoreSelector::PerRequest(callable) => {
                         callable.client(head, &self.context().redis).map(|client| {
                             Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
                         })
                     }
-                    StoreSource::Shared(store) => Ok(Arc::clone(store)),
+                    StoreSelector::Fixed(store) => Ok(Arc::clone(store)),
                 })
             }
         };
@@ -209,10 +210,10 @@ impl Session {
         let mut seen = false;
         for value in self.cookie_values() {
             seen = true;
-            if let Some(id) = context.signer.verify(&context.cookie.name, value) {
+            if let Some(verified) = context.signer.verify_rotated(&context.cookie.name, value) {
                 return Presented::Valid {
-                    id,
-                    old_secret: false,
+                    id: verified.id,
+                    old_secret: verified.signed_with != SignedWith::Current,
                 };
             }
         }
@@ -443,7 +444,8 @@ impl Session {
 
     fn headers(&self, set_cookie: Option<HeaderValue>) -> ResponseHeaders {
         ResponseHeaders {
-            no_store: set_cookie.is_some() && self.context().cache_control_no_store,
+            no_store: set_cookie.is_some()
+                && self.context().cache_control == crate::factory::CacheControl::NoStore,
             set_cookie,
             vary: true,
         }
@@ -707,8 +709,8 @@ impl crate::factory::RedisSessionFactory {
             Vec::new(),
         );
         let (parts, ()) = http::Request::new(()).into_parts();
-        let store = StoreSlot::for_request(&self.shared, &parts);
-        Session::new(Arc::clone(&self.shared), store, cookies)
+        let store = StoreSlot::for_request(&self.context, &parts);
+        Session::new(Arc::clone(&self.context), store, cookies)
     }
 }
 
