@@ -21,12 +21,11 @@ use super::events::{Reason, emit};
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
-use crate::cookie::SignedWith;
 use crate::factory::{Context, KeyErrors, StoreSelector};
 use crate::id::Id;
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
-    Written, classify, log_tag, session_key,
+    Written, classify, log_tag,
 };
 
 /// How often a fresh id is tried when the store reports a collision.
@@ -210,10 +209,10 @@ impl Session {
         let mut seen = false;
         for value in self.cookie_values() {
             seen = true;
-            if let Some(verified) = context.signer.verify_rotated(&context.cookie.name, value) {
+            if let Some(verified) = context.verify_cookie(value) {
                 return Presented::Valid {
                     id: verified.id,
-                    old_secret: verified.signed_with != SignedWith::Current,
+                    old_secret: verified.old_secret,
                 };
             }
         }
@@ -249,12 +248,12 @@ impl Session {
                 emit(&context.events, Reason::BadSignature, None);
                 (None, false)
             }
-            Presented::Valid { id, old_secret } => (Id::from_cookie(id), old_secret),
+            Presented::Valid { id, old_secret } => (Some(id), old_secret),
         };
         let mut doomed = None;
         let mut adopted = None;
         if let Some(id) = id {
-            let key = session_key(&context.prefix, id.as_str());
+            let key = context.key_of(id);
             let tag = Some(user::tag_of(&key));
             match self.store()?.load(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag),
@@ -388,7 +387,7 @@ impl Session {
             .transpose()?;
         let mut create = None;
         if let Some((fields, ttl)) = &plan.create {
-            let id = Id::generate(&*context.id_generator)?;
+            let id = context.new_id()?;
             let slot = batch.push(create_write(context, &id, fields.clone(), *ttl)?);
             create = Some((id, slot));
         }
@@ -411,7 +410,7 @@ impl Session {
             let mut attempts = 1;
             while written == Written::Collision && attempts < CREATE_ATTEMPTS {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
-                id = Id::generate(&*context.id_generator)?;
+                id = context.new_id()?;
                 let mut retry = Batch::default();
                 let slot = retry.push(create_write(context, &id, fields.clone(), ttl)?);
                 written = retry.send(store).await?[slot];
@@ -422,7 +421,7 @@ impl Session {
                     "could not create a session under a fresh id".into(),
                 )));
             }
-            created_key = Some(session_key(&context.prefix, id.as_str()));
+            created_key = Some(context.key_of(id.as_str()));
             cookie = CookieAction::Set(id);
         }
         user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
@@ -430,9 +429,7 @@ impl Session {
             return Ok(ResponseHeaders::default());
         }
         let set_cookie = match cookie {
-            CookieAction::Set(id) => context
-                .cookie
-                .set_cookie(context.signer.sign(&context.cookie.name, id.as_str())),
+            CookieAction::Set(id) => context.cookie.set_cookie(context.sign_cookie(id.as_str())),
             CookieAction::Refresh => self.refreshed_cookie(),
             CookieAction::Delete if self.cookie_values().next().is_some() => {
                 context.cookie.deletion()
@@ -467,9 +464,7 @@ impl Session {
             return None;
         }
         let id = self.verified_id()?;
-        context
-            .cookie
-            .set_cookie(context.signer.sign(&context.cookie.name, id))
+        context.cookie.set_cookie(context.sign_cookie(id))
     }
 
     /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
@@ -525,7 +520,7 @@ impl Batch {
 }
 
 fn create_write(context: &Context, id: &Id, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
-    let key = session_key(&context.prefix, id.as_str());
+    let key = context.key_of(id.as_str());
     let fields = seal(context, &key, fields)?;
     Ok(Write::Create {
         key,

@@ -41,6 +41,7 @@ mod events;
 mod flash;
 mod handle;
 mod lifecycle;
+mod scheme;
 mod state;
 mod user;
 
