@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs redis-server when it is
-# missing, then checks formatting and lints (all features, and the library with
-# none) and runs every test of the workspace with all features: unit tests,
-# the plugins' tests, doc tests, and the integration suite against real
-# redis-server processes (which also builds and loads the plugin libraries).
+# missing, then checks formatting, lints (all features, and the library with
+# none) and the API docs (no rustdoc warnings), and runs every test of the
+# workspace with all features: unit tests, the plugins' tests, doc tests, and
+# the integration suite against real redis-server processes (which also builds
+# and loads the plugin libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,10 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 echo "==> cargo clippy (library, no default features) -D warnings"
 cargo clippy --lib --no-default-features -- -D warnings
+
+echo "==> cargo doc (default features, then all features) -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 
 echo "==> cargo test --lib --no-default-features"
 cargo test --lib --no-default-features --quiet

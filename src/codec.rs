@@ -2,7 +2,7 @@
 //!
 //! Every session key is one Redis hash field, and its value is encoded on its
 //! own by the factory's codec. Built in: [`MsgPack`] (the default), [`Json`],
-//! and, behind the `bincode` cargo feature, [`Bincode`] (the bincode crate is
+//! and, behind the `bincode` cargo feature, `Bincode` (the bincode crate is
 //! unmaintained, RUSTSEC-2025-0141, so it is opt-in).
 //!
 //! Invariant: for every codec and every value `v` of a serde type `T`,

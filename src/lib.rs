@@ -1,37 +1,60 @@
-//! Fast, safe server-side sessions in Redis for tower and axum apps: a Rust
-//! successor to Python's `pyramid_redis_sessions`.
+//! Fast, safe server-side sessions in Redis for axum and tower apps.
 //!
-//! Add [`RedisSessionFactory::layer`] to an app and take [`Session`] in
-//! handlers. A session is one Redis hash keyed by a digest of its id; a
-//! request that never touches its session costs no Redis command, reading one
-//! costs one round trip, and saving changes one more, written per key so that
-//! concurrent requests do not undo each other.
+//! Add [`RedisSessionFactory::layer`] to an app and take a [`Session`] in
+//! handlers. A session is one Redis hash keyed by a digest of its id:
+//!
+//! - a request that never touches its session sends no Redis command and
+//!   gets no cookie;
+//! - the first read is one command; changes are written when the response
+//!   goes out, in one round trip, and only the keys that changed, so
+//!   concurrent requests that change different keys all keep their changes;
+//! - a session can be bound to a user ([`Session::set_user`]), whose sessions
+//!   can then be listed and revoked;
+//! - Redis is reached over TCP or a Unix socket, and the embedded
+//!   [`MemoryStore`] (`memory://`) serves development and tests.
+//!
+//! When the store is unavailable a session method fails with a
+//! [`session::Error`], which as an axum response is a `503` with a generic
+//! body (`503 session store unavailable`); the detail goes to the log
+//! through `tracing`.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use redis_sessions::{RedisSessionFactory, Session};
+//! use redis_sessions::{RedisSessionFactory, Session, session};
 //!
-//! async fn counter(session: Session) -> Result<String, redis_sessions::session::Error> {
-//!     let n: i64 = session.get("counter").await?.unwrap_or(0) + 1;
+//! async fn counter(session: Session) -> Result<String, session::Error> {
+//!     let n: u64 = session.get_or("counter", 0).await? + 1;
 //!     session.insert("counter", n).await?;
 //!     Ok(n.to_string())
 //! }
 //!
-//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let factory = RedisSessionFactory::builder(std::env::var("SESSION_SECRET")?)
-//!     .url(Some("redis://127.0.0.1:6379/0".into()))
-//!     .build()?;
-//! let app = Router::new().route("/", get(counter)).layer(factory.layer());
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
-//! # Ok(()) }
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let factory = RedisSessionFactory::builder(std::env::var("SESSION_SECRET")?)
+//!         .url("redis://127.0.0.1:6379/0")
+//!         .build()?;
+//!     factory.ping().await?;
+//!     let app = Router::new().route("/", get(counter)).layer(factory.layer());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
 //! ```
+//!
+//! Settings can also come from an INI file, read with [`Settings::from_ini`]
+//! or [`Configurator::from_ini`]; every `redis.sessions.*` key is described
+//! in [`config::settings`]. The repository's README walks
+//! from `cargo new` to a running app, and `docs/cookbook.md` shows login,
+//! flash messages, CSRF, testing handlers, encrypting codecs and more.
 //!
 //! # Cargo features
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
-//! - `bincode`: the [`codec::Bincode`] codec (bincode is unmaintained).
+//! - `plugins` (default): dotted names that load plugin libraries
+//!   (`lib{pkg}.so` from `plugin_path`) at start-up.
+//! - `bincode`: the `codec::Bincode` codec (the bincode crate is
+//!   unmaintained, RUSTSEC-2025-0141).
 //! - `full`: all of the above.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -67,3 +90,8 @@ pub use store::{RedisClient, RedisOptions, RedisStore, SessionStore};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The cookbook's examples (`docs/cookbook.md`), run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/cookbook.md")]
+struct CookbookDoctests;
