@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ini::Ini;
-use super::names::{NameRegistry, Resolve};
-use super::plugins::SettingsLookup;
+use super::names::{NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
 use crate::cookie::SameSite;
