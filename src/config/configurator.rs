@@ -245,10 +245,8 @@ impl Configurator {
         Err(problem.into())
     }
 
-    /// Runs the includes listed in the settings, then checks every
-    /// `redis.sessions.<pkg>.<key>` setting against what the included
-    /// packages declared.
-    fn finish(&mut self) -> Result<(), Error> {
+    /// Runs the includes listed in the settings, in order.
+    fn include_listed(&mut self) -> Result<(), Error> {
         let listed: Vec<String> = INCLUDES_KEYS
             .iter()
             .filter_map(|key| self.settings.get(key))
@@ -257,6 +255,12 @@ impl Configurator {
         for name in listed {
             self.include(&name)?;
         }
+        Ok(())
+    }
+
+    /// Checks every `redis.sessions.<pkg>.<key>` setting against what the
+    /// included packages declared.
+    fn check_package_settings(&self) -> Result<(), Error> {
         let problems = package_setting_problems(&self.settings, &self.names, false);
         if problems.is_empty() {
             Ok(())
@@ -275,12 +279,14 @@ impl Configurator {
     ///
     /// The first include that fails, else every problem with package settings.
     pub fn commit(mut self) -> Result<Registry, Error> {
-        self.finish()?;
+        self.include_listed()?;
+        self.check_package_settings()?;
         Ok(self.registry)
     }
 
     /// What `redis-sessions check` does, with this configurator's
-    /// registrations: includes `redis_sessions`, then commits, and returns
+    /// registrations: runs the listed includes, includes `redis_sessions`
+    /// (if no listed include did), checks the package settings, and returns
     /// the effective settings (secrets masked) with the factory and the
     /// registry. Pinging the store is left to the caller (it needs a runtime);
     /// [`crate::cli::run`] does it all.
@@ -289,8 +295,9 @@ impl Configurator {
     ///
     /// Every problem found, as [`Configurator::commit`].
     pub fn check(mut self) -> Result<Checked, Error> {
+        self.include_listed()?;
         self.include("redis_sessions")?;
-        self.finish()?;
+        self.check_package_settings()?;
         let factory = self.registry.session_factory().cloned().ok_or_else(|| {
             Problem::new(
                 ErrorKind::Missing,
@@ -399,6 +406,7 @@ fn package_setting_problems(
             Problem::new(ErrorKind::Unknown, format!("unknown setting: {hint}")).with_key(key);
         problems.push(locate(settings, key, problem));
     }
+    problems.sort_by_key(|p| p.line().unwrap_or(usize::MAX));
     problems
 }
 
