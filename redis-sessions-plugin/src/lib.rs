@@ -131,3 +131,24 @@ macro_rules! export_plugin {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stamp_names_abi_version_rustc_and_features() {
+        assert!(super::STAMP.starts_with("redis-sessions plugin abi "));
+        assert!(super::STAMP.contains(&format!(
+            "; redis-sessions-plugin {} (source ",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert!(super::STAMP.contains("; rustc "));
+        assert!(super::STAMP.ends_with("; features []"));
+    }
+
+    #[test]
+    fn the_exported_stamp_function_returns_the_stamp() {
+        let raw = super::__stamp();
+        // SAFETY: a static string.
+        assert_eq!(unsafe { raw.as_slice() }, super::STAMP.as_bytes());
+    }
+}

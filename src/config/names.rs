@@ -425,6 +425,7 @@ pub(crate) enum PackageError {
     /// There is no library for it: the name may mean something else.
     NotFound(String),
     /// Its library exists but cannot be used.
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
     Failed(String),
 }
 
