@@ -379,7 +379,7 @@ fn a_panic_in_a_plugin_is_caught_on_its_side() {
 }
 
 #[test]
-fn app_names_are_suggested_before_any_plugin_is_searched() {
+fn app_names_get_suggestions_and_are_never_searched_as_plugins() {
     let path = ini_with_plugins(&format!(
         "redis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
          redis.sessions.serialize = myapp.codecs.jsno\n\

@@ -214,23 +214,21 @@ impl Configurator {
         Ok(())
     }
 
-    /// Includes plugin package `name`, unless a registered include is close
-    /// to it (then it is a typo, and no library is searched for).
+    /// Includes plugin package `name`; when it has no library and a
+    /// registered include is close, suggests that instead.
     fn include_package(&mut self, name: &str) -> Result<(), Error> {
-        let registered: Vec<String> = self.names.includeme_names().map(str::to_owned).collect();
-        let message = if let Some(close) =
-            super::suggest(name, registered.iter().map(String::as_str))
-        {
-            format!("no include is named {name:?}: did you mean {close}?")
-        } else {
-            let dirs = plugin_path(&self.settings);
-            match self.names.include_package(name, &dirs, &self.settings) {
-                Ok(()) => return Ok(()),
-                Err(PackageError::NotFound(why)) => format!(
-                    "no include is named {name:?}: expected redis_sessions, a name given to register_includeme, or a plugin package: {why}"
-                ),
-                Err(PackageError::Failed(why)) => format!("cannot include {name}: {why}"),
+        let dirs = plugin_path(&self.settings);
+        let message = match self.names.include_package(name, &dirs, &self.settings) {
+            Ok(()) => return Ok(()),
+            Err(PackageError::NotFound(why)) => {
+                match super::suggest(name, self.names.includeme_names()) {
+                    Some(close) => format!("no include is named {name:?}: did you mean {close}?"),
+                    None => format!(
+                        "no include is named {name:?}: expected redis_sessions, a name given to register_includeme, or a plugin package: {why}"
+                    ),
+                }
             }
+            Err(PackageError::Failed(why)) => format!("cannot include {name}: {why}"),
         };
         let mut problem = Problem::new(ErrorKind::Name, message.clone());
         for key in INCLUDES_KEYS {

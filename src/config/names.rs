@@ -6,12 +6,14 @@
 //!
 //! 1. a registered name (built-in, registered by the application, or by a
 //!    plugin already included) is used as it is;
-//! 2. a name close to a registered one is a typo: "did you mean …?", and no
-//!    library is searched for;
-//! 3. a dotted name `pkg.attr` whose package is neither registered in code
-//!    nor loaded includes the plugin library `libpkg.so` from
+//! 2. a dotted name `pkg.attr` whose package has names registered in code,
+//!    or is loaded already, is never searched as a plugin: if it is not
+//!    registered, the error suggests the closest registered name;
+//! 3. any other dotted name includes the plugin library `libpkg.so` from
 //!    `redis.sessions.plugin_path` (see [`plugin`](crate::plugin)), whose
-//!    includeme registers its names; then the name is looked up again.
+//!    includeme registers its names; then the name is looked up again. When
+//!    there is no such library and a registered name is close, the error is
+//!    "did you mean …?" rather than "no library".
 //!
 //! A package counts as loaded only once its library loaded and its includeme
 //! succeeded, so "was loaded but does not register it" is only ever said of
@@ -321,19 +323,23 @@ impl NameRegistry {
         what: &str,
         entries: impl Fn(&Self) -> &BTreeMap<String, Entry<T>>,
     ) -> Result<Arc<T>, String> {
-        if !entries(self).contains_key(name) {
-            if let Some(close) = super::suggest(name, entries(self).keys().map(String::as_str)) {
-                return Err(format!(
-                    "no {what} is named {name:?}: did you mean {close}?"
-                ));
-            }
-            let package = name.split_once('.').map(|(p, _)| p);
-            match package {
-                Some(package) if !self.knows_package(package) => {
-                    self.include_package(package, ctx.plugin_path, ctx.settings)
-                        .map_err(PackageError::into_message)?;
+        let package = name.split_once('.').map(|(package, _)| package);
+        if let Some(package) = package
+            && !entries(self).contains_key(name)
+            && !self.knows_package(package)
+        {
+            match self.include_package(package, ctx.plugin_path, ctx.settings) {
+                Ok(()) => {}
+                Err(PackageError::NotFound(why)) => {
+                    let keys = entries(self).keys().map(String::as_str);
+                    return Err(match super::suggest(name, keys) {
+                        Some(close) => {
+                            format!("no {what} is named {name:?}: did you mean {close}?")
+                        }
+                        None => why,
+                    });
                 }
-                _ => {}
+                Err(PackageError::Failed(why)) => return Err(why),
             }
         }
         match entries(self).get(name) {
@@ -427,14 +433,6 @@ pub(crate) enum PackageError {
     /// Its library exists but cannot be used.
     #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
     Failed(String),
-}
-
-impl PackageError {
-    pub(crate) fn into_message(self) -> String {
-        match self {
-            Self::NotFound(message) | Self::Failed(message) => message,
-        }
-    }
 }
 
 /// What one includeme registered, applied once it succeeded.
