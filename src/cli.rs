@@ -15,16 +15,18 @@
 //! Install the stand-alone command with `cargo install --path .` from a
 //! checkout (or `cargo install --git <repository url> redis-sessions`). It
 //! knows the built-in names and plugin libraries only; an application whose
-//! settings name objects it registers in code checks them with its own
-//! binary, in one line:
+//! settings name objects or includes it registers in code checks them with
+//! its own binary (`myapp check settings.ini`), in one line:
 //!
 //! ```no_run
-//! use redis_sessions::config::NameRegistry;
+//! use redis_sessions::config::Configurator;
+//!
+//! fn register(config: &mut Configurator) {
+//!     config.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
+//! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     let mut names = NameRegistry::new();
-//!     names.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
-//!     redis_sessions::cli::run(names) // `myapp check settings.ini`
+//!     redis_sessions::cli::run(register)
 //! }
 //! ```
 
@@ -32,13 +34,14 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::{Configurator, Error, NameRegistry};
+use crate::config::{Configurator, Error};
 
-/// Runs the CLI on the process's arguments, with `names` (the built-ins plus
-/// the application's registrations), printing to stdout and stderr.
-pub fn run(names: NameRegistry) -> ExitCode {
+/// Runs the CLI on the process's arguments, printing to stdout and stderr.
+/// `register` makes the application's registrations (names, includes,
+/// declared settings) on the configurator before anything is checked.
+pub fn run(register: impl FnOnce(&mut Configurator)) -> ExitCode {
     let code = run_with(
-        names,
+        register,
         std::env::args(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
@@ -50,7 +53,7 @@ pub fn run(names: NameRegistry) -> ExitCode {
 /// `err`, and returns the exit status: 0 all well, 1 problems found, 2 a
 /// usage error.
 pub fn run_with(
-    names: NameRegistry,
+    register: impl FnOnce(&mut Configurator),
     args: impl IntoIterator<Item = String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -72,7 +75,7 @@ pub fn run_with(
             let _ = writeln!(out, "{usage}\n\n{HELP}");
             0
         }
-        Ok(Command::Check { section, file }) => check(names, &section, &file, out, err),
+        Ok(Command::Check { section, file }) => check(register, &section, &file, out, err),
         Err(message) => {
             let _ = writeln!(err, "{message}");
             2
@@ -134,7 +137,7 @@ fn report(file: &str, error: &Error, err: &mut dyn Write) -> u8 {
 }
 
 fn check(
-    names: NameRegistry,
+    register: impl FnOnce(&mut Configurator),
     section: &str,
     file: &str,
     out: &mut dyn Write,
@@ -144,7 +147,7 @@ fn check(
         Ok(config) => config,
         Err(e) => return report(file, &e, err),
     };
-    *config.names_mut() = names;
+    register(&mut config);
     let settings_file = config
         .settings()
         .file()

@@ -170,28 +170,33 @@ fn help_exits_0() {
 
 #[test]
 fn an_app_runs_the_check_with_its_own_names() {
-    use redis_sessions::config::NameRegistry;
+    use redis_sessions::config::Configurator;
 
     let path = ini(&format!(
         "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
          redis.sessions.serialize = myapp.codecs.json\nredis.sessions.deserialize = myapp.codecs.json\n\
          redis.sessions.myapp.color = green\n"
     ));
-    let run = |names: NameRegistry, args: &[&str]| {
+    fn register(config: &mut Configurator) {
+        config.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
+        config.names_mut().declare_validated_setting(
+            "redis.sessions.myapp.color",
+            false,
+            |v: &str| {
+                matches!(v, "red" | "blue")
+                    .then_some(())
+                    .ok_or_else(|| "expected red or blue".to_owned())
+            },
+        );
+    }
+    let run = |args: &[&str]| {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let args = args.iter().map(|a| a.to_string());
-        let code = redis_sessions::cli::run_with(names, args, &mut out, &mut err);
+        let code = redis_sessions::cli::run_with(register, args, &mut out, &mut err);
         (code, text(&out), text(&err))
     };
-    let mut names = NameRegistry::new();
-    names.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
-    names.declare_validated_setting("redis.sessions.myapp.color", false, |v: &str| {
-        matches!(v, "red" | "blue")
-            .then_some(())
-            .ok_or_else(|| "expected red or blue".to_owned())
-    });
     let file = path.to_str().unwrap();
-    let (code, out, err) = run(names.clone(), &["/usr/bin/myapp", "check", file]);
+    let (code, out, err) = run(&["/usr/bin/myapp", "check", file]);
     assert_eq!(code, 1, "{out}{err}");
     assert_eq!(
         err,
@@ -207,7 +212,7 @@ fn an_app_runs_the_check_with_its_own_names() {
             .replace("green", "red"),
     )
     .unwrap();
-    let (code, out, err) = run(names.clone(), &["/usr/bin/myapp", "check", file]);
+    let (code, out, err) = run(&["/usr/bin/myapp", "check", file]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("  redis.sessions.serialize = myapp.codecs.json\n"),
@@ -222,7 +227,7 @@ fn an_app_runs_the_check_with_its_own_names() {
         "{out}"
     );
 
-    let (code, _, err) = run(names, &["/usr/bin/myapp"]);
+    let (code, _, err) = run(&["/usr/bin/myapp"]);
     assert_eq!(code, 2);
     assert!(
         err.contains("usage: myapp check [--section NAME] FILE"),

@@ -5,8 +5,6 @@
 
 use std::process::ExitCode;
 
-use redis_sessions::config::NameRegistry;
-
 fn main() -> ExitCode {
-    redis_sessions::cli::run(NameRegistry::new())
+    redis_sessions::cli::run(|_| {})
 }

@@ -1,5 +1,5 @@
 use std::any::{Any, TypeId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,9 @@ use super::settings::{PREFIX, Settings, build_factory};
 use crate::codec::Codec;
 use crate::factory::{ClientCallable, RedisSessionFactory};
 use crate::id::IdGenerator;
+
+/// The function an include runs (Pyramid's `includeme`).
+pub type Includeme = fn(&mut Configurator) -> Result<(), Error>;
 
 /// The keys whose values list includes, as in Pyramid.
 pub const INCLUDES_KEYS: &[&str] = &["pyramid.includes", "includes"];
@@ -76,6 +79,7 @@ impl Registry {
 pub struct Configurator {
     settings: Settings,
     names: NameRegistry,
+    includemes: BTreeMap<String, Includeme>,
     registry: Registry,
     included: BTreeSet<String>,
 }
@@ -95,6 +99,7 @@ impl Configurator {
         Self {
             settings,
             names: NameRegistry::new(),
+            includemes: BTreeMap::from([("redis_sessions".to_owned(), includeme as Includeme)]),
             registry: Registry::new(),
             included: BTreeSet::new(),
         }
@@ -178,10 +183,17 @@ impl Configurator {
     pub fn register_includeme(
         &mut self,
         name: impl Into<String>,
-        includeme: super::Includeme,
+        includeme: Includeme,
     ) -> &mut Self {
-        self.names.register_includeme(name, includeme);
+        let name = name.into();
+        self.names.provide_in_code(&name);
+        self.includemes.insert(name, includeme);
         self
+    }
+
+    /// The registered include names (plugin packages are not among them).
+    pub fn includeme_names(&self) -> impl Iterator<Item = &str> {
+        self.includemes.keys().map(String::as_str)
     }
 
     /// Runs the includeme registered as `name`: `"redis_sessions"` builds
@@ -201,7 +213,7 @@ impl Configurator {
         if self.included.contains(name) {
             return Ok(());
         }
-        let Some(includeme) = self.names.includeme(name) else {
+        let Some(&includeme) = self.includemes.get(name) else {
             self.include_package(name)?;
             self.included.insert(name.to_owned());
             return Ok(());
@@ -221,7 +233,7 @@ impl Configurator {
         let message = match self.names.include_package(name, &dirs, &self.settings) {
             Ok(()) => return Ok(()),
             Err(PackageError::NotFound(why)) => {
-                match super::suggest(name, self.names.includeme_names()) {
+                match super::suggest(name, self.includeme_names()) {
                     Some(close) => format!("no include is named {name:?}: did you mean {close}?"),
                     None => format!(
                         "no include is named {name:?}: expected redis_sessions, a name given to register_includeme, or a plugin package: {why}"

@@ -36,10 +36,11 @@ mod names;
 pub mod settings;
 
 pub use configurator::{
-    Checked, Configurator, INCLUDES_KEYS, Registry, includeme, session_factory_from_settings,
+    Checked, Configurator, INCLUDES_KEYS, Includeme, Registry, includeme,
+    session_factory_from_settings,
 };
 pub use error::{Error, ErrorKind, Problem};
-pub use names::{BUILTIN_NAMES, Includeme, NameRegistry, Validator};
+pub use names::{BUILTIN_NAMES, NameRegistry, Validator};
 pub use settings::Settings;
 
 /// The closest of `options` to `word`, if it is a likely typo of it.

@@ -1,6 +1,8 @@
 //! The dotted-name registry: what `client_callable`, `serialize`,
-//! `deserialize`, `id_generator` and includes name, and the
-//! `redis.sessions.<pkg>.<key>` settings that packages declare.
+//! `deserialize` and `id_generator` name, the `redis.sessions.<pkg>.<key>`
+//! settings that packages declare, and the plugin packages loaded. (Includes
+//! are the [`Configurator`](super::Configurator)'s: an includeme takes the
+//! configurator, which holds this registry.)
 //!
 //! A name resolves honestly, in this order:
 //!
@@ -23,16 +25,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Configurator;
-use super::error::Error;
 use crate::codec::{Codec, Json, MsgPack};
 use crate::factory::ClientCallable;
 use crate::id::{DefaultIdGenerator, IdGenerator};
 #[cfg(feature = "plugins")]
 use crate::plugin::{Maker, PluginSink, SettingValidator};
-
-/// The function an include runs (Pyramid's `includeme`).
-pub type Includeme = fn(&mut Configurator) -> Result<(), Error>;
 
 /// Checks the text of a declared setting; the message must not repeat the
 /// value (it may be a secret).
@@ -79,8 +76,8 @@ pub(crate) struct Declared {
     pub(crate) validator: Option<Validator>,
 }
 
-/// Dotted name → client callable, codec, id generator or includeme, plus
-/// the settings that packages declare.
+/// Dotted name → client callable, codec or id generator, plus the settings
+/// that packages declare.
 ///
 /// ```
 /// use redis_sessions::config::NameRegistry;
@@ -100,8 +97,9 @@ pub struct NameRegistry {
     codecs: BTreeMap<String, Entry<dyn Codec>>,
     client_callables: BTreeMap<String, Entry<dyn ClientCallable>>,
     id_generators: BTreeMap<String, Entry<dyn IdGenerator>>,
-    includemes: BTreeMap<String, Includeme>,
     declared: BTreeMap<String, Declared>,
+    /// Packages that the application provides in code (its includes).
+    in_code: BTreeSet<String>,
     /// Plugin packages whose library loaded and whose includeme ran here.
     loaded: BTreeSet<String>,
 }
@@ -118,7 +116,6 @@ impl std::fmt::Debug for NameRegistry {
                 "id_generators",
                 &self.id_generators.keys().collect::<Vec<_>>(),
             )
-            .field("includemes", &self.includemes.keys().collect::<Vec<_>>())
             .field("declared", &self.declared.keys().collect::<Vec<_>>())
             .field("loaded", &self.loaded)
             .finish()
@@ -158,8 +155,8 @@ impl NameRegistry {
             codecs: BTreeMap::new(),
             client_callables: BTreeMap::new(),
             id_generators: BTreeMap::new(),
-            includemes: BTreeMap::new(),
             declared: BTreeMap::new(),
+            in_code: BTreeSet::new(),
             loaded: BTreeSet::new(),
         };
         names.register_codec("msgpack", MsgPack);
@@ -168,7 +165,7 @@ impl NameRegistry {
         names.register_codec("bincode", crate::codec::Bincode);
         names.register_id_generator("generate_session_id", DefaultIdGenerator);
         names.register_id_generator("redis_sessions.id.generate_session_id", DefaultIdGenerator);
-        names.register_includeme("redis_sessions", super::includeme);
+        names.in_code.insert("redis_sessions".to_owned());
         names
     }
 
@@ -201,14 +198,10 @@ impl NameRegistry {
         self
     }
 
-    /// Registers `includeme` under `name` (for `include` and the includes line).
-    pub fn register_includeme(
-        &mut self,
-        name: impl Into<String>,
-        includeme: Includeme,
-    ) -> &mut Self {
-        self.includemes.insert(name.into(), includeme);
-        self
+    /// Records that package `package` is provided in code (an include
+    /// registered by the application): no plugin library is searched for it.
+    pub(crate) fn provide_in_code(&mut self, package: &str) {
+        self.in_code.insert(package.to_owned());
     }
 
     /// Declares a setting `redis.sessions.<pkg>.<key>` that the application
@@ -249,11 +242,6 @@ impl NameRegistry {
         self.codecs.keys().map(String::as_str)
     }
 
-    /// The registered include names (plugin packages appear once included).
-    pub fn includeme_names(&self) -> impl Iterator<Item = &str> {
-        self.includemes.keys().map(String::as_str)
-    }
-
     /// Declared `redis.sessions.<pkg>.<key>` settings, with whether each is
     /// secret.
     pub fn declared_settings(&self) -> impl Iterator<Item = (&str, bool)> {
@@ -269,16 +257,12 @@ impl NameRegistry {
         self.declared.get(key)
     }
 
-    pub(crate) fn includeme(&self, name: &str) -> Option<Includeme> {
-        self.includemes.get(name).copied()
-    }
-
     /// Whether `package` is loaded from a library, or has names registered
     /// in code (then no library is searched for it).
     pub(crate) fn knows_package(&self, package: &str) -> bool {
         let prefix = format!("{package}.");
         self.loaded.contains(package)
-            || self.includemes.contains_key(package)
+            || self.in_code.contains(package)
             || [
                 self.codecs.keys().collect::<Vec<_>>(),
                 self.client_callables.keys().collect(),
