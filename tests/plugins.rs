@@ -379,6 +379,21 @@ fn a_panic_in_a_plugin_is_caught_on_its_side() {
 }
 
 #[test]
+fn a_plugin_cannot_declare_the_librarys_own_settings() {
+    let path = ini_with_plugins(
+        "includes = panicky
+redis.sessions.panicky.when = declare-core
+",
+    );
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("libpanicky.so: includeme failed: the host refused redis.sessions.timeout"),
+        "{err}"
+    );
+}
+
+#[test]
 fn app_names_get_suggestions_and_are_never_searched_as_plugins() {
     let path = ini_with_plugins(&format!(
         "redis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\

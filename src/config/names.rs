@@ -143,6 +143,18 @@ pub const BUILTIN_NAMES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The prefix of every setting of this library.
+const SETTINGS_PREFIX: &str = "redis.sessions.";
+
+/// Whether a plugin may declare setting `name`: only in its own namespace,
+/// `redis.sessions.<pkg>.<key>`, never one of this library's keys.
+#[cfg(feature = "plugins")]
+fn is_package_setting(name: &str) -> bool {
+    name.strip_prefix(SETTINGS_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(package, key)| !package.is_empty() && !key.is_empty())
+}
+
 /// The kinds of named objects, for messages.
 const CODEC: &str = "codec";
 const CLIENT_CALLABLE: &str = "client callable";
@@ -261,17 +273,20 @@ impl NameRegistry {
     /// in code (then no library is searched for it).
     pub(crate) fn knows_package(&self, package: &str) -> bool {
         let prefix = format!("{package}.");
+        let settings = self
+            .declared
+            .keys()
+            .filter_map(|key| key.strip_prefix(SETTINGS_PREFIX));
         self.loaded.contains(package)
             || self.in_code.contains(package)
-            || [
-                self.codecs.keys().collect::<Vec<_>>(),
-                self.client_callables.keys().collect(),
-                self.id_generators.keys().collect(),
-                self.declared.keys().collect(),
-            ]
-            .iter()
-            .flatten()
-            .any(|name| name.starts_with(&prefix))
+            || self
+                .codecs
+                .keys()
+                .chain(self.client_callables.keys())
+                .chain(self.id_generators.keys())
+                .map(String::as_str)
+                .chain(settings)
+                .any(|name| name.starts_with(&prefix))
     }
 
     pub(crate) fn resolve_codec(
@@ -459,7 +474,16 @@ impl PluginSink for Registrations {
         self.id_generators.push((name, make));
     }
 
-    fn add_setting(&mut self, name: String, secret: bool, validator: Option<SettingValidator>) {
+    fn add_setting(
+        &mut self,
+        name: String,
+        secret: bool,
+        validator: Option<SettingValidator>,
+    ) -> bool {
+        if !is_package_setting(&name) {
+            return false;
+        }
         self.settings.push((name, Declared { secret, validator }));
+        true
     }
 }

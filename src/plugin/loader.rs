@@ -33,8 +33,13 @@ pub(crate) trait PluginSink {
     fn add_client_callable(&mut self, name: String, make: Maker<dyn ClientCallable>);
     /// An id generator named `name`.
     fn add_id_generator(&mut self, name: String, make: Maker<dyn IdGenerator>);
-    /// A setting `name` the plugin reads.
-    fn add_setting(&mut self, name: String, secret: bool, validator: Option<SettingValidator>);
+    /// A setting `name` the plugin reads; `false` refuses it.
+    fn add_setting(
+        &mut self,
+        name: String,
+        secret: bool,
+        validator: Option<SettingValidator>,
+    ) -> bool;
 }
 
 /// Why a plugin library could not be used.
@@ -282,7 +287,7 @@ unsafe fn sink_ctx<'a>(ctx: *mut c_void) -> &'a mut SinkCtx<'a> {
 unsafe fn register(
     ctx: *mut c_void,
     name: RawBytes,
-    add: impl FnOnce(&mut SinkCtx<'_>, String),
+    add: impl FnOnce(&mut SinkCtx<'_>, String) -> bool,
 ) -> i32 {
     // SAFETY: guaranteed by the caller.
     let Some(name) = (unsafe { name_of(name) }) else {
@@ -291,7 +296,8 @@ unsafe fn register(
     // SAFETY: guaranteed by the caller.
     let ctx = unsafe { sink_ctx(ctx) };
     match catch_unwind(AssertUnwindSafe(|| add(ctx, name))) {
-        Ok(()) => OK,
+        Ok(true) => OK,
+        Ok(false) => FAILED,
         Err(_) => PANICKED,
     }
 }
@@ -305,6 +311,7 @@ unsafe extern "C" fn host_codec(ctx: *mut c_void, name: RawBytes, make: MakeFn<R
         register(ctx, name, |ctx, name| {
             let maker = codec_maker(name.clone(), ctx.library.clone(), make);
             ctx.sink.add_codec(name, maker);
+            true
         })
     }
 }
@@ -322,6 +329,7 @@ unsafe extern "C" fn host_client_callable(
         register(ctx, name, |ctx, name| {
             let maker = client_callable_maker(ctx.library.clone(), make);
             ctx.sink.add_client_callable(name, maker);
+            true
         })
     }
 }
@@ -339,6 +347,7 @@ unsafe extern "C" fn host_id_generator(
         register(ctx, name, |ctx, name| {
             let maker = id_generator_maker(ctx.library.clone(), make);
             ctx.sink.add_id_generator(name, maker);
+            true
         })
     }
 }
@@ -357,7 +366,7 @@ unsafe extern "C" fn host_declare_setting(
     unsafe {
         register(ctx, name, |ctx, name| {
             let check = validator(ctx.library.clone(), check);
-            ctx.sink.add_setting(name, secret != 0, check);
+            ctx.sink.add_setting(name, secret != 0, check)
         })
     }
 }
