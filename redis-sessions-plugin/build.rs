@@ -1,7 +1,8 @@
 //! Computes the stamp that a plugin and its host must share: the plugin ABI
 //! number, this crate's version, a digest of this crate's source (every type,
 //! trampoline and calling convention that crosses the boundary lives here),
-//! the rustc that compiles it, and this crate's enabled cargo features.
+//! the rustc that compiles it, the target and panic strategy, and this
+//! crate's enabled cargo features.
 
 use std::path::Path;
 use std::process::Command;
@@ -51,8 +52,12 @@ fn main() {
         .map(|f| f.to_lowercase().replace('_', "-"))
         .collect();
     features.sort();
+    let target = std::env::var("TARGET").unwrap_or_default();
+    // A plugin built with `panic = "abort"` would take the host down on a
+    // panic that its trampolines could otherwise catch.
+    let panic = std::env::var("CARGO_CFG_PANIC").unwrap_or_default();
     let stamp = format!(
-        "redis-sessions plugin abi {PLUGIN_ABI}; redis-sessions-plugin {} (source {digest:016x}); {version}; features [{}]",
+        "redis-sessions plugin abi {PLUGIN_ABI}; redis-sessions-plugin {} (source {digest:016x}); {version}; {target}, panic={panic}; features [{}]",
         std::env::var("CARGO_PKG_VERSION").unwrap_or_default(),
         features.join(",")
     );

@@ -63,12 +63,14 @@
 //! # What the stamp covers, and why the host's features are not in it
 //!
 //! The stamp reads, for example,
-//! `redis-sessions plugin abi 2; redis-sessions-plugin 0.1.0 (source 1f…); rustc 1.89.0 (…); features []`:
+//! `redis-sessions plugin abi 2; redis-sessions-plugin 0.1.0 (source 1f…); rustc 1.89.0 (…); x86_64-unknown-linux-gnu, panic=unwind; features []`:
 //!
 //! - the plugin ABI number (bumped when a crossing type changes meaning);
 //! - this crate's version and a digest of its source, so an edit to a wire
 //!   type that forgets the bump still changes the stamp;
 //! - the rustc that compiled this crate (into the plugin, and into the host);
+//! - the target, and the panic strategy (a plugin built with
+//!   `panic = "abort"` could not catch its panics);
 //! - the cargo features enabled on this crate.
 //!
 //! Both sides compute it the same way, each from its own build of this crate:
@@ -142,6 +144,7 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         )));
         assert!(super::STAMP.contains("; rustc "));
+        assert!(super::STAMP.contains(", panic=unwind; "));
         assert!(super::STAMP.ends_with("; features []"));
     }
 
