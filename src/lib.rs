@@ -51,8 +51,8 @@
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
-//! - `plugins` (default): dotted names that load plugin libraries
-//!   (`lib{pkg}.so` from `plugin_path`) at start-up.
+//! - `plugins` (default): dotted names and includes resolved by loading plugin
+//!   libraries (see [`plugin`]).
 //! - `bincode`: the `codec::Bincode` codec (the bincode crate is
 //!   unmaintained, RUSTSEC-2025-0141).
 //! - `full`: all of the above.
@@ -62,16 +62,19 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod cookie;
 mod factory;
 pub mod http;
 pub mod id;
+#[cfg(feature = "plugins")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
+pub mod plugin;
 pub mod session;
 pub mod store;
 
-pub use config::plugins as plugin;
 pub use config::{Configurator, Settings, session_factory_from_settings};
 pub use cookie::SameSite;
 pub use factory::{
