@@ -422,7 +422,7 @@ impl Builder {
                 legacy,
             }),
             redis_client,
-            store_description,
+            store_description: Arc::from(store_description),
             warnings: Arc::from(found.warnings),
         })
     }

@@ -78,7 +78,7 @@ pub const MEMORY_URL: &str = "memory://";
 pub struct RedisSessionFactory {
     pub(crate) context: Arc<Context>,
     redis_client: Option<RedisClient>,
-    store_description: String,
+    store_description: Arc<str>,
     warnings: Arc<[Problem]>,
 }
 

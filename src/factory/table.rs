@@ -10,8 +10,25 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::builder::{Builder, CacheControl, Compat};
-use crate::config::settings::{asbool, is_unset};
 use crate::cookie::SameSite;
+
+/// The prefix of every setting of this library.
+pub const PREFIX: &str = "redis.sessions.";
+
+/// Python Paste's `asbool`.
+pub(crate) fn asbool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
+        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// True for an empty value or `None`: an optional setting left unset.
+pub(crate) fn is_unset(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v.eq_ignore_ascii_case("none")
+}
 
 /// Reads a value's text (trimmed) into a builder; gives the builder back,
 /// with what was expected when the text could not be read.
@@ -465,6 +482,19 @@ fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asbool_takes_pastes_words_and_nothing_else() {
+        for t in ["true", "Yes", "ON", "y", "t", "1", " true "] {
+            assert_eq!(asbool(t), Some(true), "{t}");
+        }
+        for f in ["false", "No", "off", "N", "f", "0"] {
+            assert_eq!(asbool(f), Some(false), "{f}");
+        }
+        for bad in ["maybe", "", "2", "truthy"] {
+            assert_eq!(asbool(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn docs_settings_md_shows_the_table() {
