@@ -35,6 +35,15 @@
 //! Only our own cookie's value must be visible ASCII; other cookies in the
 //! same header may hold anything.
 //!
+//! # Timing
+//!
+//! MACs are compared with `hmac`'s `verify_slice`, which is constant time:
+//! how long a rejection takes does not depend on how many leading bytes of a
+//! forged MAC were right. Everything checked before the MAC (length, the
+//! separator, base64) is public shape, not secret. There is no statistical
+//! timing test here: tests never assert on wall-clock time. Stores look
+//! sessions up by a digest of the id, never by the id itself.
+//!
 //! # Differences from pyramid_redis_sessions
 //!
 //! The original signs with Pyramid's `signed_serialize` (HMAC-SHA1 over a

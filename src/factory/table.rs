@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::builder::{Builder, CacheControl, Compat};
+use super::builder::Builder;
+use super::values::{CacheControl, Compat};
 use crate::cookie::SameSite;
 
 /// The prefix of every setting of this library.
