@@ -676,7 +676,7 @@ mod tests {
         let ini = dir.join("app.ini");
         std::fs::write(
             &ini,
-            "[app:main]\nredis.sessions.url = memory://\nredis.sessions.secret = changeme-changeme-changeme-changeme\n",
+            "[app:main]\nredis.sessions.url = redis://127.0.0.1:6390/0\nredis.sessions.secret = changeme-changeme-changeme-changeme\n",
         )
         .unwrap();
         let settings = Settings::from_ini(&ini).unwrap();

@@ -497,6 +497,24 @@ impl Builder {
 
     /// The connection settings that can be checked without a server.
     fn check_redis(&self, found: &mut Findings) {
+        if self.redis.port == 0 {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "port",
+                    "expected a port number from 1 to 65535, e.g. 6379",
+                )
+                .seen("0");
+        }
+        if self.redis.db < 0 {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "db",
+                    "expected a database number, e.g. 0",
+                )
+                .seen(self.redis.db.to_string());
+        }
         if self.redis.socket_timeout.is_some_and(|t| t.is_zero()) {
             found
                 .problem(

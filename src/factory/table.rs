@@ -113,10 +113,11 @@ fn optional_text(text: &str) -> Option<Option<String>> {
     Some((!is_unset(text)).then(|| text.to_owned()))
 }
 
-fn positive_seconds(text: &str) -> Option<Duration> {
+/// Seconds with fractions; whether zero is allowed is the builder's call.
+fn seconds(text: &str) -> Option<Duration> {
     text.parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
 }
 
@@ -276,7 +277,7 @@ pub(crate) static TABLE: &[Row] = &[
         value: "1–65535",
         secret: false,
         read: Read::Value(|b, t| {
-            let port = t.parse().ok().filter(|&p: &u16| p > 0);
+            let port = t.parse().ok();
             set(
                 b,
                 port,
@@ -291,8 +292,12 @@ pub(crate) static TABLE: &[Row] = &[
         value: "database number",
         secret: false,
         read: Read::Value(|b, t| {
-            let db = t.parse().ok().filter(|&d: &i64| d >= 0);
-            set(b, db, "expected a database number, e.g. 0", Builder::db)
+            set(
+                b,
+                t.parse().ok(),
+                "expected a database number, e.g. 0",
+                Builder::db,
+            )
         }),
     },
     Row {
@@ -309,12 +314,7 @@ pub(crate) static TABLE: &[Row] = &[
         secret: false,
         read: Read::Value(|b, t| {
             let expected = "expected a positive number of seconds or None, e.g. 1.5";
-            set(
-                b,
-                optional(t, positive_seconds),
-                expected,
-                Builder::socket_timeout,
-            )
+            set(b, optional(t, seconds), expected, Builder::socket_timeout)
         }),
     },
     Row {
