@@ -50,7 +50,7 @@ impl Compat {
     }
 }
 
-/// What [`Builder::url`] takes: a URL as `&str` or `String`, or an
+/// What [`Builder::url`](super::Builder::url) takes: a URL as `&str` or `String`, or an
 /// `Option<String>` where `None` unsets it.
 pub trait UrlValue {
     /// The URL, or `None` for unset.
