@@ -162,6 +162,9 @@ fn check(
         let _ = writeln!(out, "  {line}");
     }
     let factory = checked.factory;
+    for warning in factory.warnings() {
+        let _ = writeln!(err, "warning: {warning}");
+    }
     let description = factory.store_description().to_owned();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

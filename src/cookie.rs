@@ -35,6 +35,15 @@
 //! Only our own cookie's value must be visible ASCII; other cookies in the
 //! same header may hold anything.
 //!
+//! # Timing
+//!
+//! MACs are compared with `hmac`'s `verify_slice`, which is constant time:
+//! how long a rejection takes does not depend on how many leading bytes of a
+//! forged MAC were right. Everything checked before the MAC (length, the
+//! separator, base64) is public shape, not secret. There is no statistical
+//! timing test here: tests never assert on wall-clock time. Stores look
+//! sessions up by a digest of the id, never by the id itself.
+//!
 //! # Differences from pyramid_redis_sessions
 //!
 //! The original signs with Pyramid's `signed_serialize` (HMAC-SHA1 over a
@@ -635,6 +644,48 @@ mod tests {
             format!("session={tossed}").as_bytes(),
         ]);
         assert_eq!(found(&headers), [ours.as_str(), tossed.as_str()]);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_header_parses_in_bounds(raw in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                // Only bytes a header value may hold.
+                let bytes: Vec<u8> = raw.into_iter().filter(|b| *b == b'\t' || (0x20..0x7f).contains(b) || *b >= 0x80).collect();
+                let headers = headers(&[&bytes]);
+                let values = found(&headers);
+                prop_assert!(values.len() <= MAX_SAME_NAME);
+                for value in values {
+                    prop_assert!(value.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+                    prop_assert_eq!(signer().verify("session", value), None);
+                }
+            }
+
+            #[test]
+            fn any_value_verifies_without_panic(value in ".{0,600}") {
+                prop_assert_eq!(signer().verify("session", &value), None);
+            }
+
+            #[test]
+            fn sign_then_verify_round_trips_and_edits_are_caught(
+                id in "[A-Za-z0-9_-]{16,256}",
+                at in any::<prop::sample::Index>(),
+                with in "[A-Za-z0-9._-]",
+            ) {
+                let value = signer().sign("session", &id);
+                prop_assert_eq!(signer().verify("session", &value), Some(id.as_str()));
+                let at = at.index(value.len());
+                let mut edited = value.clone();
+                edited.replace_range(at..=at, &with);
+                if edited != value {
+                    prop_assert_eq!(signer().verify("session", &edited), None);
+                }
+            }
+        }
     }
 
     #[test]

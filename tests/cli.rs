@@ -265,3 +265,30 @@ fn check_lists_the_settings_of_included_plugins() {
     );
     assert!(!stdout.contains("pw@"), "{stdout}");
 }
+
+#[test]
+fn check_warns_about_weak_settings_but_passes() {
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {}\nredis.sessions.url = memory://\nredis.sessions.cookie_secure = false\n",
+        "x".repeat(40)
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("redis.sessions.secret")),
+        "{stderr}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("cookie_secure")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&"x".repeat(40)),
+        "the secret is never shown: {stderr}"
+    );
+}

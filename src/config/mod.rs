@@ -9,7 +9,9 @@
 //!
 //! - Keys match by their full name (`redis.sessions.timeout`), not by their
 //!   last segment; an unknown `redis.sessions.*` key is an error with a
-//!   suggestion instead of a `TypeError`.
+//!   suggestion instead of a `TypeError`. Keys with a second dot
+//!   (`redis.sessions.<package>.<key>`) belong to the package that declares
+//!   them and are checked against its declarations.
 //! - `cookie_secure = maybe` is an error, not `false`.
 //! - Dotted names resolve to registered objects or to plugin libraries
 //!   (`libpkg.so` on `redis.sessions.plugin_path`), not to Python imports.

@@ -9,13 +9,12 @@ use super::ini::Ini;
 use super::names::{NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
-use crate::factory::table::{self, Read, TABLE};
+use crate::factory::table::{self, Read, TABLE, is_unset};
 use crate::factory::{ClientCallable, RedisSessionFactory};
 use crate::id::IdGenerator;
 use crate::store::redact_url;
 
-/// The prefix of every setting of this library.
-pub const PREFIX: &str = "redis.sessions.";
+pub use crate::factory::table::PREFIX;
 
 /// Every `redis.sessions.*` key this library reads (without the prefix),
 /// with its default as people read it, in the order of `docs/settings.md`.
@@ -372,21 +371,6 @@ fn mask(key: &str, value: &str, declared: &[(&str, bool)]) -> String {
     }
 }
 
-/// Python Paste's `asbool`.
-pub(crate) fn asbool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
-        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// True for an empty value or `None`: an optional setting left unset.
-pub(crate) fn is_unset(value: &str) -> bool {
-    let v = value.trim();
-    v.is_empty() || v.eq_ignore_ascii_case("none")
-}
-
 impl Settings {
     /// The plugin folders of `plugin_path`, relative ones made relative to
     /// the INI file's folder.
@@ -581,19 +565,6 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn asbool_takes_pastes_words_and_nothing_else() {
-        for t in ["true", "Yes", "ON", "y", "t", "1", " true "] {
-            assert_eq!(asbool(t), Some(true), "{t}");
-        }
-        for f in ["false", "No", "off", "N", "f", "0"] {
-            assert_eq!(asbool(f), Some(false), "{f}");
-        }
-        for bad in ["maybe", "", "2", "truthy"] {
-            assert_eq!(asbool(bad), None, "{bad}");
-        }
-    }
-
     macro_rules! invalid {
         ($($name:ident: $key:expr => $value:expr;)*) => {$(
             #[test]
@@ -704,7 +675,7 @@ mod tests {
         let ini = dir.join("app.ini");
         std::fs::write(
             &ini,
-            "[app:main]\nredis.sessions.url = memory://\nredis.sessions.secret = changeme-changeme-changeme-changeme\n",
+            "[app:main]\nredis.sessions.url = redis://127.0.0.1:6390/0\nredis.sessions.secret = changeme-changeme-changeme-changeme\n",
         )
         .unwrap();
         let settings = Settings::from_ini(&ini).unwrap();

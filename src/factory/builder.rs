@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::checks::{self, Findings};
 use super::context::{ClientCallable, Context, KeyErrors, Legacy, StoreSelector};
+use super::values::{CacheControl, Compat, UrlValue};
 use super::{MEMORY_URL, RedisSessionFactory};
 use crate::codec::{Codec, MsgPack};
 use crate::config::{Error, ErrorKind};
@@ -21,86 +22,6 @@ pub const DEFAULT_MAX_SESSION_BYTES: u64 = 1024 * 1024;
 /// The largest `max_session_bytes` accepted: 512 MiB, Redis's own limit for
 /// one value.
 pub const MAX_SESSION_BYTES: u64 = 512 * 1024 * 1024;
-
-/// What goes in `Cache-Control` on responses that set or delete the session
-/// cookie (`redis.sessions.cache_control`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum CacheControl {
-    /// `Cache-Control: no-store`, unless the application set its own
-    /// `Cache-Control` (the default): no shared cache keeps a response
-    /// that carries someone's session cookie.
-    #[default]
-    NoStore,
-    /// Leave `Cache-Control` alone.
-    None,
-}
-
-impl CacheControl {
-    /// Parses `no-store` or `none` (any case).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "no-store" => Some(Self::NoStore),
-            "none" => Some(Self::None),
-            _ => None,
-        }
-    }
-}
-
-/// Which foreign session formats are understood (`redis.sessions.compat`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Compat {
-    /// Only this library's own formats (the default).
-    #[default]
-    None,
-    /// Also the cookies and stored sessions of Python's
-    /// `pyramid_redis_sessions`, so that both apps share sessions during a
-    /// migration (see `legacy_secret`, `legacy_prefix`, `legacy_cookie_name`).
-    PyramidRedisSessions,
-}
-
-impl Compat {
-    /// Parses `none` or `pyramid_redis_sessions` (any case).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "none" => Some(Self::None),
-            "pyramid_redis_sessions" => Some(Self::PyramidRedisSessions),
-            _ => None,
-        }
-    }
-}
-
-/// What [`Builder::url`] takes: a URL as `&str` or `String`, or an
-/// `Option<String>` where `None` unsets it.
-pub trait UrlValue {
-    /// The URL, or `None` for unset.
-    fn into_url(self) -> Option<String>;
-}
-
-impl UrlValue for &str {
-    fn into_url(self) -> Option<String> {
-        Some(self.to_owned())
-    }
-}
-
-impl UrlValue for String {
-    fn into_url(self) -> Option<String> {
-        Some(self)
-    }
-}
-
-impl UrlValue for &String {
-    fn into_url(self) -> Option<String> {
-        Some(self.clone())
-    }
-}
-
-impl UrlValue for Option<String> {
-    fn into_url(self) -> Option<String> {
-        self
-    }
-}
 
 /// Builds a [`RedisSessionFactory`]; every setter names its INI key
 /// (`redis.sessions.` + the setter's name) and its default.
@@ -423,7 +344,7 @@ impl Builder {
                 events: crate::session::EventSlot::default(),
             }),
             redis_client,
-            store_description,
+            store_description: Arc::from(store_description),
             warnings: Arc::from(found.warnings),
         })
     }
@@ -577,6 +498,24 @@ impl Builder {
 
     /// The connection settings that can be checked without a server.
     fn check_redis(&self, found: &mut Findings) {
+        if self.redis.port == 0 {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "port",
+                    "expected a port number from 1 to 65535, e.g. 6379",
+                )
+                .seen("0");
+        }
+        if self.redis.db < 0 {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "db",
+                    "expected a database number, e.g. 0",
+                )
+                .seen(self.redis.db.to_string());
+        }
         if self.redis.socket_timeout.is_some_and(|t| t.is_zero()) {
             found
                 .problem(

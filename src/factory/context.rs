@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::builder::{CacheControl, Compat};
+use super::values::{CacheControl, Compat};
 use crate::codec::Codec;
 use crate::cookie::{CookieAttributes, CookieSigner};
 use crate::id::IdGenerator;

@@ -30,15 +30,15 @@ mod builder;
 mod checks;
 mod context;
 pub(crate) mod table;
+mod values;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use builder::{
-    Builder, CacheControl, Compat, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES, UrlValue,
-};
+pub use builder::{Builder, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES};
 pub use context::ClientCallable;
 pub(crate) use context::{Context, KeyErrors, StoreSelector};
+pub use values::{CacheControl, Compat, UrlValue};
 
 use crate::config::Problem;
 use crate::store::{self, RedisClient, RedisOptions};
@@ -78,7 +78,7 @@ pub const MEMORY_URL: &str = "memory://";
 pub struct RedisSessionFactory {
     pub(crate) context: Arc<Context>,
     redis_client: Option<RedisClient>,
-    store_description: String,
+    store_description: Arc<str>,
     warnings: Arc<[Problem]>,
 }
 

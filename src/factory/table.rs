@@ -9,9 +9,27 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::builder::{Builder, CacheControl, Compat};
-use crate::config::settings::{asbool, is_unset};
+use super::builder::Builder;
+use super::values::{CacheControl, Compat};
 use crate::cookie::SameSite;
+
+/// The prefix of every setting of this library.
+pub const PREFIX: &str = "redis.sessions.";
+
+/// Python Paste's `asbool`.
+pub(crate) fn asbool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
+        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// True for an empty value or `None`: an optional setting left unset.
+pub(crate) fn is_unset(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v.eq_ignore_ascii_case("none")
+}
 
 /// Reads a value's text (trimmed) into a builder; gives the builder back,
 /// with what was expected when the text could not be read.
@@ -95,10 +113,11 @@ fn optional_text(text: &str) -> Option<Option<String>> {
     Some((!is_unset(text)).then(|| text.to_owned()))
 }
 
-fn positive_seconds(text: &str) -> Option<Duration> {
+/// Seconds with fractions; whether zero is allowed is the builder's call.
+fn seconds(text: &str) -> Option<Duration> {
     text.parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
 }
 
@@ -258,7 +277,7 @@ pub(crate) static TABLE: &[Row] = &[
         value: "1–65535",
         secret: false,
         read: Read::Value(|b, t| {
-            let port = t.parse().ok().filter(|&p: &u16| p > 0);
+            let port = t.parse().ok();
             set(
                 b,
                 port,
@@ -273,8 +292,12 @@ pub(crate) static TABLE: &[Row] = &[
         value: "database number",
         secret: false,
         read: Read::Value(|b, t| {
-            let db = t.parse().ok().filter(|&d: &i64| d >= 0);
-            set(b, db, "expected a database number, e.g. 0", Builder::db)
+            set(
+                b,
+                t.parse().ok(),
+                "expected a database number, e.g. 0",
+                Builder::db,
+            )
         }),
     },
     Row {
@@ -291,12 +314,7 @@ pub(crate) static TABLE: &[Row] = &[
         secret: false,
         read: Read::Value(|b, t| {
             let expected = "expected a positive number of seconds or None, e.g. 1.5";
-            set(
-                b,
-                optional(t, positive_seconds),
-                expected,
-                Builder::socket_timeout,
-            )
+            set(b, optional(t, seconds), expected, Builder::socket_timeout)
         }),
     },
     Row {
@@ -465,6 +483,19 @@ fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asbool_takes_pastes_words_and_nothing_else() {
+        for t in ["true", "Yes", "ON", "y", "t", "1", " true "] {
+            assert_eq!(asbool(t), Some(true), "{t}");
+        }
+        for f in ["false", "No", "off", "N", "f", "0"] {
+            assert_eq!(asbool(f), Some(false), "{f}");
+        }
+        for bad in ["maybe", "", "2", "truthy"] {
+            assert_eq!(asbool(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn docs_settings_md_shows_the_table() {

@@ -83,17 +83,17 @@ fn debug_output_redacts_secrets() {
 #[test]
 fn url_takes_text_or_an_option() {
     let from_str = RedisSessionFactory::builder(SECRET)
-        .url("memory://")
+        .url("redis://127.0.0.1:6391/0")
         .build()
         .unwrap();
-    assert_eq!(from_str.store_description(), "the embedded in-memory store");
+    assert_eq!(from_str.store_description(), "redis://127.0.0.1:6391/0");
     let from_option = RedisSessionFactory::builder(SECRET)
         .url(Some("redis://127.0.0.1:6390/1".into()))
         .build()
         .unwrap();
     assert_eq!(from_option.store_description(), "redis://127.0.0.1:6390/1");
     let unset = RedisSessionFactory::builder(SECRET)
-        .url("memory://")
+        .url(String::from("redis://127.0.0.1:6391/0"))
         .url(None)
         .build()
         .unwrap();
@@ -332,5 +332,30 @@ fn compat_resolves_legacy_settings_to_ours_and_warns_when_they_do_nothing() {
             "redis.sessions.legacy_cookie_name",
             "redis.sessions.legacy_secret"
         ]
+    );
+}
+
+#[test]
+fn code_and_ini_get_the_same_range_checks() {
+    let err = RedisSessionFactory::builder(SECRET)
+        .port(0)
+        .db(-1)
+        .socket_timeout(Some(std::time::Duration::ZERO))
+        .connection_pool(Some(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        keys(&err),
+        [
+            "redis.sessions.port",
+            "redis.sessions.db",
+            "redis.sessions.socket_timeout",
+            "redis.sessions.connection_pool"
+        ]
+    );
+    assert!(
+        err.problems()
+            .iter()
+            .all(|p| p.kind() == ErrorKind::Invalid)
     );
 }
