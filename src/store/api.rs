@@ -224,11 +224,13 @@ impl IndexEntry {
 
     /// True if this entry replaces `old` for the same member: the newer
     /// observation wins (later `last_seen`, then later `expires`).
+    #[cfg(feature = "memory-store")]
     pub(crate) fn supersedes(&self, old: &Self) -> bool {
         (self.last_seen, self.expires) > (old.last_seen, old.expires)
     }
 
     /// Merges a put into the stored entry (see [`SessionStore::index_put`]).
+    #[cfg(feature = "memory-store")]
     pub(crate) fn merged_into(self, old: &Self) -> Self {
         let created = match (old.created, self.created) {
             (0, new) => new,
