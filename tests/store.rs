@@ -836,3 +836,52 @@ async fn memory_sessions_expire_by_their_ttl_and_refresh_extends_it() {
     tokio::time::advance(Duration::from_secs(MAX_TIMEOUT - 1)).await;
     assert!(store.load("long").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_slow_write_and_an_invalidate_queued_on_a_stopped_redis_leave_no_key_without_ttl() {
+    use crate::support::{Client, ProbeStore, SECRET, key_of};
+    use std::sync::atomic::Ordering;
+
+    let server = RedisServer::start();
+    let pid = pid_of(&server);
+    let probe = ProbeStore::new(Arc::new(redis_store(&server, Duration::from_millis(300))));
+    let factory = redis_sessions::RedisSessionFactory::builder(SECRET)
+        .store(probe.clone())
+        .build()
+        .unwrap();
+    let mut c = Client::new(crate::app::router(&factory));
+    assert_eq!(c.get("/incr").await.body, "1");
+    let key = key_of(&c.id());
+    let calls = |name: &str| server.command_calls().get(name).copied().unwrap_or(0);
+    let (evalsha, del) = (calls("evalsha"), calls("del"));
+
+    // The slow request loads, then waits 200 ms before writing.
+    let slow = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.send("/slow_set?key=a&value=b&ms=200", c.cookie.clone())
+                .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while probe.loads.load(Ordering::SeqCst) < 1 {
+        assert!(Instant::now() < deadline, "the slow request never loaded");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(&pid, "-STOP");
+    // The invalidate's DEL is queued first, the slow update after it.
+    let invalidate = c.send("/invalidate", c.cookie.clone()).await;
+    let slow = slow.await.unwrap();
+    signal(&pid, "-CONT");
+    assert_eq!(invalidate.status, 503, "{invalidate:?}");
+    assert_eq!(slow.status, 503, "{slow:?}");
+    assert!(invalidate.set_cookie.is_empty() && slow.set_cookie.is_empty());
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls("evalsha") < evalsha + 1 || calls("del") < del + 1 {
+        assert!(Instant::now() < deadline, "the queued writes never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(ttls(&server), [], "the session is gone and nothing is left");
+    assert!(!server.keys().contains(&key));
+}
