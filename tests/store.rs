@@ -639,8 +639,14 @@ async fn an_update_racing_a_delete_on_a_stalled_redis_leaves_no_key_without_ttl(
 
 #[tokio::test]
 async fn redis_forgetting_its_scripts_replays_exactly_the_writes_that_did_not_run() {
+    for per_key in [false, true] {
+        forgotten_scripts_are_loaded_and_replayed(per_key).await;
+    }
+}
+
+async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
     let server = RedisServer::start();
-    let store = redis_store(&server, Duration::from_secs(2));
+    let store = redis_store(&server, Duration::from_secs(2)).pipeline_per_key(per_key);
     store
         .write(vec![new_session("k", &[f(b"n", b"0")], 100)])
         .await
