@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
+use super::layout::is_user_field;
 
 /// The future returned by [`SessionStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
@@ -115,6 +116,12 @@ impl Write {
             Self::Delete { .. } => None,
         }
     }
+}
+
+/// True if an update with these fields may leave the session without a
+/// user field: it deletes some, and sets none. Only then do stores check.
+pub(crate) fn may_empty(set: &[Field], delete: &[Vec<u8>]) -> bool {
+    !delete.is_empty() && !set.iter().any(|(name, _)| is_user_field(name))
 }
 
 /// Refuses a batch with a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT)
@@ -397,6 +404,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "memory-store")]
     #[test]
     fn the_newer_observation_wins_whatever_the_order() {
         let old = entry(100, 1300, Some("a"));

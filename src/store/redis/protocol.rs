@@ -44,8 +44,8 @@ use futures_util::future::try_join_all;
 use redis::{Cmd, RedisError, Script, Value};
 
 use super::client::{RedisClient, map_error};
-use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch};
-use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD, is_user_field};
+use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
+use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{Error, Field, SessionStore, StoreFuture, Write, Written};
 
 const CREATE_LUA: &str = include_str!("lua/create.lua");
@@ -252,9 +252,7 @@ fn command(write: &Write) -> Cmd {
             delete,
             timeout,
         } => {
-            // Only an update that deletes and sets no user field can
-            // leave the session without one.
-            let check_empty = !delete.is_empty() && !set.iter().any(|(n, _)| is_user_field(n));
+            let check_empty = may_empty(set, delete);
             let mut cmd = evalsha(&UPDATE, key);
             cmd.arg(timeout).arg(set.len()).arg(u8::from(check_empty));
             for (name, value) in set {
