@@ -135,36 +135,49 @@ impl RedisStore {
     }
 
     /// Sends `writes[i]` for each `i` in `which` and returns their replies,
-    /// in the order of `which`: one pipeline, or one per key.
+    /// in the order of `which`: one pipeline, or one per key (all at once).
     async fn send(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
-        let groups = if self.pipeline_per_key {
-            group_by_key(writes, which)
-        } else {
-            vec![which.to_vec()]
-        };
-        let sent = try_join_all(groups.iter().map(|group| async move {
-            let mut conn = self.client.connection()?;
-            let mut pipe = redis::pipe();
-            for &i in group {
-                pipe.add_command(command(&writes[i]));
+        if !self.pipeline_per_key {
+            return self.pipeline(writes, which).await;
+        }
+        let groups = group_by_key(writes, which);
+        let sent = try_join_all(groups.iter().map(|group| self.pipeline(writes, group))).await?;
+        let mut slots: Vec<Option<Reply>> = (0..writes.len()).map(|_| None).collect();
+        for (group, replies) in groups.iter().zip(sent) {
+            for (&i, reply) in group.iter().zip(replies) {
+                slots[i] = Some(reply);
             }
-            let replies: Vec<Reply> = self
-                .client
-                .bounded(pipe.ignore_errors().query_async(&mut conn))
-                .await?;
-            if replies.len() != group.len() {
-                return Err(Error::UnexpectedReply {
+        }
+        which
+            .iter()
+            .map(|&i| {
+                slots[i].take().ok_or(Error::UnexpectedReply {
                     to: "a pipeline of session writes",
                     expected: "one reply per write",
-                });
-            }
-            Ok::<_, Error>(group.iter().copied().zip(replies).collect::<Vec<_>>())
-        }))
-        .await?;
-        let mut slots: Vec<(usize, Reply)> = sent.into_iter().flatten().collect();
-        let position = |i: usize| which.iter().position(|&w| w == i);
-        slots.sort_by_key(|(i, _)| position(*i));
-        Ok(slots.into_iter().map(|(_, reply)| reply).collect())
+                })
+            })
+            .collect()
+    }
+
+    /// One pipeline of `writes[i]` for each `i` in `which`: its replies, in
+    /// that order.
+    async fn pipeline(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+        let mut conn = self.client.connection()?;
+        let mut pipe = redis::pipe();
+        for &i in which {
+            pipe.add_command(command(&writes[i]));
+        }
+        let replies: Vec<Reply> = self
+            .client
+            .bounded(pipe.ignore_errors().query_async(&mut conn))
+            .await?;
+        if replies.len() != which.len() {
+            return Err(Error::UnexpectedReply {
+                to: "a pipeline of session writes",
+                expected: "one reply per write",
+            });
+        }
+        Ok(replies)
     }
 
     async fn load_scripts(&self) -> Result<(), Error> {
