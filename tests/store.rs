@@ -423,7 +423,13 @@ async fn listed(store: &dyn SessionStore, index: &str, now: u64) -> Vec<IndexEnt
 async fn index_lists_what_was_put_and_prunes_what_expired(s: Subject) {
     let store = &*s.store;
     let now = unix_now();
-    let a = entry("a", now + 100, now - 50, now - 10, Some("Firefox on Linux"));
+    let a = entry(
+        "a",
+        now + 100,
+        now - 50,
+        now - 10,
+        Some(" Mozilla/5.0 (X11;  Linux) "),
+    );
     let b = entry("b", now + 300, now - 60, now - 5, None);
     store.index_put("u:1", a.clone()).await.unwrap();
     store.index_put("u:1", b.clone()).await.unwrap();
@@ -890,4 +896,82 @@ async fn a_slow_write_and_an_invalidate_queued_on_a_stopped_redis_leave_no_key_w
     }
     assert_eq!(ttls(&server), [], "the session is gone and nothing is left");
     assert!(!server.keys().contains(&key));
+}
+
+/// A write over a few keys and field names, as the lifecycle could send.
+fn any_write() -> impl proptest::strategy::Strategy<Value = Write> {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["a", "b", "c"]);
+    let name = prop::sample::select(vec![
+        b"x".to_vec(),
+        b"y".to_vec(),
+        b"\0\0z".to_vec(),
+        REFRESHED_FIELD.to_vec(),
+        TIMEOUT_FIELD.to_vec(),
+    ]);
+    let value = vec(any::<u8>(), 0..4);
+    let timeout = prop::sample::select(vec![0u64, 100, 5000]);
+    prop_oneof![
+        (
+            key.clone(),
+            vec((name.clone(), value.clone()), 0..4),
+            timeout.clone()
+        )
+            .prop_map(|(k, mut fields, t)| {
+                fields.push(f(CREATED_FIELD, b"1"));
+                Write::create(k, fields, t)
+            }),
+        (
+            key.clone(),
+            vec((name.clone(), value), 0..3),
+            vec(name, 0..3),
+            timeout.clone()
+        )
+            .prop_map(|(k, set, delete, t)| Write::update(k, set, delete, t)),
+        key.clone().prop_map(Write::delete),
+        (key, timeout, 0u64..10).prop_map(|(k, t, now)| Write::refresh(k, t, now)),
+    ]
+}
+
+#[test]
+fn memory_and_redis_agree_on_any_sequence_of_writes() {
+    use proptest::collection::vec;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    let server = RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24);
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    let redis = redis_store(&server, Duration::from_secs(2));
+    runner
+        .run(&vec(vec(any_write(), 1..5), 1..6), |batches| {
+            runtime.block_on(async {
+                ::redis::cmd("FLUSHALL")
+                    .query::<()>(&mut server.conn())
+                    .unwrap();
+                let memory = MemoryStore::new();
+                for batch in batches {
+                    let m = memory.write(batch.clone()).await;
+                    let r = redis.write(batch).await;
+                    proptest::prop_assert_eq!(m, r);
+                }
+                for key in ["a", "b", "c"] {
+                    let m = fields(&memory, key).await;
+                    let r = fields(&redis, key).await;
+                    proptest::prop_assert_eq!(m, r, "key {}", key);
+                }
+                for (key, ttl) in ttls(&server) {
+                    proptest::prop_assert!(ttl > 0 || ttl == -1, "{} {}", key, ttl);
+                }
+                Ok::<(), TestCaseError>(())
+            })
+        })
+        .unwrap();
 }
