@@ -104,7 +104,6 @@ async fn round_trips_per_request_hold_the_floor() {
             ("hgetall", 1),
             ("evalsha", 1),
             ("expire", 1),
-            ("hset", 1),
             ("hdel", 1),
             ("hkeys", 1),
             ("del", 1),

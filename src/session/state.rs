@@ -147,8 +147,9 @@ impl State {
                     if self.timeout_changed {
                         set.push(self.timeout_field());
                     }
-                    // Every update sets the TTL: it is a refresh too.
-                    set.push((REFRESHED_FIELD.to_vec(), now().to_string().into_bytes()));
+                    if self.refresh_due {
+                        set.push((REFRESHED_FIELD.to_vec(), now().to_string().into_bytes()));
+                    }
                     plan.writes
                         .push(Write::update(key.clone(), set, delete, plan.timeout));
                     plan.update = true;
@@ -247,8 +248,7 @@ mod tests {
                 &plan.writes[..],
                 [Write::Update { key, set, delete, timeout: 60 }]
                     if key == "k"
-                        && set[0] == (b"c".to_vec(), b"3".to_vec())
-                        && set[1].0 == REFRESHED_FIELD
+                        && set == &[(b"c".to_vec(), b"3".to_vec())]
                         && delete == &[b"a".to_vec()]
             ),
             "{plan:?}"
