@@ -975,3 +975,177 @@ fn memory_and_redis_agree_on_any_sequence_of_writes() {
         })
         .unwrap();
 }
+
+/// A TCP proxy to Redis that, once armed, forwards only so many more bytes
+/// from the client and then cuts the connection: a connection dropped in
+/// the middle of a batch, at any byte.
+struct CutProxy {
+    port: u16,
+    /// Bytes the client may still send (`usize::MAX`: no limit).
+    budget: Arc<std::sync::atomic::AtomicUsize>,
+    /// Local ports of the proxy's connections to Redis.
+    upstream_ports: Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+impl CutProxy {
+    async fn start(redis_port: u16) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let budget = Arc::new(AtomicUsize::new(usize::MAX));
+        let upstream_ports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (b, ports) = (budget.clone(), upstream_ports.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await
+                else {
+                    continue;
+                };
+                ports
+                    .lock()
+                    .unwrap()
+                    .push(server.local_addr().unwrap().port());
+                let budget = b.clone();
+                tokio::spawn(async move {
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, mut to_server) = server.into_split();
+                    let down = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                    });
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = match from_client.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut allowed = n;
+                        let _ = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                            if b == usize::MAX {
+                                return None;
+                            }
+                            allowed = n.min(b);
+                            Some(b - allowed)
+                        });
+                        if to_server.write_all(&buf[..allowed]).await.is_err() || allowed < n {
+                            break;
+                        }
+                    }
+                    // Dropping both halves closes both connections.
+                    down.abort();
+                });
+            }
+        });
+        Self {
+            port,
+            budget,
+            upstream_ports,
+        }
+    }
+
+    fn arm(&self, bytes: usize) {
+        self.budget
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.upstream_ports.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_connection_cut_at_any_byte_of_a_batch_leaves_every_key_with_its_ttl_and_each_write_whole()
+ {
+    let server = RedisServer::start();
+    let direct = redis_store(&server, Duration::from_secs(2));
+    let proxy = CutProxy::start(server.port).await;
+    let options = RedisOptions {
+        url: Some(format!("redis://127.0.0.1:{}/0", proxy.port)),
+        socket_timeout: Some(Duration::from_secs(2)),
+        ..RedisOptions::default()
+    };
+    let store = RedisStore::new(RedisClient::open(&options).unwrap());
+    let batch = || {
+        vec![
+            Write::update("a", vec![f(b"x", b"new")], vec![b"y".to_vec()], 100),
+            Write::delete("b"),
+            new_session("c", &[f(b"x", b"new")], 100),
+            Write::refresh("d", 100, 42),
+            Write::update("e", vec![], vec![b"x".to_vec()], 100),
+        ]
+    };
+    let mut cut_at = 0;
+    loop {
+        ::redis::cmd("FLUSHALL")
+            .query::<()>(&mut server.conn())
+            .unwrap();
+        let old = [f(b"x", b"old"), f(b"y", b"old")];
+        direct
+            .write(
+                ["a", "b", "d", "e"]
+                    .map(|k| new_session(k, &old[..1 + usize::from(k == "a")], 100))
+                    .to_vec(),
+            )
+            .await
+            .unwrap();
+        proxy.arm(usize::MAX);
+        // Connected (again) and the scripts known, before the cut is armed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.load("a").await.is_err() {
+            assert!(Instant::now() < deadline, "never reconnected");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let before = proxy.ports();
+        proxy.arm(cut_at);
+        let result = store.write(batch()).await;
+        if let Ok(written) = result {
+            assert_eq!(
+                written,
+                [
+                    Written::Stored,
+                    Written::Deleted,
+                    Written::Stored,
+                    Written::Stored,
+                    Written::Emptied
+                ]
+            );
+            assert!(cut_at > 0, "a cut before the first byte must fail");
+            break;
+        }
+        // Wait until Redis has dropped the cut connection: it has then run
+        // every command that reached it whole.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let clients: String = ::redis::cmd("CLIENT")
+                .arg("LIST")
+                .query(&mut server.conn())
+                .unwrap();
+            let open = before
+                .iter()
+                .any(|p| clients.contains(&format!("addr=127.0.0.1:{p} ")));
+            if !open {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cut connection stayed open");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for (key, ttl) in ttls(&server) {
+            assert!(ttl > 0, "cut at byte {cut_at}: {key} has TTL {ttl}");
+        }
+        let a = fields(&direct, "a").await.unwrap();
+        assert!(
+            a.get(b"x".as_slice()) == Some(&b"old".to_vec()) && a.contains_key(b"y".as_slice())
+                || a.get(b"x".as_slice()) == Some(&b"new".to_vec())
+                    && !a.contains_key(b"y".as_slice()),
+            "cut at byte {cut_at}: the update of a is half applied"
+        );
+        let c = direct.load("c").await.unwrap();
+        assert!(
+            c.is_none() || c.as_ref().is_some_and(|c| c.len() == 2),
+            "cut at byte {cut_at}"
+        );
+        cut_at += 7;
+        assert!(cut_at < 10_000, "the batch never went through");
+    }
+}
