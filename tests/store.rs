@@ -684,12 +684,51 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
         ]
     );
     assert_eq!(calls.get("del"), Some(&1), "the DEL ran once: {calls:?}");
-    assert_eq!(calls.get("script|load"), Some(&3), "{calls:?}");
+    assert_eq!(calls.get("evalsha"), Some(&3), "3 refused: {calls:?}");
     assert_eq!(
-        calls.get("evalsha"),
-        Some(&6),
-        "3 refused, 3 replayed: {calls:?}"
+        calls.get("eval"),
+        Some(&3),
+        "3 replayed with their source: {calls:?}"
     );
+    assert_eq!(
+        fields(&store, "k").await.unwrap().get(b"n".as_slice()),
+        Some(&b"1".to_vec())
+    );
+    // A key named twice: its writes still apply in order.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    let written = store
+        .write(vec![
+            new_session("twice", &[f(b"n", b"1")], 100),
+            Write::delete("twice"),
+            Write::update("k", vec![f(b"n", b"2")], vec![], 100),
+            Write::delete("k"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        written,
+        [
+            Written::Stored,
+            Written::Deleted,
+            Written::Stored,
+            Written::Deleted
+        ]
+    );
+    let mut keys = server.keys();
+    keys.sort();
+    assert_eq!(keys, ["new", "u:1"], "twice and k are gone");
+    store
+        .write(vec![new_session("k", &[f(b"n", b"1")], 100)])
+        .await
+        .unwrap();
+    let (_, cached) = server
+        .commands_during(store.write(vec![Write::refresh("k", 100, now)]))
+        .await;
+    assert_eq!(cached.get("evalsha"), Some(&1), "cached again: {cached:?}");
+    assert_eq!(cached.get("eval"), None, "{cached:?}");
     redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query::<()>(&mut server.conn())
@@ -701,8 +740,14 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
 async fn budgets_load_one_command_update_three_refresh_three() {
     let server = RedisServer::start();
     let store = redis_store(&server, Duration::from_secs(2));
+    // Warm up: the first use of each script on a server loads it.
     store
-        .write(vec![new_session("k", &[f(b"n", b"0")], 100)])
+        .write(vec![
+            new_session("k", &[f(b"n", b"0")], 100),
+            Write::refresh("k", 100, 1),
+            new_session("k2", &[f(b"n", b"0")], 100),
+            Write::delete("k2"),
+        ])
         .await
         .unwrap();
     let counts = |pairs: &[(&str, u64)]| -> HashMap<String, u64> {

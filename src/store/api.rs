@@ -295,7 +295,8 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Applies `writes` in one round trip and says what happened to each:
     /// the result has one [`Written`] per write, in the same order. Writes
-    /// to one key are applied in their order.
+    /// to one key are applied in their order (on Redis, a batch that names
+    /// a key more than once takes one more round trip per repeat).
     ///
     /// # Errors
     ///

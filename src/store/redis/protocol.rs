@@ -48,12 +48,27 @@ use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{Error, Field, SessionStore, StoreFuture, Write, Written};
 
+/// One of our Lua scripts: its source and its (lazily hashed) cache entry.
+struct Lua {
+    source: &'static str,
+    script: LazyLock<Script>,
+}
+
 const CREATE_LUA: &str = include_str!("lua/create.lua");
 const UPDATE_LUA: &str = include_str!("lua/update.lua");
 const INDEX_LUA: &str = include_str!("lua/index.lua");
-static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE_LUA));
-static UPDATE: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE_LUA));
-static INDEX: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_LUA));
+static CREATE: Lua = Lua {
+    source: CREATE_LUA,
+    script: LazyLock::new(|| Script::new(CREATE_LUA)),
+};
+static UPDATE: Lua = Lua {
+    source: UPDATE_LUA,
+    script: LazyLock::new(|| Script::new(UPDATE_LUA)),
+};
+static INDEX: Lua = Lua {
+    source: INDEX_LUA,
+    script: LazyLock::new(|| Script::new(INDEX_LUA)),
+};
 
 /// Sessions in Redis, through a [`RedisClient`].
 ///
@@ -83,9 +98,12 @@ impl RedisStore {
     }
 
     /// Sends the writes of each session key in a pipeline of their own
-    /// (all at once, each still one round trip) instead of one pipeline for
-    /// the whole batch. Redis Cluster needs it: a pipeline must stay within
-    /// one slot there. Default: `false` (one pipeline).
+    /// (all at once, so still one round trip) instead of one pipeline for
+    /// the whole batch: for a connection that cannot route one pipeline to
+    /// several Cluster nodes (a plain redis-rs cluster connection refuses a
+    /// pipeline that spans slots). The Cluster connection of
+    /// [`RedisClient`] splits pipelines by slot itself and does not need
+    /// it. Default: `false` (one pipeline).
     pub fn pipeline_per_key(mut self, yes: bool) -> Self {
         self.pipeline_per_key = yes;
         self
@@ -106,26 +124,31 @@ impl RedisStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         check_batch(&writes)?;
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let all: Vec<usize> = (0..writes.len()).collect();
-        let mut replies = self.send(&writes, &all).await?;
-        let noscript: Vec<usize> = replies
-            .iter()
-            .enumerate()
-            .filter(|(_, reply)| matches!(reply, Err(e) if is_noscript(e)))
-            .map(|(i, _)| i)
-            .collect();
-        if !noscript.is_empty() {
-            // Redis restarted or flushed its scripts: those writes did not
-            // run. Load the scripts, then replay exactly those writes.
-            self.load_scripts().await?;
-            let again = self.send(&writes, &noscript).await?;
-            for (i, reply) in noscript.into_iter().zip(again) {
-                replies[i] = reply;
+        let waves = waves(&writes);
+        let replies = match waves.as_slice() {
+            [] => Vec::new(),
+            [all] => self.run(&writes, all).await?,
+            _ => {
+                // A key named twice: one round trip per repeat, so that a
+                // replayed script can never run after a later write to its
+                // key.
+                let mut slots: Vec<Option<Reply>> = (0..writes.len()).map(|_| None).collect();
+                for wave in &waves {
+                    for (&i, reply) in wave.iter().zip(self.run(&writes, wave).await?) {
+                        slots[i] = Some(reply);
+                    }
+                }
+                slots
+                    .into_iter()
+                    .map(|slot| {
+                        slot.ok_or(Error::UnexpectedReply {
+                            to: "a batch of session writes",
+                            expected: "one reply per write",
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
             }
-        }
+        };
         let timeout = self.client.timeout();
         writes
             .iter()
@@ -134,14 +157,48 @@ impl RedisStore {
             .collect()
     }
 
+    /// Sends `writes[i]` for each `i` in `which` (at most one per key) and
+    /// returns their replies in that order, replaying any write that found
+    /// its script missing.
+    async fn run(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+        let mut replies = self.send(writes, which, Invoke::Cached).await?;
+        let noscript: Vec<usize> = replies
+            .iter()
+            .enumerate()
+            .filter(|(_, reply)| matches!(reply, Err(e) if is_noscript(e)))
+            .map(|(at, _)| at)
+            .collect();
+        if !noscript.is_empty() {
+            // Redis restarted, failed over or flushed its scripts: those
+            // writes did not run. Replay exactly those, with the script's
+            // source (`EVAL`, which also caches it again on that node).
+            let again: Vec<usize> = noscript.iter().map(|&at| which[at]).collect();
+            let replayed = self.send(writes, &again, Invoke::Source).await?;
+            for (at, reply) in noscript.into_iter().zip(replayed) {
+                replies[at] = reply;
+            }
+        }
+        Ok(replies)
+    }
+
     /// Sends `writes[i]` for each `i` in `which` and returns their replies,
     /// in the order of `which`: one pipeline, or one per key (all at once).
-    async fn send(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+    async fn send(
+        &self,
+        writes: &[Write],
+        which: &[usize],
+        invoke: Invoke,
+    ) -> Result<Vec<Reply>, Error> {
         if !self.pipeline_per_key {
-            return self.pipeline(writes, which).await;
+            return self.pipeline(writes, which, invoke).await;
         }
         let groups = group_by_key(writes, which);
-        let sent = try_join_all(groups.iter().map(|group| self.pipeline(writes, group))).await?;
+        let sent = try_join_all(
+            groups
+                .iter()
+                .map(|group| self.pipeline(writes, group, invoke)),
+        )
+        .await?;
         let mut slots: Vec<Option<Reply>> = (0..writes.len()).map(|_| None).collect();
         for (group, replies) in groups.iter().zip(sent) {
             for (&i, reply) in group.iter().zip(replies) {
@@ -161,11 +218,16 @@ impl RedisStore {
 
     /// One pipeline of `writes[i]` for each `i` in `which`: its replies, in
     /// that order.
-    async fn pipeline(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+    async fn pipeline(
+        &self,
+        writes: &[Write],
+        which: &[usize],
+        invoke: Invoke,
+    ) -> Result<Vec<Reply>, Error> {
         let mut conn = self.client.connection()?;
         let mut pipe = redis::pipe();
         for &i in which {
-            pipe.add_command(command(&writes[i]));
+            pipe.add_command(command(&writes[i], invoke));
         }
         let replies: Vec<Reply> = self
             .client
@@ -180,21 +242,11 @@ impl RedisStore {
         Ok(replies)
     }
 
-    async fn load_scripts(&self) -> Result<(), Error> {
-        let mut conn = self.client.connection()?;
-        let mut pipe = redis::pipe();
-        for source in [CREATE_LUA, UPDATE_LUA, INDEX_LUA] {
-            pipe.add_command(script_load(source)).ignore();
-        }
-        self.client.bounded(pipe.query_async::<()>(&mut conn)).await
-    }
-
     /// Runs the index script on `index_key` with `args`, loading it once if
     /// Redis does not know it.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(INDEX.get_hash()).arg(1).arg(index_key);
+        let mut cmd = script_call(&INDEX, index_key, Invoke::Cached);
         for arg in args {
             cmd.arg(*arg);
         }
@@ -205,9 +257,10 @@ impl RedisStore {
             };
         match reply {
             Err(e) if is_noscript(&e) => {
-                self.client
-                    .bounded(script_load(INDEX_LUA).query_async::<()>(&mut conn))
-                    .await?;
+                let mut cmd = script_call(&INDEX, index_key, Invoke::Source);
+                for arg in args {
+                    cmd.arg(*arg);
+                }
                 self.client.bounded(cmd.query_async(&mut conn)).await
             }
             other => other.map_err(|e| map_error(e, self.client.timeout())),
@@ -219,10 +272,21 @@ fn is_noscript(e: &RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-fn script_load(source: &str) -> Cmd {
-    let mut cmd = redis::cmd("SCRIPT");
-    cmd.arg("LOAD").arg(source);
-    cmd
+/// The batch in waves that name each key at most once, in batch order: the
+/// n-th write to a key goes in wave n.
+fn waves(writes: &[Write]) -> Vec<Vec<usize>> {
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (i, write) in writes.iter().enumerate() {
+        let repeats = writes[..i]
+            .iter()
+            .filter(|w| w.key() == write.key())
+            .count();
+        match waves.get_mut(repeats) {
+            Some(wave) => wave.push(i),
+            None => waves.push(vec![i]),
+        }
+    }
+    waves
 }
 
 /// Positions in `which`, grouped by the key of their write, each group in
@@ -240,7 +304,7 @@ fn group_by_key(writes: &[Write], which: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// The one command of a write.
-fn command(write: &Write) -> Cmd {
+fn command(write: &Write, invoke: Invoke) -> Cmd {
     match write {
         Write::Delete { key } => {
             let mut cmd = redis::cmd("DEL");
@@ -252,7 +316,7 @@ fn command(write: &Write) -> Cmd {
             fields,
             timeout,
         } => {
-            let mut cmd = evalsha(&CREATE, key);
+            let mut cmd = script_call(&CREATE, key, invoke);
             cmd.arg(timeout);
             for (name, value) in fields {
                 cmd.arg(name).arg(value);
@@ -266,7 +330,7 @@ fn command(write: &Write) -> Cmd {
             timeout,
         } => {
             let check_empty = may_empty(set, delete);
-            let mut cmd = evalsha(&UPDATE, key);
+            let mut cmd = script_call(&UPDATE, key, invoke);
             cmd.arg(timeout).arg(set.len()).arg(u8::from(check_empty));
             for (name, value) in set {
                 cmd.arg(name).arg(value);
@@ -277,7 +341,7 @@ fn command(write: &Write) -> Cmd {
             cmd
         }
         Write::Refresh { key, timeout, now } => {
-            let mut cmd = evalsha(&UPDATE, key);
+            let mut cmd = script_call(&UPDATE, key, invoke);
             cmd.arg(timeout)
                 .arg(1)
                 .arg(0)
@@ -288,9 +352,29 @@ fn command(write: &Write) -> Cmd {
     }
 }
 
-fn evalsha(script: &Script, key: &str) -> Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash()).arg(1).arg(key);
+/// How a script is called.
+#[derive(Debug, Clone, Copy)]
+enum Invoke {
+    /// `EVALSHA`: by its hash, from the server's script cache.
+    Cached,
+    /// `EVAL`: with its source, when the server answered `NOSCRIPT`.
+    Source,
+}
+
+/// The call of `lua` on `key`, arguments to follow.
+fn script_call(lua: &Lua, key: &str, invoke: Invoke) -> Cmd {
+    let mut cmd;
+    match invoke {
+        Invoke::Cached => {
+            cmd = redis::cmd("EVALSHA");
+            cmd.arg(lua.script.get_hash());
+        }
+        Invoke::Source => {
+            cmd = redis::cmd("EVAL");
+            cmd.arg(lua.source);
+        }
+    }
+    cmd.arg(1).arg(key);
     cmd
 }
 
@@ -638,5 +722,8 @@ mod tests {
             [vec![0, 2], vec![1, 4], vec![3]]
         );
         assert_eq!(group_by_key(&writes, &[2, 4]), [vec![2], vec![4]]);
+        assert_eq!(waves(&writes), [vec![0, 1, 3], vec![2, 4]]);
+        assert_eq!(waves(&writes[..2]), [vec![0, 1]]);
+        assert!(waves(&[]).is_empty());
     }
 }
