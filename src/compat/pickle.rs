@@ -231,7 +231,7 @@ impl Machine<'_> {
     }
 
     fn pairs(items: Vec<usize>) -> Result<Vec<(usize, usize)>, Error> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return err("a dict has a key without a value");
         }
         Ok(items.chunks(2).map(|c| (c[0], c[1])).collect())

@@ -232,6 +232,17 @@ fn number(value: &[u8]) -> Result<u64, Error> {
         .ok_or_else(|| backend("a metadata field is not a number"))
 }
 
+/// Waits a random while, growing with `attempt` (up to 2 ms times the
+/// attempt, 20 ms at most), so that writers that keep colliding spread out.
+async fn backoff(attempt: usize) {
+    let mut byte = [0u8; 1];
+    // Without randomness the wait is the longest: still correct, only slower.
+    let jitter = getrandom::fill(&mut byte).map_or(255, |()| byte[0]);
+    let cap_us = (attempt as u64 * 2_000).min(20_000);
+    let wait = cap_us * u64::from(jitter) / 255;
+    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+}
+
 /// Unix time in seconds, as Python's `time.time()`.
 fn now() -> f64 {
     std::time::SystemTime::now()
@@ -322,7 +333,10 @@ impl PyramidStore {
         delete: &[Vec<u8>],
         timeout: Option<u64>,
     ) -> Result<Written, Error> {
-        for _ in 0..UPDATE_ATTEMPTS {
+        for attempt in 0..UPDATE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let Some(old) = self.get(key).await? else {
                 return Ok(Written::Missing);
             };
