@@ -7,9 +7,11 @@ mod support;
 #[path = "../examples/conformance/app.rs"]
 mod app;
 
+mod checklist;
 mod cli;
 mod config;
 mod conformance;
 mod extractor;
 mod plugins;
 mod redis_only;
+mod users;
