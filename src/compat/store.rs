@@ -2,17 +2,26 @@
 //! pickled blob `{'managed_dict': {...}, 'created': float, 'timeout': int}`
 //! per session, under the session id.
 //!
-//! Loading turns the blob into fields: each `managed_dict` entry with a str
-//! key becomes a user field holding that value's own pickle (see
+//! Loading (one `GET`) turns the blob into fields: each `managed_dict` entry
+//! with a str key becomes a user field holding that value's own pickle (see
 //! [`PickleCodec`](super::PickleCodec)), `created` becomes
-//! [`CREATED_FIELD`] and `timeout`, when it is not the default, becomes
-//! [`TIMEOUT_FIELD`]. Entries with keys that are not str are not shown, and
-//! are kept by every update.
+//! [`CREATED_FIELD`] and `timeout` becomes [`TIMEOUT_FIELD`] (the original
+//! keeps a timeout per session). Entries with keys that are not str are not
+//! shown, and are kept by every update. Other metadata (the last refresh, a
+//! bound user) is kept as extra top-level entries of the blob, named as the
+//! field: Python ignores them, and drops them when it next writes the
+//! session (the next refresh then simply comes early).
+//!
+//! A [`Write::Refresh`] sets the TTL and the refresh time like an update;
+//! an update that deletes keys and leaves `managed_dict` empty deletes the
+//! session ([`Written::Emptied`]), but one that only sets metadata does not
+//! (the original makes empty sessions on every first access). The per-user
+//! index lives in our own format, next to the sessions.
 //!
 //! An update reads the blob again, applies its fields to it and stores it
 //! with a script that checks the blob is still the one read (by SHA-1), so
 //! a concurrent write by either side is never undone: on a mismatch it reads
-//! again, up to [`UPDATE_ATTEMPTS`] times. That is two round trips per
+//! again after a short random wait, up to [`UPDATE_ATTEMPTS`] times. That is two round trips per
 //! update. Keys are never watched: connections are shared by all requests.
 
 use std::sync::OnceLock;
@@ -22,8 +31,9 @@ use sha1::{Digest, Sha1};
 
 use super::pickle::{self, Value};
 use crate::store::{
-    CREATED_FIELD, Error, Field, FieldName, RedisClient, SessionStore, StoreFuture, TIMEOUT_FIELD,
-    Write, Written, classify, log_tag, user_field,
+    CREATED_FIELD, Error, Field, FieldName, IndexEntry, MAX_TIMEOUT, REFRESHED_FIELD, RedisClient,
+    RedisStore, SessionStore, StoreFuture, TIMEOUT_FIELD, Write, Written, classify, log_tag,
+    user_field,
 };
 
 /// How often an update is tried when the blob keeps changing under it. Each
@@ -32,17 +42,15 @@ pub(crate) const UPDATE_ATTEMPTS: usize = 16;
 
 const CAS_LUA: &str = r"
 -- KEYS[1]: the session. ARGV[1]: SHA-1 (hex) of the blob the change was
--- made to. ARGV[2]: the new blob, or '' to delete. ARGV[3]: 'keep' (the
--- TTL stays), or the TTL in seconds (0: none). 1 when done, 0 when the blob
--- changed or went away meanwhile.
+-- made to. ARGV[2]: the new blob, or '' to delete. ARGV[3]: the TTL in
+-- seconds (0: none). 1 when done, 0 when the blob changed or went away
+-- meanwhile.
 local current = redis.call('GET', KEYS[1])
 if not current or redis.sha1hex(current) ~= ARGV[1] then
   return 0
 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
-elseif ARGV[3] == 'keep' then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 elseif tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 else
@@ -164,8 +172,10 @@ impl Blob {
                         Value::Float(number(value)? as f64),
                     );
                 }
-                // Other bookkeeping has no place in the original's blob.
-                FieldName::Meta(_) => {}
+                FieldName::Meta(meta) => {
+                    let name = String::from_utf8_lossy(meta).into_owned();
+                    set(&mut self.top, &name, Value::Bytes(value.clone()));
+                }
             }
         }
         for name in delete {
@@ -178,7 +188,7 @@ impl Blob {
     }
 
     /// The blob as session fields (see the module docs).
-    fn fields(&self, default_timeout: u64) -> Vec<Field> {
+    fn fields(&self) -> Vec<Field> {
         let mut fields: Vec<Field> = self
             .entries()
             .iter()
@@ -186,8 +196,15 @@ impl Blob {
             .collect();
         let created = self.created().max(0.0) as u64;
         fields.push((CREATED_FIELD.to_vec(), created.to_string().into_bytes()));
-        if let Some(timeout) = self.timeout().filter(|&t| t != default_timeout) {
+        if let Some(timeout) = self.timeout() {
             fields.push((TIMEOUT_FIELD.to_vec(), timeout.to_string().into_bytes()));
+        }
+        for (k, v) in &self.top {
+            if let (Some(name), Value::Bytes(value)) = (k.as_str(), v)
+                && name.starts_with('\0')
+            {
+                fields.push((name.as_bytes().to_vec(), value.clone()));
+            }
         }
         fields
     }
@@ -261,32 +278,33 @@ fn sha1_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct PyramidStore {
     client: RedisClient,
+    /// The per-user index, in our own format.
+    index: RedisStore,
+}
+
+/// What an update through [`PyramidStore::change`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Update,
+    Refresh,
 }
 
 impl PyramidStore {
     /// A store over `client`.
     pub(crate) fn new(client: RedisClient) -> Self {
-        Self { client }
+        Self {
+            index: RedisStore::new(client.clone()),
+            client,
+        }
     }
 
-    /// `GET` and a TTL refresh to the default, in one pipeline.
-    async fn load_blob(
-        &self,
-        key: &str,
-        default_timeout: u64,
-    ) -> Result<Option<Vec<Field>>, Error> {
-        let mut conn = self.client.connection()?;
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET").arg(key);
-        if default_timeout > 0 {
-            pipe.cmd("EXPIRE").arg(key).arg(default_timeout).ignore();
-        }
-        let (blob,): (Option<Vec<u8>>,) = self.client.bounded(pipe.query_async(&mut conn)).await?;
-        let Some(blob) = blob else {
+    /// One `GET`; the TTL is left alone.
+    async fn load_blob(&self, key: &str) -> Result<Option<Vec<Field>>, Error> {
+        let Some(blob) = self.get(key).await? else {
             return Ok(None);
         };
         match Blob::parse(&blob) {
-            Ok(blob) => Ok(Some(blob.fields(default_timeout))),
+            Ok(blob) => Ok(Some(blob.fields())),
             Err(e) => {
                 // Left in place: the Python app may still read it.
                 tracing::warn!(target: "redis_sessions::compat", session = log_tag(key), problem = %e, "stored session cannot be read: starting a new session");
@@ -311,11 +329,10 @@ impl PyramidStore {
             .map_or_else(now, |secs| secs as f64);
         let mut blob = Blob::new(created, timeout);
         blob.apply(fields, &[])?;
-        let ttl = blob.timeout().unwrap_or(timeout);
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(blob.to_bytes()).arg("NX");
-        if ttl > 0 {
-            cmd.arg("EX").arg(ttl);
+        if timeout > 0 {
+            cmd.arg("EX").arg(timeout);
         }
         let mut conn = self.client.connection()?;
         let done: Option<String> = self.client.bounded(cmd.query_async(&mut conn)).await?;
@@ -326,12 +343,15 @@ impl PyramidStore {
         })
     }
 
-    async fn update(
+    /// Reads the blob, applies `set` and `delete`, and stores it with a TTL
+    /// of `timeout` if nobody changed it meanwhile; else tries again.
+    async fn change(
         &self,
         key: &str,
         set: &[Field],
         delete: &[Vec<u8>],
-        timeout: Option<u64>,
+        timeout: u64,
+        kind: Change,
     ) -> Result<Written, Error> {
         for attempt in 0..UPDATE_ATTEMPTS {
             if attempt > 0 {
@@ -342,15 +362,11 @@ impl PyramidStore {
             };
             let mut blob = Blob::parse(&old)?;
             blob.apply(set, delete)?;
-            let emptied = blob.entries().is_empty();
+            let emptied = kind == Change::Update && !delete.is_empty() && blob.entries().is_empty();
             let new = if emptied { Vec::new() } else { blob.to_bytes() };
-            let ttl = match timeout {
-                Some(t) => t.to_string(),
-                None => "keep".to_owned(),
-            };
             let mut conn = self.client.connection()?;
             let mut invocation = cas_script().key(key);
-            invocation.arg(sha1_hex(&old)).arg(new).arg(ttl);
+            invocation.arg(sha1_hex(&old)).arg(new).arg(timeout);
             let done: i64 = self
                 .client
                 .bounded(invocation.invoke_async(&mut conn))
@@ -370,6 +386,15 @@ impl PyramidStore {
     }
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
+        for write in &writes {
+            if let Write::Create { timeout, .. }
+            | Write::Update { timeout, .. }
+            | Write::Refresh { timeout, .. } = write
+                && *timeout > MAX_TIMEOUT
+            {
+                return Err(Error::TimeoutTooLong(*timeout));
+            }
+        }
         let mut results = Vec::with_capacity(writes.len());
         for write in &writes {
             let written = match write {
@@ -383,7 +408,15 @@ impl PyramidStore {
                     set,
                     delete,
                     timeout,
-                } => self.update(key, set, delete, *timeout).await?,
+                } => {
+                    self.change(key, set, delete, *timeout, Change::Update)
+                        .await?
+                }
+                Write::Refresh { key, timeout, now } => {
+                    let set = [(REFRESHED_FIELD.to_vec(), now.to_string().into_bytes())];
+                    self.change(key, &set, &[], *timeout, Change::Refresh)
+                        .await?
+                }
                 Write::Delete { key } => {
                     let mut conn = self.client.connection()?;
                     let _: i64 = self
@@ -391,20 +424,6 @@ impl PyramidStore {
                         .bounded(redis::cmd("DEL").arg(key).query_async(&mut conn))
                         .await?;
                     Written::Deleted
-                }
-                Write::Touch { key, timeout } => {
-                    let mut cmd = redis::cmd(if *timeout > 0 { "EXPIRE" } else { "PERSIST" });
-                    cmd.arg(key);
-                    if *timeout > 0 {
-                        cmd.arg(*timeout);
-                    }
-                    let mut conn = self.client.connection()?;
-                    let n: i64 = self.client.bounded(cmd.query_async(&mut conn)).await?;
-                    if n == 0 && *timeout > 0 {
-                        Written::Missing
-                    } else {
-                        Written::Stored
-                    }
                 }
             };
             results.push(written);
@@ -414,16 +433,29 @@ impl PyramidStore {
 }
 
 impl SessionStore for PyramidStore {
-    fn load<'a>(
-        &'a self,
-        key: &'a str,
-        default_timeout: u64,
-    ) -> StoreFuture<'a, Option<Vec<Field>>> {
-        Box::pin(self.load_blob(key, default_timeout))
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+        Box::pin(self.load_blob(key))
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
         Box::pin(self.write_all(writes))
+    }
+
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+        self.index.index_put(index_key, entry)
+    }
+
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+        self.index.index_list(index_key, now)
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()> {
+        self.index.index_remove(index_key, members, until)
     }
 }
 
@@ -441,12 +473,11 @@ mod tests {
 
     #[test]
     fn a_blob_becomes_fields_and_non_str_keys_stay_hidden() {
-        let fields = blob().fields(1200);
-        assert_eq!(fields.len(), 2);
+        let fields = blob().fields();
+        assert_eq!(fields.len(), 3);
         assert_eq!(fields[0].0, b"a");
         assert_eq!(pickle::parse(&fields[0].1).unwrap(), Value::Int(1));
         assert_eq!(fields[1], (CREATED_FIELD.to_vec(), b"1700000000".to_vec()));
-        let fields = blob().fields(60);
         assert_eq!(fields[2], (TIMEOUT_FIELD.to_vec(), b"1200".to_vec()));
     }
 
@@ -458,6 +489,7 @@ mod tests {
                 (b"b".to_vec(), pickle::to_bytes(&Value::Str("x".into()))),
                 (b"a".to_vec(), pickle::to_bytes(&Value::Int(2))),
                 (TIMEOUT_FIELD.to_vec(), b"60".to_vec()),
+                (b"\0r".to_vec(), b"1700000100".to_vec()),
             ],
             &[],
         )
@@ -472,6 +504,10 @@ mod tests {
             ]
         );
         assert_eq!(b.timeout(), Some(60));
+        assert!(
+            b.fields()
+                .contains(&(b"\0r".to_vec(), b"1700000100".to_vec()))
+        );
         b.apply(&[], &[b"a".to_vec(), b"b".to_vec()]).unwrap();
         assert_eq!(b.entries().len(), 1);
         let again = Blob::parse(&b.to_bytes()).unwrap();

@@ -145,7 +145,7 @@ fn field<T: serde::Serialize>(key: &str, value: T) -> crate::store::Field {
 
 async fn update(store: &PyramidStore, key: &str, set: Vec<crate::store::Field>) -> Written {
     store
-        .write(vec![Write::update(key, set, vec![], None)])
+        .write(vec![Write::update(key, set, vec![], TIMEOUT)])
         .await
         .unwrap()[0]
 }
@@ -203,7 +203,7 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
     let compat = compat();
     let key = compat.store_key(&compat.verify_cookie(&cookie).unwrap());
     let store = PyramidStore::new(client(&redis));
-    let fields = store.load(&key, TIMEOUT).await.unwrap().unwrap();
+    let fields = store.load(&key).await.unwrap().unwrap();
     assert_eq!(value::<i64>(&fields, "counter"), Some(1));
     assert_eq!(value::<String>(&fields, "_csrft_"), Some(token.clone()));
     assert_eq!(
@@ -211,10 +211,7 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
         Some(vec!["from python".to_string()])
     );
     assert!(fields.iter().any(|(k, _)| k == CREATED_FIELD));
-    assert!(
-        !fields.iter().any(|(k, _)| k == TIMEOUT_FIELD),
-        "default timeout"
-    );
+    assert!(fields.contains(&(TIMEOUT_FIELD.to_vec(), TIMEOUT.to_string().into_bytes())));
     // The datetime is there, valid, but has no serde form.
     let (_, when) = fields.iter().find(|(k, _)| k == b"when").unwrap();
     PickleCodec.validate(when).unwrap();
@@ -292,7 +289,7 @@ async fn a_session_created_here_is_used_by_python() {
     // Python kept the session: the cookie it would set is ours.
     let (_, set) = app.get("/read", Some(&cookie));
     assert!(set.is_none(), "Python took our session as its own");
-    let fields = store.load(&key, TIMEOUT).await.unwrap().unwrap();
+    let fields = store.load(&key).await.unwrap().unwrap();
     assert_eq!(value::<i64>(&fields, "counter"), Some(42));
 }
 
@@ -399,4 +396,70 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
         .unwrap();
     let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut conn).unwrap();
     assert!(ttl > 0, "the TTL came back too: {ttl}");
+}
+
+#[tokio::test]
+async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay() {
+    let redis = RedisServer::start();
+    let app = PyApp::start(&redis, None);
+    // The original makes an empty session on first access.
+    let (body, cookie) = app.get("/read", None);
+    assert_eq!(body, "0");
+    let cookie = cookie.unwrap();
+    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let store = PyramidStore::new(client(&redis));
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let ttl =
+        |conn: &mut redis::Connection| -> i64 { redis::cmd("TTL").arg(&key).query(conn).unwrap() };
+
+    let refreshed = store
+        .write(vec![Write::refresh(&key, 5000, 1_800_000_000)])
+        .await
+        .unwrap();
+    assert_eq!(refreshed, [Written::Stored]);
+    assert!(
+        ttl(&mut conn) > i64::try_from(TIMEOUT).unwrap(),
+        "the TTL was set"
+    );
+    let user = (b"\0u".to_vec(), b"alice".to_vec());
+    let bound = update(&store, &key, vec![user.clone()]).await;
+    assert_eq!(bound, Written::Stored, "an empty session stays");
+    let fields = store.load(&key).await.unwrap().unwrap();
+    assert!(fields.contains(&user));
+    assert!(fields.contains(&(b"\0r".to_vec(), b"1800000000".to_vec())));
+
+    // Python reads and writes it as ever; its write drops our metadata.
+    assert_eq!(app.body("/incr", &cookie), "1");
+    let fields = store.load(&key).await.unwrap().unwrap();
+    assert!(!fields.contains(&user));
+
+    // Deleting the last key deletes the session; missing ones stay missing.
+    let emptied = store
+        .write(vec![Write::update(
+            &key,
+            vec![],
+            vec![user_field("counter")],
+            TIMEOUT,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(emptied, [Written::Emptied]);
+    assert!(store.load(&key).await.unwrap().is_none());
+    let missing = store
+        .write(vec![
+            Write::refresh(&key, TIMEOUT, 1),
+            Write::update(&key, vec![field("a", 1)], vec![], TIMEOUT),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(missing, [Written::Missing, Written::Missing]);
+    assert!(matches!(
+        store
+            .write(vec![Write::refresh(&key, crate::store::MAX_TIMEOUT + 1, 1)])
+            .await,
+        Err(crate::store::Error::TimeoutTooLong(_))
+    ));
 }
