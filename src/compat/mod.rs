@@ -72,15 +72,15 @@ pub(crate) enum Error {
 ///
 /// `Debug` never shows the secret.
 #[derive(Clone)]
-pub(crate) struct Compat {
+pub(crate) struct LegacyFormat {
     secret: Vec<u8>,
     prefix: String,
     cookie_name: String,
 }
 
-impl fmt::Debug for Compat {
+impl fmt::Debug for LegacyFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Compat")
+        f.debug_struct("LegacyFormat")
             .field("secret", &"<redacted>")
             .field("prefix", &self.prefix)
             .field("cookie_name", &self.cookie_name)
@@ -88,7 +88,7 @@ impl fmt::Debug for Compat {
     }
 }
 
-impl Compat {
+impl LegacyFormat {
     /// The scheme of an original app with `redis.sessions.secret = secret`,
     /// `redis.sessions.prefix = prefix` (empty when unset) and
     /// `redis.sessions.cookie_name = cookie_name`.

@@ -130,8 +130,14 @@ fn client(redis: &RedisServer) -> RedisClient {
     .unwrap()
 }
 
-fn compat() -> Compat {
-    Compat::new(SECRET, "", "session")
+fn legacy() -> LegacyFormat {
+    LegacyFormat::new(SECRET, "", "session")
+}
+
+/// The Redis key of the session a Python-made cookie names.
+fn key_of(cookie: &str) -> String {
+    let legacy = legacy();
+    legacy.store_key(&legacy.verify_cookie(cookie).unwrap())
 }
 
 fn value<T: DeserializeOwned>(fields: &[crate::store::Field], key: &str) -> Option<T> {
@@ -152,7 +158,7 @@ async fn update(store: &PyramidStore, key: &str, set: Vec<crate::store::Field>) 
 
 #[test]
 fn cookies_made_by_pyramid_verify_here_and_ours_verify_in_pyramid() {
-    let compat = compat();
+    let compat = legacy();
     let id = compat.new_id().unwrap();
     assert!(
         id.len() == 64
@@ -168,14 +174,14 @@ fn cookies_made_by_pyramid_verify_here_and_ours_verify_in_pyramid() {
     // Another secret, on either side, is refused.
     let forged = tool(&["sign", "not the secret", &id]);
     assert_eq!(compat.verify_cookie(&forged), None);
-    let other = Compat::new("not the secret", "", "session");
+    let other = LegacyFormat::new("not the secret", "", "session");
     assert_eq!(
         tool(&["verify", SECRET, &other.sign_cookie(&id)]),
         "invalid"
     );
 
     // A prefix is part of the id, and ids outside it are not ours.
-    let prefixed = Compat::new(SECRET, "sess:", "session");
+    let prefixed = LegacyFormat::new(SECRET, "sess:", "session");
     let id = prefixed.new_id().unwrap();
     assert!(id.starts_with("sess:"));
     assert_eq!(prefixed.store_key(&id), id);
@@ -200,7 +206,7 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
     app.body("/flash?msg=from%20python", &cookie);
     let token = app.body("/csrf", &cookie);
 
-    let compat = compat();
+    let compat = legacy();
     let key = compat.store_key(&compat.verify_cookie(&cookie).unwrap());
     let store = PyramidStore::new(client(&redis));
     let fields = store.load(&key).await.unwrap().unwrap();
@@ -250,7 +256,7 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
 async fn a_session_created_here_is_used_by_python() {
     let redis = RedisServer::start();
     let app = PyApp::start(&redis, Some("sess:"));
-    let compat = Compat::new(SECRET, "sess:", "session");
+    let compat = LegacyFormat::new(SECRET, "sess:", "session");
     let store = PyramidStore::new(client(&redis));
     let id = compat.new_id().unwrap();
     let fields = vec![
@@ -299,7 +305,7 @@ async fn our_writes_never_undo_python_writes() {
     let app = Arc::new(PyApp::start(&redis, None));
     let (_, cookie) = app.get("/incr", None);
     let cookie = cookie.unwrap();
-    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let key = key_of(&cookie);
     let store = PyramidStore::new(client(&redis));
 
     const PYTHON_WRITES: usize = 60;
@@ -331,7 +337,7 @@ async fn concurrent_updates_here_to_different_keys_all_survive() {
     let app = PyApp::start(&redis, None);
     let (_, cookie) = app.get("/incr", None);
     let cookie = cookie.unwrap();
-    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let key = key_of(&cookie);
     let store = Arc::new(PyramidStore::new(client(&redis)));
 
     let writers: Vec<_> = (0..6)
@@ -362,7 +368,7 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
     let cookie = cookie.unwrap();
     app.body("/flash?msg=hi", &cookie);
     let token = app.body("/csrf", &cookie);
-    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let key = key_of(&cookie);
     let client = client(&redis);
 
     let taken = take_legacy(&client, &key).await.unwrap().unwrap();
@@ -379,7 +385,7 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
     // A datetime has no native form: the session is put back as it was.
     let (_, cookie) = app.get("/set_datetime?key=when", None);
     let cookie = cookie.unwrap();
-    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let key = key_of(&cookie);
     match take_legacy(&client, &key).await {
         Err(Error::Unconvertible { key, python_type }) => {
             assert_eq!(
@@ -406,7 +412,7 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
     let (body, cookie) = app.get("/read", None);
     assert_eq!(body, "0");
     let cookie = cookie.unwrap();
-    let key = compat().store_key(&compat().verify_cookie(&cookie).unwrap());
+    let key = key_of(&cookie);
     let store = PyramidStore::new(client(&redis));
     let mut conn = redis::Client::open(redis.url())
         .unwrap()
