@@ -195,6 +195,42 @@ fn cookies_made_by_pyramid_verify_here_and_ours_verify_in_pyramid() {
     );
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn python_pickles_of_every_protocol_are_read_and_written_back_equal() {
+    let samples = tool(&["samples"]);
+    let mut pairs = String::new();
+    for (proto, line) in samples.lines().enumerate() {
+        let original: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+            .collect();
+        let value = pickle::parse(&original).unwrap_or_else(|e| panic!("protocol {proto}: {e}"));
+        let blob = store::Blob::parse(&original).unwrap();
+        assert_eq!(blob.entries().len(), 28, "protocol {proto}");
+        pairs.push_str(&format!("{line} {}\n", hex(&pickle::to_bytes(&value))));
+        pairs.push_str(&format!("{line} {}\n", hex(&blob.to_bytes())));
+    }
+    let mut same = Command::new(python())
+        .arg(root().join("tests/python/tool.py"))
+        .arg("same")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    same.stdin
+        .take()
+        .unwrap()
+        .write_all(pairs.as_bytes())
+        .unwrap();
+    let out = same.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "yes\n".repeat(12));
+}
+
 #[tokio::test]
 async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
     let redis = RedisServer::start();

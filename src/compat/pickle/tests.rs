@@ -148,3 +148,37 @@ fn opaque_objects_name_their_type() {
     assert_eq!(v.type_name(), "app.models.User");
     assert_eq!(parse(&to_bytes(&v)).unwrap(), v);
 }
+
+#[test]
+fn text_longs_of_any_size_parse() {
+    // Python 3: pickle.dumps(10**20, 0) and pickle.dumps(-(2**70), 1).
+    assert_eq!(
+        parse(b"L100000000000000000000L\n.").unwrap(),
+        Value::Long(vec![0, 0, 0x10, 0x63, 0x2d, 0x5e, 0xc7, 0x6b, 0x05])
+    );
+    assert_eq!(
+        parse(b"L-1180591620717411303424L\n.").unwrap(),
+        Value::Long(vec![0, 0, 0, 0, 0, 0, 0, 0, 0xc0])
+    );
+    assert_eq!(parse(b"L-5L\n.").unwrap(), Value::Int(-5));
+    assert!(parse(b"L12x\n.").is_err());
+}
+
+#[test]
+fn python_2_era_trees_are_written_as_protocol_2_and_read_back_the_same() {
+    // A Python 2 `cPickle.dumps(datetime.date(2024, 2, 29))` (protocol 0).
+    let date = parse(b"cdatetime\ndate\np0\n(S'\\x07\\xe8\\x02\\x1d'\np1\ntp2\nRp3\n.").unwrap();
+    assert_eq!(date.type_name(), "datetime.date");
+    let tree = Value::Dict(vec![
+        (s("when"), date),
+        (s("raw"), Value::Bytes(vec![0, 200, 255])),
+        (s("empty"), Value::Bytes(vec![])),
+        (s("set"), Value::Set(vec![Value::Int(1)])),
+        (s("frozen"), Value::FrozenSet(vec![])),
+        (s("array"), Value::ByteArray(vec![1, 2])),
+        (s("no array"), Value::ByteArray(vec![])),
+    ]);
+    let bytes = to_bytes(&tree);
+    assert_eq!(bytes[..2], [0x80, 2]);
+    assert_eq!(parse(&bytes).unwrap(), tree);
+}

@@ -1,97 +1,8 @@
-//! Python pickles, read and written without executing anything.
-//!
-//! [`parse`] runs the pickle machine of protocols 0 to 5 over a value tree:
-//! plain values (None, bool, int, float, str, bytes, list, tuple, dict, set)
-//! become [`Value`]s, and everything that Python would build by calling code
-//! (`datetime.datetime(...)`, class instances, `OrderedDict`) is recorded as
-//! the construction itself ([`Value::Global`], [`Value::Reduce`],
-//! [`Value::Build`], ...), never resolved, imported or called. [`to_bytes`]
-//! writes a tree back, so such objects survive a read and a write unchanged:
-//! the same class, the same arguments and the same state, byte for byte.
-//!
-//! Invariant: for every tree `v` that [`parse`] returned,
-//! `parse(&to_bytes(&v)) == v`, and Python loads both pickles as equal
-//! objects. References to one object from two places (the memo) come back
-//! as two equal copies; a pickle that refers to itself is refused.
-//!
-//! Persistent ids, the extension registry and out-of-band buffers are not
-//! used by `pickle.dumps` and are refused, as is anything nested deeper than
-//! [`MAX_DEPTH`] or larger than [`MAX_NODES`] once expanded.
+//! The pickle machine: opcodes in, a value tree out, nothing executed.
 
 use std::collections::HashMap;
 
-/// Deepest nesting accepted.
-pub(crate) const MAX_DEPTH: usize = 128;
-/// Most values one pickle may expand to (memo references included).
-pub(crate) const MAX_NODES: usize = 1_000_000;
-
-/// One Python value, as a pickle describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    /// An int outside `i64`: little-endian two's complement, as `LONG1` has it.
-    Long(Vec<u8>),
-    Float(f64),
-    Str(String),
-    /// A Python 2 `str` (the `STRING` opcodes), kept as its bytes.
-    Str8(Vec<u8>),
-    Bytes(Vec<u8>),
-    ByteArray(Vec<u8>),
-    List(Vec<Value>),
-    Tuple(Vec<Value>),
-    /// Pairs in insertion order (a later duplicate key wins, as in Python).
-    Dict(Vec<(Value, Value)>),
-    Set(Vec<Value>),
-    FrozenSet(Vec<Value>),
-    /// `module.name`: a class or function, never imported here.
-    Global(String, String),
-    /// `callable(*args)`.
-    Reduce(Box<Value>, Box<Value>),
-    /// `cls.__new__(cls, *args)`.
-    NewObj(Box<Value>, Box<Value>),
-    /// `cls.__new__(cls, *args, **kwargs)`.
-    NewObjEx(Box<Value>, Box<Value>, Box<Value>),
-    /// `obj.__setstate__(state)`.
-    Build(Box<Value>, Box<Value>),
-    /// Items appended to an object that is not a plain list.
-    Extend(Box<Value>, Vec<Value>),
-    /// Items set on an object that is not a plain dict.
-    Update(Box<Value>, Vec<(Value, Value)>),
-}
-
-impl Value {
-    /// The text of a `str` key (a Python 2 `str` too when it is ASCII, as
-    /// Python 3 loads it).
-    pub(crate) fn as_str(&self) -> Option<&str> {
-        match self {
-            Self::Str(s) => Some(s),
-            Self::Str8(b) if b.is_ascii() => std::str::from_utf8(b).ok(),
-            _ => None,
-        }
-    }
-
-    /// The dotted name of the class or function an opaque value is made by
-    /// (for messages: never its data).
-    pub(crate) fn type_name(&self) -> String {
-        match self {
-            Self::Global(module, name) => format!("{module}.{name}"),
-            Self::Reduce(f, _) | Self::NewObj(f, _) | Self::NewObjEx(f, _, _) => f.type_name(),
-            Self::Build(obj, _) | Self::Extend(obj, _) | Self::Update(obj, _) => obj.type_name(),
-            _ => "a Python object".into(),
-        }
-    }
-}
-
-/// Why bytes are not a pickle this module reads.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a readable pickle: {0}")]
-pub(crate) struct Error(pub(crate) String);
-
-fn err<T>(what: impl Into<String>) -> Result<T, Error> {
-    Err(Error(what.into()))
-}
+use super::{Error, MAX_DEPTH, MAX_NODES, Value, err};
 
 /// A value under construction: containers point at other nodes, so that
 /// objects mutated after they were memoized are seen mutated.
@@ -118,6 +29,8 @@ enum Slot {
 
 struct Machine<'a> {
     input: &'a [u8],
+    /// The protocol the pickle declared (0 until a PROTO opcode).
+    proto: u8,
     at: usize,
     nodes: Vec<Node>,
     stack: Vec<Slot>,
@@ -133,6 +46,7 @@ struct Machine<'a> {
 pub(crate) fn parse(input: &[u8]) -> Result<Value, Error> {
     let mut m = Machine {
         input,
+        proto: 0,
         at: 0,
         nodes: Vec::new(),
         stack: Vec::new(),
@@ -196,6 +110,15 @@ impl Machine<'_> {
     fn push(&mut self, node: Node) {
         let id = self.add(node);
         self.stack.push(Slot::Node(id));
+    }
+
+    /// A global as this pickle's protocol names it (see [`Value::Global2`]).
+    fn global(&self, module: String, name: String) -> Value {
+        if self.proto < 3 {
+            Value::Global2(module, name)
+        } else {
+            Value::Global(module, name)
+        }
     }
 
     fn leaf(&mut self, value: Value) {
@@ -282,12 +205,14 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn int_line(&mut self) -> Result<i64, Error> {
+    /// A text `LONG` (`123L`), of any size.
+    fn long_line(&mut self) -> Result<Value, Error> {
         let line = self.text_line()?;
         let digits = line.strip_suffix('L').unwrap_or(&line);
-        digits
-            .parse()
-            .map_err(|_| Error("a text int is malformed or beyond 64 bits".into()))
+        match digits.parse() {
+            Ok(n) => Ok(Value::Int(n)),
+            Err(_) => decimal_long(digits).map(long_value),
+        }
     }
 
     fn index_line(&mut self) -> Result<u64, Error> {
@@ -319,6 +244,7 @@ impl Machine<'_> {
                     if proto > 5 {
                         return err(format!("protocol {proto} is newer than 5"));
                     }
+                    self.proto = proto;
                 }
                 0x95 => {
                     self.take(8)?;
@@ -338,8 +264,8 @@ impl Machine<'_> {
                     self.leaf(value);
                 }
                 b'L' => {
-                    let n = self.int_line()?;
-                    self.leaf(Value::Int(n));
+                    let value = self.long_line()?;
+                    self.leaf(value);
                 }
                 b'J' => {
                     let n = i32::from_le_bytes(self.array()?);
@@ -481,7 +407,7 @@ impl Machine<'_> {
                 b'c' => {
                     let module = self.text_line()?;
                     let name = self.text_line()?;
-                    self.leaf(Value::Global(module, name));
+                    self.leaf(self.global(module, name));
                 }
                 0x93 => {
                     let name = self.pop()?;
@@ -490,7 +416,7 @@ impl Machine<'_> {
                     if module.contains('\n') || name.contains('\n') {
                         return err("a global name holds a line break");
                     }
-                    self.leaf(Value::Global(module, name));
+                    self.leaf(self.global(module, name));
                 }
                 b'R' => {
                     let args = self.pop()?;
@@ -581,7 +507,7 @@ impl Machine<'_> {
             Node::Set(items) => Value::Set(many(items, budget)?),
             Node::FrozenSet(items) => Value::FrozenSet(many(items, budget)?),
             Node::Dict(items) => Value::Dict(pairs(items, budget)?),
-            Node::Reduce(f, args) => Value::Reduce(one(*f, budget)?, one(*args, budget)?),
+            Node::Reduce(f, args) => builtin(one(*f, budget)?, one(*args, budget)?),
             Node::NewObj(cls, args) => Value::NewObj(one(*cls, budget)?, one(*args, budget)?),
             Node::NewObjEx(cls, args, kwargs) => Value::NewObjEx(
                 one(*cls, budget)?,
@@ -593,6 +519,47 @@ impl Machine<'_> {
             Node::Update(obj, items) => Value::Update(one(*obj, budget)?, pairs(items, budget)?),
         })
     }
+}
+
+/// What Python 3 writes in a protocol 2 pickle for `bytes`, `bytearray`,
+/// `set` and `frozenset` (a call of a builtin) read back as those values;
+/// any other call stays a [`Value::Reduce`].
+fn builtin(callable: Box<Value>, args: Box<Value>) -> Value {
+    let name = match &*callable {
+        Value::Global2(module, name) if module == "__builtin__" || module == "_codecs" => {
+            Some(name.as_str())
+        }
+        Value::Global(module, name) if module == "builtins" || module == "_codecs" => {
+            Some(name.as_str())
+        }
+        _ => None,
+    };
+    let latin1 = |s: &str| -> Option<Vec<u8>> {
+        s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    };
+    let plain = match (name, &*args) {
+        (Some("encode"), Value::Tuple(a)) => match &a[..] {
+            [Value::Str(s), Value::Str(enc)] if enc == "latin1" => latin1(s).map(Value::Bytes),
+            _ => None,
+        },
+        (Some("bytes"), Value::Tuple(a)) if a.is_empty() => Some(Value::Bytes(Vec::new())),
+        (Some("bytearray"), Value::Tuple(a)) => match &a[..] {
+            [] => Some(Value::ByteArray(Vec::new())),
+            [Value::Bytes(b)] => Some(Value::ByteArray(b.clone())),
+            [Value::Str(s), Value::Str(enc)] if enc == "latin-1" => latin1(s).map(Value::ByteArray),
+            _ => None,
+        },
+        (Some("set"), Value::Tuple(a)) => match &a[..] {
+            [Value::List(items)] => Some(Value::Set(items.clone())),
+            _ => None,
+        },
+        (Some("frozenset"), Value::Tuple(a)) => match &a[..] {
+            [Value::List(items)] => Some(Value::FrozenSet(items.clone())),
+            _ => None,
+        },
+        _ => None,
+    };
+    plain.unwrap_or(Value::Reduce(callable, args))
 }
 
 /// An int from `LONG1`/`LONG4` bytes: `Int` when it fits in 64 bits.
@@ -611,23 +578,49 @@ fn long_value(bytes: Vec<u8>) -> Value {
     }
 }
 
-/// The shortest little-endian two's complement bytes of `n` (none for 0),
-/// as Python's `LONG1` writes them.
-fn long_bytes(n: i64) -> Vec<u8> {
-    let mut bytes = n.to_le_bytes().to_vec();
-    while bytes.len() > 1 {
-        let last = bytes[bytes.len() - 1];
-        let next_sign = bytes[bytes.len() - 2] & 0x80;
-        if (last == 0 && next_sign == 0) || (last == 0xff && next_sign != 0) {
-            bytes.pop();
+/// The little-endian two's complement bytes of a decimal int of any size.
+fn decimal_long(text: &str) -> Result<Vec<u8>, Error> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 10_000 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return err("a text int is malformed");
+    }
+    // Magnitude, little-endian bytes: times ten plus the digit, per digit.
+    let mut mag: Vec<u8> = Vec::new();
+    for d in digits.bytes() {
+        let mut carry = u32::from(d - b'0');
+        for byte in &mut mag {
+            let v = u32::from(*byte) * 10 + carry;
+            *byte = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+        while carry > 0 {
+            mag.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    // Room for the sign bit, then negate if needed.
+    mag.push(0);
+    if negative {
+        let mut carry = 1u16;
+        for byte in &mut mag {
+            let v = u16::from(!*byte) + carry;
+            *byte = (v & 0xff) as u8;
+            carry = v >> 8;
+        }
+    }
+    // Shortest form: drop bytes that only repeat the sign.
+    while mag.len() > 1 {
+        let (last, next) = (mag[mag.len() - 1], mag[mag.len() - 2]);
+        if (last == 0 && next & 0x80 == 0) || (last == 0xff && next & 0x80 != 0) {
+            mag.pop();
         } else {
             break;
         }
     }
-    if n == 0 {
-        bytes.clear();
-    }
-    bytes
+    Ok(mag)
 }
 
 /// Decodes a Python 2 `repr` of a str (`'...'` or `"..."` with escapes).
@@ -712,195 +705,3 @@ fn raw_unicode_escape(line: &[u8]) -> Result<String, Error> {
     }
     Ok(out)
 }
-
-/// The lowest protocol that has every opcode `value` needs (at least 2;
-/// 3 once a `bytes` or a global appears, so that Python 3 reads names as
-/// they are, without its Python 2 import mapping).
-fn protocol(value: &Value) -> u8 {
-    let own = match value {
-        // The eight-byte length forms are protocol 4.
-        Value::Str(s) if u32::try_from(s.len()).is_err() => 4,
-        Value::Bytes(b) if u32::try_from(b.len()).is_err() => 4,
-        Value::Bytes(_) | Value::Global(..) => 3,
-        Value::Set(_) | Value::FrozenSet(_) | Value::NewObjEx(..) => 4,
-        Value::ByteArray(_) => 5,
-        _ => 2,
-    };
-    let children = match value {
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            items.iter().map(protocol).max()
-        }
-        Value::Dict(pairs) => pairs
-            .iter()
-            .map(|(k, v)| protocol(k).max(protocol(v)))
-            .max(),
-        Value::Reduce(a, b) | Value::NewObj(a, b) | Value::Build(a, b) => {
-            Some(protocol(a).max(protocol(b)))
-        }
-        Value::NewObjEx(a, b, c) => Some(protocol(a).max(protocol(b)).max(protocol(c))),
-        Value::Extend(obj, items) => items.iter().map(protocol).max().max(Some(protocol(obj))),
-        Value::Update(obj, pairs) => pairs
-            .iter()
-            .map(|(k, v)| protocol(k).max(protocol(v)))
-            .max()
-            .max(Some(protocol(obj))),
-        _ => None,
-    };
-    children.map_or(own, |c| c.max(own))
-}
-
-/// Writes `value` as one pickle, with the lowest protocol that holds it.
-pub(crate) fn to_bytes(value: &Value) -> Vec<u8> {
-    let mut out = vec![0x80, protocol(value)];
-    emit(value, &mut out);
-    out.push(b'.');
-    out
-}
-
-/// A length-prefixed opcode: the one-byte-length form when there is one and
-/// it fits, else the four-byte form, else the eight-byte one.
-fn sized(out: &mut Vec<u8>, short: Option<u8>, long: u8, huge: u8, bytes: &[u8]) {
-    match (short, u8::try_from(bytes.len()), u32::try_from(bytes.len())) {
-        (Some(op), Ok(len), _) => out.extend_from_slice(&[op, len]),
-        (_, _, Ok(len)) => {
-            out.push(long);
-            out.extend_from_slice(&len.to_le_bytes());
-        }
-        _ => {
-            out.push(huge);
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        }
-    }
-    out.extend_from_slice(bytes);
-}
-
-fn emit_items(items: &[Value], end: u8, out: &mut Vec<u8>) {
-    out.push(b'(');
-    for item in items {
-        emit(item, out);
-    }
-    out.push(end);
-}
-
-fn emit_pairs(pairs: &[(Value, Value)], out: &mut Vec<u8>) {
-    out.push(b'(');
-    for (k, v) in pairs {
-        emit(k, out);
-        emit(v, out);
-    }
-    out.push(b'u');
-}
-
-fn emit(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::None => out.push(b'N'),
-        Value::Bool(true) => out.push(0x88),
-        Value::Bool(false) => out.push(0x89),
-        Value::Int(n) => {
-            if let Ok(small) = u8::try_from(*n) {
-                out.extend_from_slice(&[b'K', small]);
-            } else if let Ok(medium) = u16::try_from(*n) {
-                out.push(b'M');
-                out.extend_from_slice(&medium.to_le_bytes());
-            } else if let Ok(int) = i32::try_from(*n) {
-                out.push(b'J');
-                out.extend_from_slice(&int.to_le_bytes());
-            } else {
-                let bytes = long_bytes(*n);
-                out.extend_from_slice(&[0x8a, bytes.len() as u8]);
-                out.extend_from_slice(&bytes);
-            }
-        }
-        Value::Long(bytes) => match u8::try_from(bytes.len()) {
-            Ok(len) => {
-                out.extend_from_slice(&[0x8a, len]);
-                out.extend_from_slice(bytes);
-            }
-            Err(_) => {
-                out.push(0x8b);
-                out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                out.extend_from_slice(bytes);
-            }
-        },
-        Value::Float(f) => {
-            out.push(b'G');
-            out.extend_from_slice(&f.to_be_bytes());
-        }
-        Value::Str(s) => sized(out, None, b'X', 0x8d, s.as_bytes()),
-        Value::Str8(b) => sized(out, Some(b'U'), b'T', b'T', b),
-        Value::Bytes(b) => sized(out, Some(b'C'), b'B', 0x8e, b),
-        Value::ByteArray(b) => {
-            out.push(0x96);
-            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            out.extend_from_slice(b);
-        }
-        Value::List(items) => {
-            out.push(b']');
-            if !items.is_empty() {
-                emit_items(items, b'e', out);
-            }
-        }
-        Value::Tuple(items) => match items.len() {
-            0 => out.push(b')'),
-            n @ 1..=3 => {
-                for item in items {
-                    emit(item, out);
-                }
-                out.push(0x84 + n as u8);
-            }
-            _ => emit_items(items, b't', out),
-        },
-        Value::Dict(pairs) => {
-            out.push(b'}');
-            if !pairs.is_empty() {
-                emit_pairs(pairs, out);
-            }
-        }
-        Value::Set(items) => {
-            out.push(0x8f);
-            if !items.is_empty() {
-                emit_items(items, 0x90, out);
-            }
-        }
-        Value::FrozenSet(items) => emit_items(items, 0x91, out),
-        Value::Global(module, name) => {
-            out.push(b'c');
-            out.extend_from_slice(module.as_bytes());
-            out.push(b'\n');
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'\n');
-        }
-        Value::Reduce(f, args) => {
-            emit(f, out);
-            emit(args, out);
-            out.push(b'R');
-        }
-        Value::NewObj(cls, args) => {
-            emit(cls, out);
-            emit(args, out);
-            out.push(0x81);
-        }
-        Value::NewObjEx(cls, args, kwargs) => {
-            emit(cls, out);
-            emit(args, out);
-            emit(kwargs, out);
-            out.push(0x92);
-        }
-        Value::Build(obj, state) => {
-            emit(obj, out);
-            emit(state, out);
-            out.push(b'b');
-        }
-        Value::Extend(obj, items) => {
-            emit(obj, out);
-            emit_items(items, b'e', out);
-        }
-        Value::Update(obj, pairs) => {
-            emit(obj, out);
-            emit_pairs(pairs, out);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests;
