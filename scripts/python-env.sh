@@ -31,7 +31,9 @@ rm -rf "$venv"
 "$python" -m venv "$venv" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   'pyramid_redis_sessions==1.0.1' 'pyramid==1.10.8' 'redis==5.2.1' \
-  'setuptools<81' 'webob<2' >&2
+  'setuptools<81' 'webob<2' 'legacy-cgi; python_version >= "3.13"' >&2
+# Pyramid 1.10 needs pkg_resources (setuptools < 81) and WebOb 1.8 the cgi
+# module (gone from Python 3.13: legacy-cgi brings it back).
 # The original's own connection path passes charset=/errors= to redis-py;
 # the test app hands it a client through client_callable instead.
 "$venv/bin/python" -c 'import pyramid_redis_sessions, pyramid.session, redis' >&2
