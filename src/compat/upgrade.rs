@@ -39,6 +39,24 @@ pub(crate) struct LegacySession {
     pub(crate) timeout: Option<u64>,
 }
 
+impl LegacySession {
+    /// The entries encoded by `codec` (the native session's values).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::codec::Error::Encode`] when the codec cannot hold a value
+    /// (for example JSON and a map with int keys).
+    pub(crate) fn encoded(
+        &self,
+        codec: &dyn crate::codec::Codec,
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::codec::Error> {
+        self.entries
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), crate::codec::encode(codec, value)?)))
+            .collect()
+    }
+}
+
 impl std::fmt::Debug for LegacySession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LegacySession")
@@ -182,6 +200,12 @@ mod tests {
             ]
         );
         assert_eq!((session.created, session.timeout), (12, Some(300)));
+        let encoded = session.encoded(&crate::codec::MsgPack).unwrap();
+        let back: Vec<serde_json::Value> = encoded
+            .iter()
+            .map(|(_, bytes)| crate::codec::decode(&crate::codec::MsgPack, bytes).unwrap())
+            .collect();
+        assert_eq!(back, [serde_json::json!(2), serde_json::json!(["m"])]);
     }
 
     #[test]
