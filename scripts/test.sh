@@ -17,6 +17,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
   # The package starts a system service on port 6379; the tests never use it.
 fi
 redis-server --version
+bash scripts/python-env.sh >/dev/null  # the original Python package, for the compat tests
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

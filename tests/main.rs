@@ -15,4 +15,5 @@ mod extractor;
 mod fuzz;
 mod plugins;
 mod redis_only;
+mod store;
 mod users;
