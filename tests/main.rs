@@ -13,3 +13,4 @@ mod conformance;
 mod extractor;
 mod plugins;
 mod redis_only;
+mod topologies;

@@ -539,8 +539,9 @@ fn install_crypto_provider() {
 
 /// Sorts a redis-rs error: unreachable (503), too slow (503), or an answer
 /// that is an error. A server that is loading, read-only (a demoted master),
-/// or a Cluster without a master for the slot counts as unreachable: a
-/// failover is under way and a later request may succeed.
+/// a Cluster without a master for the slot, or a slot that keeps moving
+/// after the redirects were followed counts as unreachable: a failover is
+/// under way and a later request may succeed.
 pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
     use redis::{ErrorKind, ServerErrorKind};
     if e.is_timeout() {
@@ -560,6 +561,8 @@ pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
                         | ServerErrorKind::MasterDown
                         | ServerErrorKind::ClusterDown
                         | ServerErrorKind::TryAgain
+                        | ServerErrorKind::Moved
+                        | ServerErrorKind::Ask
                 )
         )
     {
