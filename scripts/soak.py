@@ -207,6 +207,7 @@ class Worker(threading.Thread):
         self.cookie = None
         self.acked = 0            # increments answered 200
         self.sessions_started = 0
+        self.cookies_on_503 = 0   # must stay 0
         self.rng = random.Random(index)
         self.conn = None
 
@@ -219,7 +220,10 @@ class Worker(threading.Thread):
                 self.conn.request("GET", path, headers=headers)
                 r = self.conn.getresponse()
                 body = r.read().decode(errors="replace")
-                for value in r.headers.get_all("Set-Cookie") or []:
+                set_cookies = r.headers.get_all("Set-Cookie") or []
+                if r.status == 503 and set_cookies:
+                    self.cookies_on_503 += 1
+                for value in set_cookies:
                     pair = value.split(";", 1)[0]
                     name, _, v = pair.partition("=")
                     if name == "session":
@@ -328,12 +332,13 @@ def run_phase(name, seconds, app, faults):
         else:
             applied_unacked += final - w.acked
     acked = sum(w.acked for w in workers)
+    cookies_on_503 = sum(w.cookies_on_503 for w in workers)
     restarts = sum(max(0, w.sessions_started - 1) for w in workers)
     return {
         "name": name, "seconds": seconds, "requests": len(log),
         "windows": windows, "outside": outside, "acked_increments": acked,
         "lost_acked_writes": lost, "applied_but_answered_503": applied_unacked,
-        "sessions_restarted": restarts, "sessions_unreadable": unread,
+        "sessions_restarted": restarts, "cookies_on_503": cookies_on_503, "sessions_unreadable": unread,
         "rss_kib_before": rss_before, "rss_kib_after": rss_after,
         "log": log,
     }
@@ -472,6 +477,7 @@ def report(phases, seconds, out_dir, problems):
                   f"- increments applied although answered 503 (the reply, not the write, "
                   f"was lost): {ph['applied_but_answered_503']}",
                   f"- sessions that had to start over: {ph['sessions_restarted']}",
+                  f"- 503 answers that carried a `Set-Cookie`: {ph['cookies_on_503']}",
                   ""]
     lines += ["## Reading it", "",
               "- During a fault, requests that need Redis answer 503 without `Set-Cookie`; "
@@ -507,6 +513,8 @@ def check(phases):
             if w["recovery_s"] is None or w["recovery_s"] > RECOVERY_LIMIT:
                 problems.append(f"{ph['name']}: no recovery within {RECOVERY_LIMIT:g} s "
                                 f"after '{w['fault']}'")
+        if ph["cookies_on_503"]:
+            problems.append(f"{ph['name']}: {ph['cookies_on_503']} answers 503 carried a Set-Cookie")
         if ph["sessions_unreadable"]:
             problems.append(f"{ph['name']}: {ph['sessions_unreadable']} sessions unreadable at the end")
     standalone_phase = phases[0]

@@ -89,8 +89,11 @@ pub const MAX_CONNECTION_POOL: usize = 64;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// `redis.sessions.url`: `redis://[user:password@]host[:port][/db]` or
-    /// `redis+unix:///path?db=N`. Default: unset.
+    /// `redis.sessions.url`: `redis://[user:password@]host[:port][/db]`,
+    /// `rediss://…` (TLS), `redis+unix:///path?db=N`,
+    /// `redis+sentinel://[user:password@]host:port[,host:port…]/MASTER[/db]`
+    /// or `redis+cluster://[user:password@]host:port[,host:port…]`
+    /// (`rediss+sentinel://`, `rediss+cluster://` for TLS). Default: unset.
     pub url: Option<String>,
     /// `redis.sessions.host`. Default: `localhost`.
     pub host: String,
