@@ -452,7 +452,7 @@ def report(phases, seconds, out_dir, problems):
         "What the fault soak (`scripts/soak.sh`) measured: "
         f"{CONNECTIONS} keep-alive connections of mixed routes (40 % `/incr`, 20 % `/read`, "
         "15 % `/set`, 10 % `/get`, 5 % `/keys`, 10 % `/plain`) against the conformance app "
-        f"(release build, `socket_timeout = {SOCKET_TIMEOUT}`), {seconds:g} s per run. "
+        f"({os.environ.get('SOAK_PROFILE', 'release')} build, `socket_timeout = {SOCKET_TIMEOUT}`), {seconds:g} s per run. "
         "Each connection owns one session and counts the increments answered 200; at the end "
         "every session is read back. Redis runs with AOF `appendfsync always`.",
         "",

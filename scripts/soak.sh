@@ -8,6 +8,9 @@
 # on the standalone run.
 #
 #   scripts/soak.sh [seconds]     (default 60 seconds per run)
+#
+# SOAK_PROFILE=debug uses the debug build of the app (already built by the
+# test suite, so CI skips a release build); the default is release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
@@ -20,9 +23,16 @@ for tool in redis-server python3; do
   fi
 done
 
-echo "==> building the conformance app (release)"
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo build --release --quiet --example conformance
-app="target/release/examples/conformance"
+profile="${SOAK_PROFILE:-release}"
+echo "==> building the conformance app ($profile)"
+if [ "$profile" = release ]; then
+  CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo build --release --quiet --example conformance
+  app="target/release/examples/conformance"
+else
+  cargo build --quiet --example conformance
+  app="target/debug/examples/conformance"
+fi
+export SOAK_PROFILE="$profile"
 
 echo "==> soak: ${seconds} s standalone, ${seconds} s Sentinel"
 python3 scripts/soak.py "$seconds" "$app" "$out"

@@ -47,7 +47,7 @@ soak_status=0
 if [ "$status" -eq 0 ]; then
   echo "==> fault soak, short (scripts/soak.sh 10)"
   soak_out=$(mktemp -d)
-  SOAK_OUT="$soak_out" bash scripts/soak.sh 10 || soak_status=$?
+  SOAK_OUT="$soak_out" SOAK_PROFILE=debug bash scripts/soak.sh 10 || soak_status=$?
   rm -rf "$soak_out"
 fi
 # One closing line for the whole run, summed from cargo's own result lines.
