@@ -99,6 +99,25 @@ async fn unreadable_tls_files_stop_the_start() {
     );
 }
 
+#[tokio::test]
+async fn cluster_over_mutual_tls_serves_sessions() {
+    let pki = Pki::new();
+    let cluster = Cluster::start_tls(&pki);
+    let cert = (pki.path("client.crt"), pki.path("client.key"));
+    let options = tls_options(cluster.tls_url(), pki.path("ca.crt"), Some(cert));
+    let factory = RedisSessionFactory::builder(SECRET)
+        .store(RedisStore::new(RedisClient::open(&options).unwrap()))
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        let mut c = Client::new(app::router(&factory));
+        assert_eq!(c.get("/incr").await.body, "1");
+        assert_eq!(c.get("/incr").await.body, "2");
+    }
+    let per_master = cluster.keys_per_master();
+    assert_eq!(per_master.iter().map(|(_, n)| n).sum::<usize>(), 10);
+}
+
 /// Sends `/incr` until it answers 200, checking that every answer before
 /// is a 503 without a cookie; returns the 200 and how long it took.
 async fn incr_until_served(c: &mut Client) -> (Reply, Duration) {

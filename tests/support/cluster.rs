@@ -5,11 +5,36 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use super::redis_server::{RedisServer, free_cluster_port, wait_until};
+use super::redis_server::{RedisServer, free_cluster_port, free_port, wait_until};
+use super::tls::Pki;
 
 /// Six cluster nodes; `nodes[..3]` start as masters.
 pub struct Cluster {
     pub nodes: Vec<RedisServer>,
+    /// The TLS port of each node, when the cluster speaks TLS.
+    pub tls_ports: Vec<u16>,
+}
+
+fn tls_args(pki: &Pki, tls_port: u16) -> Vec<String> {
+    let path = |name: &str| pki.path(name).display().to_string();
+    vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        path("server.crt"),
+        "--tls-key-file".into(),
+        path("server.key"),
+        "--tls-client-cert-file".into(),
+        path("client.crt"),
+        "--tls-client-key-file".into(),
+        path("client.key"),
+        "--tls-ca-cert-file".into(),
+        path("ca.crt"),
+        "--tls-cluster".into(),
+        "yes".into(),
+        "--tls-replication".into(),
+        "yes".into(),
+    ]
 }
 
 fn cluster_info(node: &RedisServer) -> Option<String> {
@@ -23,31 +48,59 @@ impl Cluster {
     /// Starts six nodes, joins them with `redis-cli --cluster create` and
     /// waits until every node says the cluster is up.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Like [`start`](Self::start), with TLS between clients and nodes and
+    /// between the nodes themselves (certificates of `pki`); each node
+    /// keeps a plain port for the test's own checks.
+    pub fn start_tls(pki: &Pki) -> Self {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(pki: Option<&Pki>) -> Self {
+        let mut tls_ports = Vec::new();
         let nodes: Vec<RedisServer> = (0..6)
             .map(|_| {
-                RedisServer::start_on(
-                    free_cluster_port,
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes-%port%.conf",
-                        "--cluster-node-timeout",
-                        "1000",
-                        "--repl-diskless-sync-delay",
-                        "0",
-                    ],
-                    None,
-                )
+                let mut args: Vec<String> = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes-%port%.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ]
+                .map(String::from)
+                .to_vec();
+                if let Some(pki) = pki {
+                    let tls_port = free_port();
+                    tls_ports.push(tls_port);
+                    args.extend(tls_args(pki, tls_port));
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                RedisServer::start_on(free_cluster_port, &args, None)
             })
             .collect();
-        let addrs: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let output = Command::new("redis-cli")
+        let ports: Vec<u16> = match pki {
+            Some(_) => tls_ports.clone(),
+            None => nodes.iter().map(|n| n.port).collect(),
+        };
+        let mut create = Command::new("redis-cli");
+        if let Some(pki) = pki {
+            create
+                .arg("--tls")
+                .arg("--cacert")
+                .arg(pki.path("ca.crt"))
+                .arg("--cert")
+                .arg(pki.path("client.crt"))
+                .arg("--key")
+                .arg(pki.path("client.key"));
+        }
+        let output = create
             .args(["--cluster", "create"])
-            .args(&addrs)
+            .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .output()
             .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}): run scripts/test.sh"));
@@ -57,9 +110,18 @@ impl Cluster {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let cluster = Self { nodes };
+        let cluster = Self { nodes, tls_ports };
         cluster.wait_until_ok(Duration::from_secs(30));
         cluster
+    }
+
+    /// The `rediss+cluster://` URL of a cluster made by
+    /// [`start_tls`](Self::start_tls).
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss+cluster://127.0.0.1:{},127.0.0.1:{}",
+            self.tls_ports[0], self.tls_ports[1]
+        )
     }
 
     /// A cluster shared by the tests that run at the same time: started by
