@@ -118,6 +118,16 @@ async fn cluster_over_mutual_tls_serves_sessions() {
     assert_eq!(per_master.iter().map(|(_, n)| n).sum::<usize>(), 10);
 }
 
+#[tokio::test]
+async fn sentinel_over_mutual_tls_serves_sessions() {
+    let pki = Pki::new();
+    let setup = SentinelSetup::start_tls(&pki);
+    let cert = (pki.path("client.crt"), pki.path("client.key"));
+    let mut c = router_on(tls_options(setup.url(), pki.path("ca.crt"), Some(cert)));
+    assert_eq!(c.get("/incr").await.body, "1");
+    assert_eq!(c.get("/incr").await.body, "2");
+}
+
 /// Sends `/incr` until it answers 200, checking that every answer before
 /// is a 503 without a cookie; returns the 200 and how long it took.
 async fn incr_until_served(c: &mut Client) -> (Reply, Duration) {

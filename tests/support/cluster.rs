@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use super::redis_server::{RedisServer, free_cluster_port, free_port, wait_until};
-use super::tls::Pki;
+use super::tls::{Pki, server_tls_args};
 
 /// Six cluster nodes; `nodes[..3]` start as masters.
 pub struct Cluster {
@@ -16,25 +16,9 @@ pub struct Cluster {
 }
 
 fn tls_args(pki: &Pki, tls_port: u16) -> Vec<String> {
-    let path = |name: &str| pki.path(name).display().to_string();
-    vec![
-        "--tls-port".into(),
-        tls_port.to_string(),
-        "--tls-cert-file".into(),
-        path("server.crt"),
-        "--tls-key-file".into(),
-        path("server.key"),
-        "--tls-client-cert-file".into(),
-        path("client.crt"),
-        "--tls-client-key-file".into(),
-        path("client.key"),
-        "--tls-ca-cert-file".into(),
-        path("ca.crt"),
-        "--tls-cluster".into(),
-        "yes".into(),
-        "--tls-replication".into(),
-        "yes".into(),
-    ]
+    let mut args = server_tls_args(pki, tls_port);
+    args.extend(["--tls-cluster".into(), "yes".into()]);
+    args
 }
 
 fn cluster_info(node: &RedisServer) -> Option<String> {

@@ -6,25 +6,36 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::redis_server::{RedisServer, free_port, wait_until};
+use super::tls::{Pki, server_tls_args};
 
 pub const MASTER_NAME: &str = "sessions";
 
 /// One `redis-server --sentinel` process.
 pub struct Sentinel {
     pub port: u16,
+    /// The TLS port, when the setup speaks TLS.
+    pub tls_port: Option<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
 
 impl Sentinel {
-    fn start(dir: PathBuf, master_port: u16) -> Self {
+    fn start(dir: PathBuf, master_port: u16, pki: Option<&Pki>) -> Self {
         std::fs::create_dir_all(&dir).expect("temp dir is writable");
         for _ in 0..5 {
             let port = free_port();
+            let tls_port = pki.map(|_| free_port());
+            let tls = match (pki, tls_port) {
+                (Some(pki), Some(tls_port)) => server_tls_args(pki, tls_port)
+                    .chunks(2)
+                    .map(|kv| format!("{} {}\n", kv[0].trim_start_matches("--"), kv[1]))
+                    .collect(),
+                _ => String::new(),
+            };
             let conf = dir.join("sentinel.conf");
             std::fs::write(
                 &conf,
-                format!(
+                tls + &format!(
                     "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {dir}/sentinel.log\n\
                      sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
                      sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
@@ -56,6 +67,7 @@ impl Sentinel {
             if up {
                 return Self {
                     port,
+                    tls_port,
                     dir,
                     child: Some(child),
                 };
@@ -106,11 +118,39 @@ impl SentinelSetup {
     /// Starts everything and waits until the Sentinels know the replica
     /// and each other, so a failover can happen.
     pub fn start() -> Self {
-        let master = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"], None);
-        let replica_of = master.port.to_string();
-        let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &replica_of], None);
+        Self::start_with(None)
+    }
+
+    /// Like [`start`](Self::start), with TLS everywhere: clients, replication
+    /// and the Sentinels (certificates of `pki`; every process keeps a plain
+    /// port for the test's own checks).
+    pub fn start_tls(pki: &Pki) -> Self {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(pki: Option<&Pki>) -> Self {
+        let tls = |port: Option<u16>| -> Vec<String> {
+            match (pki, port) {
+                (Some(pki), Some(port)) => server_tls_args(pki, port),
+                _ => Vec::new(),
+            }
+        };
+        let master_tls = pki.map(|_| free_port());
+        let mut args = vec!["--repl-diskless-sync-delay".to_owned(), "0".to_owned()];
+        args.extend(tls(master_tls));
+        let master =
+            RedisServer::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+        let monitored = master_tls.unwrap_or(master.port);
+        let mut args = vec![
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            monitored.to_string(),
+        ];
+        args.extend(tls(pki.map(|_| free_port())));
+        let replica =
+            RedisServer::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), None);
         let sentinels: Vec<Sentinel> = (0..3)
-            .map(|i| Sentinel::start(master.dir().join(format!("sentinel-{i}")), master.port))
+            .map(|i| Sentinel::start(master.dir().join(format!("sentinel-{i}")), monitored, pki))
             .collect();
         for sentinel in &sentinels {
             wait_until(
@@ -142,9 +182,14 @@ impl SentinelSetup {
         let hosts: Vec<String> = self
             .sentinels
             .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
+            .map(|s| format!("127.0.0.1:{}", s.tls_port.unwrap_or(s.port)))
             .collect();
-        format!("redis+sentinel://{}/{MASTER_NAME}/0", hosts.join(","))
+        let scheme = if self.sentinels[0].tls_port.is_some() {
+            "rediss+sentinel"
+        } else {
+            "redis+sentinel"
+        };
+        format!("{scheme}://{}/{MASTER_NAME}/0", hosts.join(","))
     }
 
     /// The port of the master the Sentinels name now.

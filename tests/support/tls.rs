@@ -161,3 +161,26 @@ impl TlsServer {
         format!("rediss://127.0.0.1:{}/0", self.tls_port)
     }
 }
+
+/// `redis-server` arguments for a TLS port with the server certificate of
+/// `pki`, the client certificate for its own outgoing connections
+/// (replication, cluster bus, Sentinel) and `pki`'s CA for both sides.
+pub fn server_tls_args(pki: &Pki, tls_port: u16) -> Vec<String> {
+    let path = |name: &str| pki.path(name).display().to_string();
+    vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        path("server.crt"),
+        "--tls-key-file".into(),
+        path("server.key"),
+        "--tls-client-cert-file".into(),
+        path("client.crt"),
+        "--tls-client-key-file".into(),
+        path("client.key"),
+        "--tls-ca-cert-file".into(),
+        path("ca.crt"),
+        "--tls-replication".into(),
+        "yes".into(),
+    ]
+}
