@@ -174,7 +174,7 @@ impl RedisOptions {
     /// value (the URL's password redacted), then says what was wrong and
     /// what was expected, e.g. `tls_ca_file = "/etc/redis/ca.pem": cannot
     /// read it (No such file or directory (os error 2)): expected a PEM
-    /// file …`. A caller that knows where the setting came from puts
+    /// file …`. `memory://` (the embedded store) passes. A caller that knows where the setting came from puts
     /// `file:line: redis.sessions.` in front.
     ///
     /// ```
@@ -188,15 +188,23 @@ impl RedisOptions {
     /// assert!(message.starts_with("url = \"redis+sentinel://:<redacted>@10.0.0.1:26379\": no master name"));
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
+        if self.url.as_deref() == Some(crate::MEMORY_URL) {
+            // The embedded store: nothing of Redis to check.
+            return Ok(());
+        }
         target::validate(self).map(|_| ())
     }
 
-    /// Checks one URL alone, as [`validate`](Self::validate) does.
+    /// Checks one URL alone, as [`validate`](Self::validate) does
+    /// (`memory://`, the embedded store, passes).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] starting with `url = "…": `.
     pub fn validate_url(url: &str) -> Result<(), Error> {
+        if url == crate::MEMORY_URL {
+            return Ok(());
+        }
         target::parse_url(url).map(|_| ())
     }
 }
@@ -611,6 +619,24 @@ mod tests {
             ..RedisOptions::default()
         };
         assert!(matches!(RedisClient::open(&pool), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn validation_passes_the_embedded_store_and_names_the_setting() {
+        let memory = RedisOptions {
+            url: Some("memory://".into()),
+            ..RedisOptions::default()
+        };
+        assert!(memory.validate().is_ok());
+        let e = RedisOptions::validate_url("redis+cluster://:pw@a:1/3")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("url = \"redis+cluster://:<redacted>@a:1/3\": "),
+            "{e}"
+        );
+        assert!(!e.contains("pw"), "{e}");
     }
 
     #[test]
