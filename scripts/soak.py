@@ -5,8 +5,9 @@ Usage: python3 scripts/soak.py SECONDS APP_BINARY OUT_DIR
 
 Each connection owns one session and counts the increments the app
 acknowledged (200); at the end every session is read back and compared.
-Writes OUT_DIR/RELIABILITY.md, OUT_DIR/reliability-timeline.png and
-OUT_DIR/soak.json; exits 1 when a guarantee did not hold.
+Writes OUT_DIR/RELIABILITY.md and OUT_DIR/reliability-timeline.png (and
+the measurements as JSON to $SOAK_JSON when set); exits 1 when a guarantee
+did not hold.
 """
 
 import http.client
@@ -539,8 +540,9 @@ def main():
     problems = check(phases)
     chart(phases, os.path.join(out_dir, "reliability-timeline.png"))
     report(phases, seconds, out_dir, problems)
-    with open(os.path.join(out_dir, "soak.json"), "w") as f:
-        json.dump([{k: v for k, v in ph.items() if k != "log"} for ph in phases], f, indent=1)
+    if os.environ.get("SOAK_JSON"):
+        with open(os.environ["SOAK_JSON"], "w") as f:
+            json.dump([{k: v for k, v in ph.items() if k != "log"} for ph in phases], f, indent=1)
     for ph in phases:
         print(f"{ph['name']}: {ph['requests']} requests, outside faults {ph['outside']}, "
               f"lost {ph['lost_acked_writes']} of {ph['acked_increments']} acknowledged increments, "

@@ -35,4 +35,4 @@ fi
 export SOAK_PROFILE="$profile"
 
 echo "==> soak: ${seconds} s standalone, ${seconds} s Sentinel"
-python3 scripts/soak.py "$seconds" "$app" "$out"
+python3 -B scripts/soak.py "$seconds" "$app" "$out"
