@@ -16,4 +16,5 @@ mod fuzz;
 mod plugins;
 mod redis_only;
 mod store;
+mod topologies;
 mod users;
