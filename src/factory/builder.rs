@@ -679,12 +679,31 @@ impl Builder {
                     );
                 }
                 Err(e) => {
-                    let name = if self.redis.url.is_some() {
+                    // The client's messages start with the setting they
+                    // are about (`tls_ca_file = "…": …`): key them by it.
+                    let text = e.to_string();
+                    let default = if self.redis.url.is_some() {
                         "url"
                     } else {
                         "host"
                     };
-                    found.problem(ErrorKind::Invalid, name, e.to_string());
+                    let (name, message) = [
+                        "url",
+                        "host",
+                        "port",
+                        "unix_socket_path",
+                        "tls_ca_file",
+                        "tls_cert_file",
+                        "tls_key_file",
+                    ]
+                    .into_iter()
+                    .find_map(|name| {
+                        let rest = text.strip_prefix(name)?.strip_prefix(" = ")?;
+                        let (_, message) = rest.split_once(": ")?;
+                        Some((name, message.to_owned()))
+                    })
+                    .unwrap_or((default, text.clone()));
+                    found.problem(ErrorKind::Invalid, name, message);
                     None
                 }
             },
