@@ -7,6 +7,11 @@ mod support;
 #[path = "../examples/conformance/app.rs"]
 mod app;
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/quickstart/app/mod.rs"]
+mod quickstart;
+
+mod browser;
 mod cli;
 mod config;
 mod conformance;

@@ -57,7 +57,7 @@ body { margin: 0; background: var(--bg); color: var(--text);
   font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 a { color: var(--accent); }
 .bar { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: center; justify-content: space-between;
-  padding: .75rem max(1rem, calc((100% - 44rem) / 2)); background: var(--card); border-bottom: 1px solid var(--line); }
+  padding: .75rem max(1rem, calc((100% - 42rem) / 2)); background: var(--card); border-bottom: 1px solid var(--line); }
 .brand { font-weight: 700; text-decoration: none; color: var(--text); }
 .brand span { color: var(--accent); }
 nav { display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: center; }
@@ -128,7 +128,7 @@ fn layout(frame: &Frame<'_>, title: &str, page: &str, content: &str) -> String {
         Some(user) => format!(
             r#"<span class="who">Signed in as <strong>{user}</strong></span>
 <a href="/">Home</a><a href="/sessions">Your sessions</a>
-<form class="inline" method="post" action="/logout">{csrf}<button class="link">Sign out</button></form>"#,
+<form class="inline" method="post" action="/logout">{csrf}<button type="submit" class="link">Sign out</button></form>"#,
             user = escape(user),
             csrf = csrf_field(frame.csrf_token),
         ),
@@ -194,7 +194,7 @@ pub fn home(frame: &Frame<'_>, visits: u64) -> String {
 <form id="sign-in" class="row" method="post" action="/login">{csrf}
 <label class="sr" for="name">Your name</label>
 <input type="text" id="name" name="name" required maxlength="40" placeholder="Your name" autocomplete="username" autofocus>
-<button>Sign in</button></form></section>
+<button type="submit">Sign in</button></form></section>
 {visits}"#,
             visits = visits_card(visits),
         ),
@@ -207,7 +207,7 @@ pub fn home(frame: &Frame<'_>, visits: u64) -> String {
 <form id="message" class="row" method="post" action="/message">{csrf}
 <label class="sr" for="text">Message</label>
 <input type="text" id="text" name="message" required maxlength="200" placeholder="Say something">
-<button>Flash it</button></form>
+<button type="submit">Flash it</button></form>
 <p class="hint">Every form carries a CSRF token bound to this session; a forged or stale one is refused.</p></section>"#,
             user = escape(user),
             visits = visits_card(visits),
@@ -225,11 +225,11 @@ pub fn sessions(frame: &Frame<'_>, user: &str, devices: &[UserSession]) -> Strin
         let agent = device.agent.as_deref().unwrap_or("");
         let action = if device.current {
             format!(
-                r#"<form method="post" action="/logout">{csrf}<button class="quiet">Sign out</button></form>"#
+                r#"<form method="post" action="/logout">{csrf}<button type="submit" class="quiet">Sign out</button></form>"#
             )
         } else {
             format!(
-                r#"<form method="post" action="/sessions/revoke">{csrf}<input type="hidden" name="tag" value="{tag}"><button class="quiet">Sign out this one</button></form>"#,
+                r#"<form method="post" action="/sessions/revoke">{csrf}<input type="hidden" name="tag" value="{tag}"><button type="submit" class="quiet">Sign out this one</button></form>"#,
                 tag = escape(&device.tag),
             )
         };
@@ -256,7 +256,7 @@ pub fn sessions(frame: &Frame<'_>, user: &str, devices: &[UserSession]) -> Strin
     }
     let others = if devices.iter().any(|d| !d.current) {
         format!(
-            r#"<form id="revoke-others" method="post" action="/sessions/revoke-others">{csrf}<button>Sign out all others</button></form>"#
+            r#"<form id="revoke-others" method="post" action="/sessions/revoke-others">{csrf}<button type="submit">Sign out all others</button></form>"#
         )
     } else {
         r#"<p class="hint">Only this device is signed in. Sign in as the same name from another browser and reload.</p>"#.to_owned()
