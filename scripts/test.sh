@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs redis-server when it is
-# missing, then checks formatting and lints (all features, and the library with
-# none) and runs every test of the workspace with all features: unit tests,
-# the plugins' tests, doc tests, and the integration suite against real
-# redis-server processes (which also builds and loads the plugin libraries).
+# The whole test suite, from a fresh machine: installs redis-server, chromium
+# and chromium-driver when they are missing, then checks formatting and lints
+# (all features, and the library with none) and runs every test of the
+# workspace with all features: unit tests, the plugins' tests, doc tests, and
+# the integration suite against real redis-server processes (which also builds
+# and loads the plugin libraries) and real headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   # The package starts a system service on port 6379; the tests never use it.
 fi
 redis-server --version
+
+# The browser test drives headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "==> installing chromium and chromium-driver (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromedriver --version
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
