@@ -95,7 +95,8 @@ async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load() 
             .unwrap()
             .unwrap();
         if let Some(path) = std::env::var_os("REDIS_SESSIONS_DEMO_SCREENSHOT") {
-            laptop.screenshot(path.as_ref()).await.unwrap();
+            let page = laptop.wait_for("html").await.screenshot().await.unwrap();
+            std::fs::write(&path, page).unwrap();
         }
 
         // The phone sees the same two, itself marked.

@@ -95,6 +95,7 @@ form.inline { display: inline; margin: 0; }
   border-radius: 1rem; margin-left: .35rem; vertical-align: middle; }
 code { font-size: .85em; }
 footer { max-width: 44rem; margin: 0 auto 2rem; padding: 0 1rem; color: var(--muted); font-size: .8rem; }
+@media (max-width: 30rem) { nav .who { display: none; } }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
 "#;
 
