@@ -132,22 +132,10 @@ pub(crate) struct Shared {
     pub(crate) store: StoreSource,
     pub(crate) key_errors: KeyErrors,
     pub(crate) redis: RedisOptions,
-}
-
-impl Shared {
-    /// The store for one request.
-    pub(crate) fn store_for(
-        &self,
-        request: &http::request::Parts,
-    ) -> Result<Arc<dyn SessionStore>, store::Error> {
-        match &self.store {
-            StoreSource::Shared(store) => Ok(Arc::clone(store)),
-            StoreSource::PerRequest(callable) => {
-                let client = callable.client(request, &self.redis)?;
-                Ok(Arc::new(RedisStore::new(client)))
-            }
-        }
-    }
+    pub(crate) max_session_bytes: u64,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) cache_control_no_store: bool,
+    pub(crate) events: crate::session::EventSlot,
 }
 
 /// Makes sessions: the checked settings, the store, the codec and the id
@@ -251,6 +239,21 @@ pub struct Builder {
     id_generator: Arc<dyn IdGenerator>,
     prefix: String,
     store: Option<Arc<dyn SessionStore>>,
+    max_session_bytes: u64,
+    max_lifetime: Option<u64>,
+    cache_control: CacheControl,
+}
+
+/// Whether responses that set or delete the session cookie get
+/// `Cache-Control: no-store` (`redis.sessions.cache_control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheControl {
+    /// `no-store`, unless the app set its own `Cache-Control` (the default).
+    #[default]
+    NoStore,
+    /// Never added.
+    None,
 }
 
 impl fmt::Debug for Builder {
@@ -297,10 +300,19 @@ impl Builder {
             id_generator: Arc::new(DefaultIdGenerator),
             prefix: String::new(),
             store: None,
+            max_session_bytes: 1 << 20,
+            max_lifetime: None,
+            cache_control: CacheControl::NoStore,
         }
     }
 
     setters! {
+        /// `redis.sessions.max_session_bytes`. Default: 1 MiB.
+        max_session_bytes: u64 => |b, n| b.max_session_bytes = n;
+        /// `redis.sessions.max_lifetime`. Default: unset.
+        max_lifetime: Option<u64> => |b, secs| b.max_lifetime = secs;
+        /// `redis.sessions.cache_control`. Default: `no-store`.
+        cache_control: CacheControl => |b, c| b.cache_control = c;
         /// `redis.sessions.timeout`: seconds of inactivity before a session
         /// expires; `0` means never. Default: `1200`.
         timeout: u64 => |b, secs| b.timeout = secs;
@@ -634,6 +646,10 @@ impl Builder {
                 store,
                 key_errors,
                 redis: self.redis,
+                max_session_bytes: self.max_session_bytes,
+                max_lifetime: self.max_lifetime,
+                cache_control_no_store: self.cache_control == CacheControl::NoStore,
+                events: crate::session::EventSlot::default(),
             }),
             redis_client,
             store_description,

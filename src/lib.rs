@@ -50,7 +50,7 @@ pub mod store;
 
 pub use config::plugins as plugin;
 pub use config::{Configurator, Settings, session_factory_from_settings};
-pub use factory::{Builder, ClientCallable, MEMORY_URL, RedisSessionFactory};
+pub use factory::{Builder, CacheControl, ClientCallable, MEMORY_URL, RedisSessionFactory};
 #[cfg(feature = "axum")]
 pub use http::{MissingSessionLayer, SessionRejection};
 pub use http::{SessionLayer, SessionService};

@@ -77,7 +77,7 @@ async fn changed_writes_every_value_back_and_entries_lists_them() {
     let writes = probe.writes.lock().unwrap().clone();
     assert_eq!(
         writes.last().map(String::as_str),
-        Some("[Update(2 set, 0 deleted)]"),
+        Some("[Update(2 set, 0 deleted, 1200 s)]"),
         "{writes:?}"
     );
 }

@@ -12,6 +12,7 @@ mod app;
 mod quickstart;
 
 mod browser;
+mod checklist;
 mod cli;
 mod config;
 mod conformance;

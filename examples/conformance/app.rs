@@ -2,12 +2,13 @@
 //! other tools drive. Every route is GET and answers `text/plain` (JSON text
 //! where noted).
 
-use std::collections::HashMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::Query;
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header::USER_AGENT};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use redis_sessions::{RedisSessionFactory, Session, session};
@@ -15,8 +16,17 @@ use redis_sessions::{RedisSessionFactory, Session, session};
 type Params = Query<HashMap<String, String>>;
 type Answer = Result<Response, AppError>;
 
+/// Session events counted by reason since start (`/events`).
+type Events = Arc<Mutex<BTreeMap<&'static str, u64>>>;
+
 /// The app's routes behind `factory`'s session layer.
 pub fn router(factory: &RedisSessionFactory) -> Router {
+    let events = Events::default();
+    let counts = Arc::clone(&events);
+    factory.on_event(move |event| {
+        let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        *counts.entry(event.reason.as_str()).or_default() += 1;
+    });
     Router::new()
         .route("/plain", get(|| async { "ok" }))
         .route("/incr", get(incr))
@@ -38,6 +48,15 @@ pub fn router(factory: &RedisSessionFactory) -> Router {
         .route("/info", get(info))
         .route("/fail", get(fail))
         .route("/slow_set", get(slow_set))
+        .route("/invalidate_then_fail", get(invalidate_then_fail))
+        .route("/login", get(login))
+        .route("/whoami", get(whoami))
+        .route("/my_sessions", get(my_sessions))
+        .route("/revoke", get(revoke))
+        .route("/revoke_others", get(revoke_others))
+        .route("/logout", get(invalidate))
+        .route("/events", get(events_route))
+        .with_state(events)
         .layer(factory.layer())
 }
 
@@ -214,4 +233,64 @@ async fn slow_set(session: Session, params: Params) -> Answer {
         .insert(param(&params, "key")?, param(&params, "value")?)
         .await?;
     text("ok")
+}
+
+async fn invalidate_then_fail(session: Session) -> Answer {
+    session.invalidate();
+    Ok((StatusCode::INTERNAL_SERVER_ERROR, "failed on purpose").into_response())
+}
+
+async fn login(session: Session, params: Params, headers: HeaderMap) -> Answer {
+    session.set_user(param(&params, "user")?).await?;
+    if let Some(agent) = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
+        session.set_agent(agent).await?;
+    }
+    text("ok")
+}
+
+async fn whoami(session: Session) -> Answer {
+    text(session.user().await?.unwrap_or_default())
+}
+
+fn unix(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+async fn my_sessions(session: Session) -> Answer {
+    let sessions: Vec<serde_json::Value> = session
+        .user_sessions()
+        .await?
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "tag": s.tag,
+                "created": unix(s.created),
+                "last_seen": unix(s.last_seen),
+                "agent": s.agent,
+                "current": s.current,
+            })
+        })
+        .collect();
+    json(&sessions)
+}
+
+async fn revoke(session: Session, params: Params) -> Answer {
+    let found = session.revoke(param(&params, "tag")?).await?;
+    if found {
+        text("ok")
+    } else {
+        Ok((StatusCode::NOT_FOUND, "no such session of yours").into_response())
+    }
+}
+
+async fn revoke_others(session: Session) -> Answer {
+    text(session.revoke_others().await?.to_string())
+}
+
+async fn events_route(State(events): State<Events>) -> Answer {
+    let counts = events
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    json(&counts)
 }

@@ -7,9 +7,10 @@
 //! ```
 //!
 //! Environment: `PORT` (default 8080, bound on 127.0.0.1), `REDIS_URL`
-//! (default `redis://127.0.0.1:6379/0`; `memory://` is the embedded store),
-//! `SESSION_SECRET` (a built-in development default), `SESSION_TIMEOUT`
-//! (default 1200), `COOKIE_ON_EXCEPTION` (default true).
+//! (default `redis://127.0.0.1:6379/0`; `memory://` is the embedded store;
+//! `rediss://`, `redis+sentinel://` and `redis+cluster://` work too),
+//! `SESSION_SECRET` (a built-in development default, announced on stderr),
+//! `SESSION_TIMEOUT` (default 1200), `COOKIE_ON_EXCEPTION` (default true).
 //!
 //! `SETTINGS=path.ini` reads the `[app:main]` section of an INI file first
 //! (see `settings.ini`); the variables above, when set, override it.
@@ -32,9 +33,18 @@ fn env_or(name: &str, default: &str) -> String {
 fn factory() -> Result<RedisSessionFactory, String> {
     let mut settings = match std::env::var("SETTINGS") {
         Ok(path) => Settings::from_ini(&path).map_err(|e| e.to_string())?,
-        Err(_) => Settings::new()
-            .with("redis.sessions.secret", DEV_SECRET)
-            .with("redis.sessions.url", "redis://127.0.0.1:6379/0"),
+        Err(_) => {
+            if std::env::var_os("SESSION_SECRET").is_none() {
+                eprintln!(
+                    "conformance: WARNING: SESSION_SECRET is not set: signing cookies with a \
+                     public development secret. Anyone can forge sessions. Never use this in \
+                     production; set SESSION_SECRET (e.g. `openssl rand -base64 48`)."
+                );
+            }
+            Settings::new()
+                .with("redis.sessions.secret", DEV_SECRET)
+                .with("redis.sessions.url", "redis://127.0.0.1:6379/0")
+        }
     };
     for (var, key) in [
         ("REDIS_URL", "redis.sessions.url"),

@@ -74,21 +74,20 @@ impl IntoResponse for SessionRejection {
 )]
 pub struct MissingSessionLayer;
 
-/// 503 when the store is unavailable, else 500, with a generic body; the
-/// detail goes to the log (target `redis_sessions::http`), never to the client.
+/// [`session::Error::status`] (503 when the store is unavailable, 413 for a
+/// session too large, ...) with the generic [`session::Error::body_text`],
+/// e.g. `503 session store unavailable`; the detail goes to the log (target
+/// `redis_sessions::http`), never to the client.
 impl IntoResponse for session::Error {
     fn into_response(self) -> Response {
         let status = self.status();
         if self.is_unavailable() {
             tracing::warn!(target: "redis_sessions::http", error = %self, "session store unavailable");
-        } else {
+        } else if status.is_server_error() {
             tracing::error!(target: "redis_sessions::http", error = %self, "session error");
-        }
-        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "session store unavailable, try again later"
         } else {
-            "session error"
-        };
-        (status, body).into_response()
+            tracing::info!(target: "redis_sessions::http", error = %self, "session request refused");
+        }
+        (status, self.body_text()).into_response()
     }
 }

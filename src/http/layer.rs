@@ -3,20 +3,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::header::{SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::RedisSessionFactory;
-use crate::factory::{Shared, StoreSource};
-use crate::session::{self, Finish, Finishing, Session};
+use crate::factory::{RedisSessionFactory, Shared as FactoryContext};
+use crate::session::{self, Outcome, ResponseHeaders, Session, StoreSlot};
 
 /// Adds a lazy [`Session`] to every request and saves it when the response
 /// goes out. Made by [`RedisSessionFactory::layer`].
 ///
-/// Cloning the layer copies one pointer.
+/// Cloning the layer clones the factory (a few reference counts).
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
     factory: RedisSessionFactory,
@@ -35,7 +34,7 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            shared: Arc::clone(&self.factory.shared),
+            context: Arc::clone(&self.factory.shared),
         }
     }
 }
@@ -44,7 +43,7 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    context: Arc<FactoryContext>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for SessionService<S> {
@@ -75,7 +74,7 @@ impl<S> SessionService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default,
+    ResBody: From<&'static str>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -85,22 +84,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let shared = &self.shared;
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let context = &self.context;
         // Header values share the request's buffer: cloning them copies no
         // bytes. They are parsed and verified only if the session is used.
         let mut values = req.headers().get_all(http::header::COOKIE).iter();
         let cookies = (values.next().cloned(), values.cloned().collect());
-        let store = match &shared.store {
-            StoreSource::Shared(store) => Ok(Arc::clone(store)),
-            StoreSource::PerRequest(_) => {
-                let (parts, body) = req.into_parts();
-                let store = shared.store_for(&parts);
-                req = Request::from_parts(parts, body);
-                store
-            }
-        };
-        let session = Session::new(Arc::clone(shared), store, cookies);
+        let (parts, body) = req.into_parts();
+        let store = StoreSlot::for_request(context, &parts);
+        let mut req = Request::from_parts(parts, body);
+        let session = Session::new(Arc::clone(context), store, cookies);
         req.extensions_mut().insert(session.clone());
         // The service that was driven to readiness must be the one called;
         // leave a fresh clone in its place. See
@@ -120,7 +113,7 @@ where
     }
 }
 
-type FinishFuture = Pin<Box<dyn Future<Output = Result<Finish, session::Error>> + Send>>;
+type CommitFuture = Pin<Box<dyn Future<Output = Result<ResponseHeaders, session::Error>> + Send>>;
 
 pin_project! {
     /// The response future of [`SessionService`].
@@ -139,8 +132,8 @@ pin_project! {
             future: F,
             session: Option<Session>,
         },
-        Finishing {
-            future: FinishFuture,
+        Committing {
+            future: CommitFuture,
             response: Option<Response<B>>,
         },
     }
@@ -149,7 +142,7 @@ pin_project! {
 impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: Default,
+    B: From<&'static str>,
 {
     type Output = Result<Response<B>, E>;
 
@@ -167,31 +160,36 @@ where
                     };
                     let server_error = response.status().is_server_error();
                     let plan = match session.begin_finish(server_error) {
-                        Finishing::Done(finish) => {
+                        Outcome::Ready(headers) => {
                             let mut response = response;
-                            apply(&mut response, finish);
+                            apply(&mut response, headers);
                             return Poll::Ready(Ok(response));
                         }
-                        Finishing::Commit(plan) => plan,
+                        Outcome::Commit(plan) => plan,
                     };
-                    let future: FinishFuture = Box::pin(async move { session.commit(plan).await });
-                    this.state.set(State::Finishing {
+                    let future: CommitFuture =
+                        Box::pin(async move { session.commit(plan, server_error).await });
+                    this.state.set(State::Committing {
                         future,
                         response: Some(response),
                     });
                 }
-                StateProj::Finishing { future, response } => {
+                StateProj::Committing { future, response } => {
                     let result = ready!(future.as_mut().poll(cx));
                     #[allow(clippy::expect_used)]
                     let mut response = response
                         .take()
-                        .expect("the response is kept until the finishing future completes once");
+                        .expect("the response is kept until the commit future completes once");
                     match result {
-                        Ok(finish) => apply(&mut response, finish),
+                        Ok(headers) => apply(&mut response, headers),
                         Err(e) => {
                             tracing::error!(target: "redis_sessions::http", error = %e, "saving the session failed: answering {} without a cookie", e.status());
-                            response = Response::new(B::default());
+                            response = Response::new(B::from(e.body_text()));
                             *response.status_mut() = e.status();
+                            response.headers_mut().insert(
+                                http::header::CONTENT_TYPE,
+                                HeaderValue::from_static("text/plain; charset=utf-8"),
+                            );
                         }
                     }
                     return Poll::Ready(Ok(response));
@@ -201,10 +199,13 @@ where
     }
 }
 
-fn apply<B>(response: &mut Response<B>, finish: Finish) {
+fn apply<B>(response: &mut Response<B>, changes: ResponseHeaders) {
     let headers = response.headers_mut();
-    if let Some(cookie) = finish.set_cookie {
+    if let Some(cookie) = changes.set_cookie {
         headers.append(SET_COOKIE, cookie);
+        if changes.no_store && !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
     }
     let varies = headers.get_all(VARY).iter().any(|value| {
         value.to_str().is_ok_and(|v| {
@@ -212,7 +213,7 @@ fn apply<B>(response: &mut Response<B>, finish: Finish) {
                 .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
         })
     });
-    if finish.vary && !varies {
+    if changes.vary && !varies {
         headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
 }

@@ -3,6 +3,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// A message of any type, as a self-describing value tree (so a format that
+/// is not self-describing, such as bincode, cannot hold mixed queues).
+type Raw = serde_json::Value;
+
 use super::{Error, Session};
 
 /// The session key of a flash queue, as in Pyramid: `_f_` + the queue name.
@@ -11,39 +15,45 @@ pub(crate) fn queue_key(queue: &str) -> String {
 }
 
 impl Session {
-    /// Appends `msg` to the flash queue `queue` (`""` is the default queue).
-    /// With `allow_duplicate` false, a message already in the queue is not
-    /// added again.
+    /// Appends `msg` (any serde value: `&str`, a struct, ...) to the flash
+    /// queue `queue` (`""` is the default queue). With `allow_duplicate`
+    /// false, a message already in the queue (compared by its encoding) is
+    /// not added again.
     ///
     /// # Errors
     ///
-    /// The store is unavailable (503), or the queue holds messages of another
-    /// type (500).
+    /// The store is unavailable (503), the queue is not a list (500), or the
+    /// session would grow beyond `max_session_bytes` (413).
     ///
     /// ```
     /// # async fn f(session: redis_sessions::Session) -> Result<(), redis_sessions::session::Error> {
-    /// session.flash("Saved.".to_string(), "", true).await?;
+    /// session.flash("Saved.", "", true).await?;
     /// let messages: Vec<String> = session.pop_flash("").await?;
     /// assert_eq!(messages, ["Saved."]);
     /// # Ok(()) }
     /// ```
     pub async fn flash<T>(&self, msg: T, queue: &str, allow_duplicate: bool) -> Result<(), Error>
     where
-        T: Serialize + DeserializeOwned + PartialEq,
+        T: Serialize,
     {
         let key = queue_key(queue);
+        let encoded = self.encode(&msg)?;
         self.with_state(|state, this| {
-            let mut messages: Vec<T> = match state.entries.get(&key) {
+            // Messages are kept as values of any type: compare encodings.
+            let mut messages: Vec<Raw> = match state.entries.get(&key) {
                 Some(bytes) => this.decode(bytes)?,
                 None => Vec::new(),
             };
-            if !allow_duplicate && messages.contains(&msg) {
+            let mut encoded_messages = Vec::with_capacity(messages.len());
+            for message in &messages {
+                encoded_messages.push(this.encode(message)?);
+            }
+            if !allow_duplicate && encoded_messages.contains(&encoded) {
                 return Ok(());
             }
-            messages.push(msg);
+            messages.push(this.decode(&encoded)?);
             let bytes = this.encode(&messages)?;
-            state.set(key, bytes);
-            Ok(())
+            this.set_checked(state, key, bytes)
         })
         .await
     }

@@ -5,10 +5,21 @@
 //!
 //! A handle is created for every request by the layer and costs nothing
 //! until used: the first method that needs data loads the whole session
-//! (one round trip, which also refreshes its idle TTL). Changes are recorded
-//! per key and written when the response goes out (one round trip, only if
-//! something changed), so concurrent requests that change different keys of
-//! one session both keep their changes.
+//! (one command). Changes are recorded per key and written when the response
+//! goes out (one round trip, only if something changed), so concurrent
+//! requests that change different keys of one session both keep their
+//! changes. The idle TTL is refreshed at most once per `timeout / 20` (a
+//! session may end up to 5 % early, never late).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `handle.rs` | the public dict API |
+//! | `lifecycle.rs` | load, parse, plan, commit: one request, top to bottom |
+//! | `state.rs` | the change log and the commit plan |
+//! | `flash.rs`, `csrf.rs` | flash queues and CSRF tokens |
+//! | `user.rs` | binding to a user, listing and revoking a user's sessions |
+//! | `events.rs` | the event hook (sessions not adopted, old secrets) |
+//! | `error.rs` | [`Error`] and the status each failure becomes |
 //!
 //! # Differences from pyramid_redis_sessions
 //!
@@ -19,50 +30,23 @@
 //! - `invalidate()` then writes start a new session with a new id;
 //!   `regenerate()` moves the data to a new id (use it at login).
 //! - Flash queues (`_f_` + queue) and the CSRF token (`_csrft_`) are ordinary
-//!   session keys, as in Pyramid.
+//!   session keys, as in Pyramid; `regenerate()` also rotates the CSRF token.
+//! - New: [`Session::set_user`], [`Session::user_sessions`],
+//!   [`Session::revoke`], [`Session::revoke_others`], [`Session::tag`],
+//!   size limits (`max_session_bytes`) and absolute lifetimes (`max_lifetime`).
 
 mod csrf;
+mod error;
+mod events;
 mod flash;
 mod handle;
+mod lifecycle;
 mod state;
+mod user;
 
-pub use handle::Session;
-pub(crate) use handle::{Finish, Finishing};
-
-use crate::{codec, id, store};
-
-/// Errors from session methods.
-///
-/// As an axum response (feature `axum`), [`Error::status`] decides the code:
-/// 503 when the store is unavailable, else 500. The body never carries the
-/// detail, which is logged instead.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] store::Error),
-    /// A value could not be encoded, or decoded as the requested type.
-    #[error(transparent)]
-    Codec(#[from] codec::Error),
-    /// No session id could be made.
-    #[error(transparent)]
-    Id(#[from] id::Error),
-}
-
-impl Error {
-    /// True when the store is unreachable or too slow: retrying later may work.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Store(e) if e.is_unavailable())
-    }
-
-    /// The HTTP status this error becomes: 503 when the store is unavailable,
-    /// else 500.
-    pub fn status(&self) -> http::StatusCode {
-        if self.is_unavailable() {
-            http::StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            http::StatusCode::INTERNAL_SERVER_ERROR
-        }
-    }
-}
+pub use error::Error;
+pub(crate) use events::EventSlot;
+pub use events::{Event, EventHook, Reason};
+pub use lifecycle::Session;
+pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
+pub use user::{UserSession, Users};

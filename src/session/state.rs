@@ -1,10 +1,28 @@
 //! The per-request session state, its change log, and the commit plan: what
-//! to write and which cookie to send when the response goes out.
+//! to write and which index entries to touch when the response goes out.
+//!
+//! # Idle TTL refresh
+//!
+//! Loading a session costs one command and does not touch its TTL. The TTL
+//! is refreshed (to the full timeout, with the refresh time kept in the
+//! session's [`REFRESHED_FIELD`]) at most once per `timeout / 20`, when the
+//! response goes out; between refreshes every write sets the TTL to what the
+//! last refresh promised (`refreshed + timeout`). A session may therefore end
+//! up to 5 % of its timeout early, never late, and a user's index entry (whose
+//! expiry is written at each refresh) never outlives the session it lists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, user_field};
+use crate::store::{CREATED_FIELD, Field, REFRESHED_FIELD, TIMEOUT_FIELD, Write, user_field};
+
+/// The metadata field holding the bound user id.
+pub(crate) const USER_FIELD: &[u8] = b"\0u";
+/// The metadata field holding the recorded user agent.
+pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
+
+/// The TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has passed.
+const REFRESH_DIVISOR: u64 = 20;
 
 /// Where the session's data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +51,89 @@ pub(crate) struct State {
     pub(crate) entries: BTreeMap<String, Vec<u8>>,
     /// User keys changed relative to the store (used in `Existing` mode).
     pub(crate) changes: BTreeMap<String, Change>,
+    /// Encoded bytes of every key and value (checked against
+    /// `max_session_bytes`).
+    pub(crate) size: u64,
     /// Unix seconds.
     pub(crate) created: u64,
+    /// Unix seconds of the last TTL refresh (0: unknown, refresh now).
+    pub(crate) refreshed: u64,
     /// The per-session timeout, if adjusted.
     pub(crate) session_timeout: Option<u64>,
-    /// The load refreshed the TTL to the default, but the session has its own.
-    pub(crate) restore_timeout: bool,
     pub(crate) timeout_changed: bool,
+    /// The bound user, if any.
+    pub(crate) user: Option<String>,
+    /// The recorded user agent, if any.
+    pub(crate) agent: Option<String>,
+    /// `user` or `agent` changed in this request.
+    pub(crate) meta_changed: bool,
     /// Anything to save in `Fresh` mode.
     pub(crate) dirty: bool,
-    /// Keys to delete at commit (an invalidated or regenerated session).
-    pub(crate) doomed: BTreeSet<String>,
+    /// Store keys to delete at commit (invalidated, regenerated, corrupt or
+    /// expired sessions).
+    pub(crate) to_delete: BTreeSet<String>,
+    /// Index entries to remove at commit: (user, store key).
+    pub(crate) unbind: Vec<(String, String)>,
+    /// The cookie verified with an old secret: send it again, signed with
+    /// the current one.
+    pub(crate) resign: bool,
+}
+
+/// Settings that shape a plan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) default_timeout: u64,
+    pub(crate) max_lifetime: Option<u64>,
+    pub(crate) now: u64,
+}
+
+/// An index change planned at commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IndexChange {
+    /// The session at `key` was refreshed: its entry now expires at `expires`.
+    Refresh {
+        user: String,
+        key: String,
+        expires: u64,
+    },
+    /// The session created by this commit belongs to `user` (its key is
+    /// known once the create succeeded).
+    Created { user: String, expires: u64 },
+    /// The session at `key` no longer belongs to `user`.
+    Remove { user: String, key: String },
+}
+
+/// What a commit must do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// Store keys to delete.
+    pub(crate) deletes: Vec<String>,
+    /// The change to the loaded session: a [`Write::Update`] or a
+    /// [`Write::Refresh`].
+    pub(crate) change: Option<Write>,
+    /// Fields of a fresh session to create under a new id, and its TTL.
+    pub(crate) create: Option<(Vec<Field>, u64)>,
+    /// Index entries to touch.
+    pub(crate) index: Vec<IndexChange>,
+}
+
+impl Plan {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.deletes.is_empty()
+            && self.change.is_none()
+            && self.create.is_none()
+            && self.index.is_empty()
+    }
+
+    /// Only the deletes (and unbinding): what runs when a 5xx response must
+    /// not persist changes.
+    pub(crate) fn deletes_only(mut self) -> Self {
+        self.change = None;
+        self.create = None;
+        self.index
+            .retain(|change| matches!(change, IndexChange::Remove { .. }));
+        self
+    }
 }
 
 impl State {
@@ -52,12 +142,18 @@ impl State {
             mode: Mode::Unloaded,
             entries: BTreeMap::new(),
             changes: BTreeMap::new(),
+            size: 0,
             created: now(),
+            refreshed: 0,
             session_timeout: None,
-            restore_timeout: false,
             timeout_changed: false,
+            user: None,
+            agent: None,
+            meta_changed: false,
             dirty: false,
-            doomed: BTreeSet::new(),
+            to_delete: BTreeSet::new(),
+            unbind: Vec::new(),
+            resign: false,
         }
     }
 
@@ -65,21 +161,59 @@ impl State {
         self.mode != Mode::Unloaded
     }
 
-    /// Starts over as a fresh, empty session.
-    pub(crate) fn reset(&mut self) {
-        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
-            self.doomed.insert(key);
+    /// The store key of the loaded session, if it exists in the store.
+    pub(crate) fn key(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Existing { key } => Some(key),
+            _ => None,
         }
+    }
+
+    /// Adopts the entries read from the store.
+    pub(crate) fn adopt(&mut self, entries: BTreeMap<String, Vec<u8>>) {
+        self.size = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+        self.entries = entries;
+    }
+
+    /// The size the session would have with `key` set to `value`.
+    pub(crate) fn size_with(&self, key: &str, value: &[u8]) -> u64 {
+        let old = self.entries.get(key).map_or(0, |v| entry_size(key, v));
+        self.size - old + entry_size(key, value)
+    }
+
+    /// The size the session would have after setting every pair (later
+    /// pairs win, as they would when applied in order).
+    pub(crate) fn size_after(&self, pairs: &[(String, Vec<u8>)]) -> u64 {
+        let last: BTreeMap<&str, &[u8]> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        last.into_iter().fold(self.size, |size, (key, value)| {
+            let old = self.entries.get(key).map_or(0, |v| entry_size(key, v));
+            size - old + entry_size(key, value)
+        })
+    }
+
+    /// Starts over as a fresh, empty session: the stored one is deleted and
+    /// unbound from its user at commit.
+    pub(crate) fn reset(&mut self) {
+        self.leave_key();
         self.entries.clear();
         self.changes.clear();
+        self.size = 0;
         self.created = now();
+        self.refreshed = 0;
         self.session_timeout = None;
-        self.restore_timeout = false;
         self.timeout_changed = false;
+        self.user = None;
+        self.agent = None;
+        self.meta_changed = false;
         self.dirty = false;
+        self.resign = false;
     }
 
     pub(crate) fn set(&mut self, key: String, value: Vec<u8>) {
+        self.size = self.size_with(&key, &value);
         self.changes.insert(key.clone(), Change::Set);
         self.entries.insert(key, value);
         self.dirty = true;
@@ -87,17 +221,28 @@ impl State {
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
         let old = self.entries.remove(key)?;
+        self.size -= entry_size(key, &old);
         self.changes.insert(key.to_owned(), Change::Delete);
         self.dirty = true;
         Some(old)
     }
 
-    /// Moves the data to a fresh id; the old key is deleted at commit.
+    /// Moves the data to a fresh id; the old key is deleted (and unbound) at
+    /// commit.
     pub(crate) fn regenerate(&mut self) {
-        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
-            self.doomed.insert(key);
-        }
+        self.leave_key();
         self.dirty = true;
+        self.resign = false;
+    }
+
+    /// Leaves the stored session: it is deleted and unbound at commit.
+    fn leave_key(&mut self) {
+        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
+            if let Some(user) = &self.user {
+                self.unbind.push((user.clone(), key.clone()));
+            }
+            self.to_delete.insert(key);
+        }
     }
 
     /// Marks every value as changed (they are all written back).
@@ -112,94 +257,168 @@ impl State {
         self.session_timeout.unwrap_or(default)
     }
 
+    /// The TTL a session refreshed `now` gets: its timeout, cut at its
+    /// absolute lifetime (0: no expiry).
+    fn full_ttl(&self, policy: &Policy) -> u64 {
+        let timeout = self.effective_timeout(policy.default_timeout);
+        self.cap(timeout, policy)
+    }
+
+    fn cap(&self, ttl: u64, policy: &Policy) -> u64 {
+        match policy.max_lifetime {
+            Some(lifetime) => {
+                let left = self
+                    .created
+                    .saturating_add(lifetime)
+                    .saturating_sub(policy.now)
+                    .max(1);
+                if ttl == 0 { left } else { ttl.min(left) }
+            }
+            None => ttl,
+        }
+    }
+
+    /// Whether the idle TTL is due for a refresh.
+    fn refresh_due(&self, policy: &Policy) -> bool {
+        let timeout = self.effective_timeout(policy.default_timeout);
+        timeout > 0
+            && (self.timeout_changed
+                || self.refreshed == 0
+                || policy.now >= self.refreshed.saturating_add(timeout / REFRESH_DIVISOR))
+    }
+
     /// The writes this state needs at commit.
-    pub(crate) fn plan(&self, default_timeout: u64) -> Plan {
+    pub(crate) fn plan(&self, policy: &Policy) -> Plan {
         let mut plan = Plan {
-            timeout: self.effective_timeout(default_timeout),
-            writes: self
-                .doomed
-                .iter()
-                .map(|key| Write::Delete { key: key.clone() })
-                .collect(),
+            deletes: self.to_delete.iter().cloned().collect(),
+            change: None,
             create: None,
-            update: false,
+            index: self
+                .unbind
+                .iter()
+                .map(|(user, key)| IndexChange::Remove {
+                    user: user.clone(),
+                    key: key.clone(),
+                })
+                .collect(),
         };
         match &self.mode {
             Mode::Unloaded => {}
             Mode::Fresh => {
-                if self.dirty && !self.entries.is_empty() {
-                    plan.create = Some(self.all_fields());
+                if self.dirty && (!self.entries.is_empty() || self.user.is_some()) {
+                    let ttl = self.full_ttl(policy);
+                    plan.create = Some((self.all_fields(policy.now), ttl));
+                    if let Some(user) = &self.user {
+                        plan.index.push(IndexChange::Created {
+                            user: user.clone(),
+                            expires: expiry(policy.now, ttl),
+                        });
+                    }
                 }
             }
-            Mode::Existing { key } => {
-                if !self.changes.is_empty() || self.timeout_changed {
-                    let mut set = Vec::new();
-                    let mut delete = Vec::new();
-                    for (name, change) in &self.changes {
-                        match (change, self.entries.get(name)) {
-                            (Change::Set, Some(value)) => {
-                                set.push((user_field(name), value.clone()))
-                            }
-                            _ => delete.push(user_field(name)),
-                        }
-                    }
-                    if self.timeout_changed {
-                        set.push(self.timeout_field());
-                    }
-                    // The load of this request already set the default TTL.
-                    let ttl =
-                        (self.restore_timeout || self.timeout_changed).then_some(plan.timeout);
-                    plan.writes
-                        .push(Write::update(key.clone(), set, delete, ttl));
-                    plan.update = true;
-                } else if self.restore_timeout {
-                    plan.writes.push(Write::touch(key.clone(), plan.timeout));
-                }
-            }
+            Mode::Existing { key } => self.plan_existing(key, policy, &mut plan),
         }
         plan
     }
 
-    fn timeout_field(&self) -> Field {
-        (
-            TIMEOUT_FIELD.to_vec(),
-            self.session_timeout.unwrap_or(0).to_string().into_bytes(),
-        )
+    fn plan_existing(&self, key: &str, policy: &Policy, plan: &mut Plan) {
+        let due = self.refresh_due(policy);
+        let timeout = self.effective_timeout(policy.default_timeout);
+        let ttl = if due || timeout == 0 {
+            self.full_ttl(policy)
+        } else {
+            // What the last refresh promised, so the user's index entry never
+            // outlives the session.
+            let promised = self.refreshed.saturating_add(timeout);
+            self.cap(promised.saturating_sub(policy.now).max(1), policy)
+        };
+        let changed = !self.changes.is_empty() || self.timeout_changed || self.meta_changed;
+        if changed {
+            let mut set = Vec::new();
+            let mut delete = Vec::new();
+            for (name, change) in &self.changes {
+                match (change, self.entries.get(name)) {
+                    (Change::Set, Some(value)) => set.push((user_field(name), value.clone())),
+                    _ => delete.push(user_field(name)),
+                }
+            }
+            if self.timeout_changed {
+                set.push(self.timeout_field());
+            }
+            if self.meta_changed {
+                set.extend(self.meta_fields());
+            }
+            if due {
+                set.push(number_field(REFRESHED_FIELD, policy.now));
+            }
+            plan.change = Some(Write::Update {
+                key: key.to_owned(),
+                set,
+                delete,
+                timeout: ttl,
+            });
+        } else if due {
+            plan.change = Some(Write::Refresh {
+                key: key.to_owned(),
+                timeout: ttl,
+                now: policy.now,
+            });
+        }
+        if due && let Some(user) = &self.user {
+            plan.index.push(IndexChange::Refresh {
+                user: user.clone(),
+                key: key.to_owned(),
+                expires: expiry(policy.now, ttl),
+            });
+        }
     }
 
-    fn all_fields(&self) -> Vec<Field> {
+    fn timeout_field(&self) -> Field {
+        number_field(TIMEOUT_FIELD, self.session_timeout.unwrap_or(0))
+    }
+
+    fn meta_fields(&self) -> impl Iterator<Item = Field> + '_ {
+        let user = self
+            .user
+            .as_ref()
+            .map(|user| (USER_FIELD.to_vec(), user.as_bytes().to_vec()));
+        let agent = self
+            .agent
+            .as_ref()
+            .map(|agent| (AGENT_FIELD.to_vec(), agent.as_bytes().to_vec()));
+        user.into_iter().chain(agent)
+    }
+
+    fn all_fields(&self, now: u64) -> Vec<Field> {
         let mut fields: Vec<Field> = self
             .entries
             .iter()
             .map(|(name, value)| (user_field(name), value.clone()))
             .collect();
-        fields.push((
-            CREATED_FIELD.to_vec(),
-            self.created.to_string().into_bytes(),
-        ));
+        fields.push(number_field(CREATED_FIELD, self.created));
+        fields.push(number_field(REFRESHED_FIELD, now));
         if self.session_timeout.is_some() {
             fields.push(self.timeout_field());
         }
+        fields.extend(self.meta_fields());
         fields
     }
 }
 
-/// What a commit must do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
-    /// Deletes of doomed keys, then at most one update.
-    pub(crate) writes: Vec<Write>,
-    /// Fields of a fresh session to create under a new id.
-    pub(crate) create: Option<Vec<Field>>,
-    /// True if `writes` ends with an update of the existing session.
-    pub(crate) update: bool,
-    /// The session's idle timeout (its own, or the default).
-    pub(crate) timeout: u64,
+fn entry_size(key: &str, value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64
 }
 
-impl Plan {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.create.is_none()
+fn number_field(name: &[u8], value: u64) -> Field {
+    (name.to_vec(), value.to_string().into_bytes())
+}
+
+/// When a session refreshed at `now` with `ttl` expires (`u64::MAX`: never).
+fn expiry(now: u64, ttl: u64) -> u64 {
+    if ttl == 0 {
+        u64::MAX
+    } else {
+        now.saturating_add(ttl)
     }
 }
 
@@ -213,96 +432,153 @@ pub(crate) fn now() -> u64 {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_000_000;
+
+    fn policy() -> Policy {
+        Policy {
+            default_timeout: 1200,
+            max_lifetime: None,
+            now: NOW,
+        }
+    }
+
     fn existing() -> State {
         let mut s = State::unloaded();
         s.mode = Mode::Existing { key: "k".into() };
-        s.entries.insert("a".into(), b"1".to_vec());
-        s.entries.insert("b".into(), b"2".to_vec());
+        s.adopt(
+            [("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
+                .into_iter()
+                .collect(),
+        );
+        s.refreshed = NOW - 10;
+        s.created = NOW - 100;
         s
     }
 
     #[test]
     fn an_untouched_session_plans_nothing() {
-        assert!(State::unloaded().plan(1200).is_empty());
-        assert!(existing().plan(1200).is_empty());
+        assert!(State::unloaded().plan(&policy()).is_empty());
+        assert!(existing().plan(&policy()).is_empty());
     }
 
     #[test]
     fn a_fresh_session_without_data_is_not_created() {
         let mut s = State::unloaded();
         s.mode = Mode::Fresh;
-        s.adjust_for_test();
-        assert!(s.plan(1200).is_empty());
+        s.session_timeout = Some(10);
+        s.timeout_changed = true;
+        s.dirty = true;
+        assert!(s.plan(&policy()).is_empty());
     }
 
     #[test]
-    fn changes_to_an_existing_session_write_only_those_fields() {
+    fn a_read_refreshes_the_ttl_only_when_due() {
+        let mut s = existing();
+        // 1200 / 20 = 60 s between refreshes.
+        s.refreshed = NOW - 59;
+        assert!(s.plan(&policy()).is_empty());
+        s.refreshed = NOW - 60;
+        assert_eq!(
+            s.plan(&policy()).change,
+            Some(Write::Refresh {
+                key: "k".into(),
+                timeout: 1200,
+                now: NOW
+            })
+        );
+    }
+
+    #[test]
+    fn writes_between_refreshes_keep_the_promised_expiry() {
         let mut s = existing();
         s.set("c".into(), b"3".to_vec());
         s.remove("a");
-        let plan = s.plan(60);
+        let plan = s.plan(&policy());
         assert_eq!(
-            plan.writes,
-            [Write::update(
-                "k",
-                vec![(b"c".to_vec(), b"3".to_vec())],
-                vec![b"a".to_vec()],
-                None
-            )]
+            plan.change,
+            Some(Write::Update {
+                key: "k".into(),
+                set: vec![(b"c".to_vec(), b"3".to_vec())],
+                delete: vec![b"a".to_vec()],
+                timeout: 1190,
+            })
         );
-        assert!(plan.update && plan.create.is_none());
+        assert!(plan.create.is_none() && plan.deletes.is_empty());
+    }
+
+    #[test]
+    fn a_due_write_refreshes_too() {
+        let mut s = existing();
+        s.refreshed = NOW - 600;
+        s.set("c".into(), b"3".to_vec());
+        let Some(Write::Update { set, timeout, .. }) = s.plan(&policy()).change else {
+            panic!("expected an update");
+        };
+        assert_eq!(timeout, 1200);
+        assert!(set.contains(&(REFRESHED_FIELD.to_vec(), NOW.to_string().into_bytes())));
+    }
+
+    #[test]
+    fn the_absolute_lifetime_caps_every_ttl() {
+        let mut s = existing();
+        s.refreshed = 0;
+        let policy = Policy {
+            max_lifetime: Some(150),
+            ..policy()
+        };
+        assert!(matches!(
+            s.plan(&policy).change,
+            Some(Write::Refresh { timeout: 50, .. })
+        ));
     }
 
     #[test]
     fn invalidate_deletes_and_later_writes_create_a_new_session() {
         let mut s = existing();
         s.reset();
-        let plan = s.plan(60);
-        assert_eq!(plan.writes, [Write::Delete { key: "k".into() }]);
-        assert!(plan.create.is_none());
+        let plan = s.plan(&policy());
+        assert_eq!(plan.deletes, ["k"]);
+        assert!(plan.create.is_none() && plan.change.is_none());
 
         s.set("x".into(), b"9".to_vec());
-        let plan = s.plan(60);
-        assert_eq!(plan.writes, [Write::Delete { key: "k".into() }]);
-        let fields = plan.create.unwrap();
+        let plan = s.plan(&policy());
+        assert_eq!(plan.deletes, ["k"]);
+        let (fields, ttl) = plan.create.unwrap();
+        assert_eq!(ttl, 1200);
         assert!(fields.contains(&(b"x".to_vec(), b"9".to_vec())));
         assert!(!fields.iter().any(|(k, _)| k == b"a"));
     }
 
     #[test]
-    fn regenerate_moves_all_data_and_deletes_the_old_key() {
+    fn regenerate_moves_all_data_and_unbinds_the_old_key() {
         let mut s = existing();
         s.session_timeout = Some(99);
+        s.user = Some("alice".into());
         s.regenerate();
-        let plan = s.plan(60);
-        assert_eq!(plan.writes, [Write::Delete { key: "k".into() }]);
-        let fields = plan.create.unwrap();
+        let plan = s.plan(&policy());
+        assert_eq!(plan.deletes, ["k"]);
+        let (fields, ttl) = plan.create.unwrap();
+        assert_eq!(ttl, 99);
         for expected in [
             (b"a".to_vec(), b"1".to_vec()),
             (b"b".to_vec(), b"2".to_vec()),
             (TIMEOUT_FIELD.to_vec(), b"99".to_vec()),
+            (USER_FIELD.to_vec(), b"alice".to_vec()),
         ] {
             assert!(fields.contains(&expected), "{expected:?}");
         }
-    }
-
-    #[test]
-    fn a_session_with_its_own_timeout_gets_it_back_when_only_read() {
-        let mut s = existing();
-        s.session_timeout = Some(5000);
-        s.restore_timeout = true;
-        assert_eq!(s.plan(60).writes, [Write::touch("k", 5000)]);
-        s.set("x".into(), b"1".to_vec());
-        let plan = s.plan(60);
-        assert!(
-            matches!(
-                &plan.writes[..],
-                [Write::Update {
-                    timeout: Some(5000),
-                    ..
-                }]
-            ),
-            "{plan:?}"
+        assert_eq!(
+            plan.index,
+            [
+                IndexChange::Remove {
+                    user: "alice".into(),
+                    key: "k".into()
+                },
+                IndexChange::Created {
+                    user: "alice".into(),
+                    expires: NOW + 99
+                }
+            ]
         );
     }
 
@@ -311,17 +587,33 @@ mod tests {
         let mut s = existing();
         s.session_timeout = Some(5);
         s.timeout_changed = true;
-        let plan = s.plan(60);
-        assert!(
-            matches!(&plan.writes[0], Write::Update { set, .. } if set == &[(TIMEOUT_FIELD.to_vec(), b"5".to_vec())])
-        );
+        let Some(Write::Update { set, timeout, .. }) = s.plan(&policy()).change else {
+            panic!("expected an update");
+        };
+        assert_eq!(timeout, 5);
+        assert!(set.contains(&(TIMEOUT_FIELD.to_vec(), b"5".to_vec())));
     }
 
-    impl State {
-        fn adjust_for_test(&mut self) {
-            self.session_timeout = Some(10);
-            self.timeout_changed = true;
-            self.dirty = true;
-        }
+    #[test]
+    fn a_5xx_keeps_only_deletes_and_unbinding() {
+        let mut s = existing();
+        s.user = Some("bob".into());
+        s.reset();
+        s.set("x".into(), b"1".to_vec());
+        let plan = s.plan(&policy()).deletes_only();
+        assert_eq!(plan.deletes, ["k"]);
+        assert!(plan.create.is_none());
+        assert_eq!(plan.index.len(), 1);
+    }
+
+    #[test]
+    fn sizes_follow_every_change() {
+        let mut s = existing();
+        assert_eq!(s.size, 4);
+        s.set("a".into(), b"12345".to_vec());
+        assert_eq!(s.size, 8);
+        assert_eq!(s.size_with("zz", b"1"), 11);
+        s.remove("b");
+        assert_eq!(s.size, 6);
     }
 }

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::{
-    CREATED_FIELD, Error, Field, FieldName, SessionStore, StoreFuture, TIMEOUT_FIELD, Write,
-    Written, classify,
-};
+use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch};
+use super::error::Error;
+use super::layout::{CREATED_FIELD, REFRESHED_FIELD, is_user_field};
+use super::{Field, SessionStore, StoreFuture, Write, Written};
 
 const SHARDS: usize = 16;
 /// Every this many writes, one shard is swept of expired sessions.
@@ -21,7 +21,8 @@ const SWEEP_EVERY: u64 = 64;
 ///
 /// For development, tests and single-process apps: sessions vanish when the
 /// process exits and are not shared between processes. Expiry follows the
-/// same idle-timeout rules as Redis, on tokio's clock.
+/// same idle-timeout rules as Redis, on tokio's clock; user indexes expire
+/// by the unix times their entries carry.
 ///
 /// ```
 /// use redis_sessions::{MemoryStore, RedisSessionFactory};
@@ -35,6 +36,7 @@ const SWEEP_EVERY: u64 = 64;
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Vec<Mutex<HashMap<String, Entry>>>,
+    indexes: Mutex<HashMap<String, Index>>,
     hasher: RandomState,
     writes: AtomicU64,
 }
@@ -50,24 +52,60 @@ impl Entry {
         self.expires.is_none_or(|at| at > now)
     }
 
-    /// On load: the session's own timeout if it has one, else the default.
-    fn refresh(&mut self, default_timeout: u64, now: Instant) {
-        let timeout = stored_timeout(
-            self.fields
-                .iter()
-                .map(|(k, v)| (k.as_slice(), v.as_slice())),
-        )
-        .unwrap_or(default_timeout);
-        self.expire_in(timeout, now);
+    /// Sets the TTL; the timeout was checked against `MAX_TIMEOUT`, and the
+    /// sum is checked too.
+    fn expire_in(&mut self, timeout: u64, now: Instant) -> Result<(), Error> {
+        self.expires = match timeout {
+            0 => None,
+            _ => Some(
+                now.checked_add(Duration::from_secs(timeout))
+                    .ok_or(Error::TimeoutTooLong(timeout))?,
+            ),
+        };
+        Ok(())
     }
 
-    fn expire_in(&mut self, timeout: u64, now: Instant) {
-        self.expires = (timeout > 0).then(|| now + Duration::from_secs(timeout));
+    fn has_user_field(&self) -> bool {
+        self.fields.keys().any(|name| is_user_field(name))
     }
+}
 
-    fn user_fields(&self) -> usize {
-        self.fields.keys().filter(|name| !is_meta(name)).count()
+/// One user's index: member -> entry, or the time until which a removed
+/// member stays removed (0: forever).
+#[derive(Debug, Default)]
+struct Index {
+    slots: HashMap<String, Slot>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Live(IndexEntry),
+    Removed(u64),
+}
+
+impl Slot {
+    /// The time this slot is kept until (0: never expires).
+    fn until(&self) -> u64 {
+        match self {
+            Self::Live(entry) => entry.expires,
+            Self::Removed(until) => *until,
+        }
     }
+}
+
+impl Index {
+    /// Drops what is kept until <= `now` (`now` = 0 drops nothing).
+    fn prune(&mut self, now: u64) {
+        self.slots.retain(|_, slot| {
+            let until = slot.until();
+            until == 0 || until > now
+        });
+    }
+}
+
+/// The later of two "kept until" times, where 0 means never.
+fn later(a: u64, b: u64) -> u64 {
+    if a == 0 || b == 0 { 0 } else { a.max(b) }
 }
 
 impl Default for MemoryStore {
@@ -81,6 +119,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            indexes: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
             writes: AtomicU64::new(0),
         }
@@ -111,15 +150,19 @@ impl MemoryStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn load_now(&self, key: &str, default_timeout: u64) -> Option<Vec<Field>> {
+    fn lock_indexes(&self) -> MutexGuard<'_, HashMap<String, Index>> {
+        // As `lock`: nothing panics while the lock is held.
+        self.indexes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn load_now(&self, key: &str) -> Option<Vec<Field>> {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(key));
-        let entry = shard.get_mut(key)?;
+        let entry = shard.get(key)?;
         if !entry.is_live(now) || !entry.fields.contains_key(CREATED_FIELD) {
             shard.remove(key);
             return None;
         }
-        entry.refresh(default_timeout, now);
         Some(
             entry
                 .fields
@@ -129,40 +172,26 @@ impl MemoryStore {
         )
     }
 
-    fn write_one(&self, write: Write, now: Instant) -> Written {
-        match write {
+    fn write_one(&self, write: Write, now: Instant) -> Result<Written, Error> {
+        let mut shard = self.lock(self.shard(write.key()));
+        Ok(match write {
             Write::Delete { key } => {
-                self.lock(self.shard(&key)).remove(&key);
+                shard.remove(&key);
                 Written::Deleted
-            }
-            Write::Touch { key, timeout } => {
-                let mut shard = self.lock(self.shard(&key));
-                match shard.get_mut(&key).filter(|e| e.is_live(now)) {
-                    Some(entry) => {
-                        entry.expire_in(timeout, now);
-                        Written::Stored
-                    }
-                    None => Written::Missing,
-                }
             }
             Write::Create {
                 key,
                 fields,
                 timeout,
             } => {
-                let mut shard = self.lock(self.shard(&key));
                 if shard.get(&key).is_some_and(|e| e.is_live(now)) {
-                    return Written::Collision;
+                    return Ok(Written::Collision);
                 }
                 let mut entry = Entry {
                     fields: fields.into_iter().collect(),
                     expires: None,
                 };
-                if entry.user_fields() == 0 {
-                    shard.remove(&key);
-                    return Written::Emptied;
-                }
-                entry.expire_in(timeout, now);
+                entry.expire_in(timeout, now)?;
                 shard.insert(key, entry);
                 Written::Stored
             }
@@ -172,25 +201,116 @@ impl MemoryStore {
                 delete,
                 timeout,
             } => {
-                let mut shard = self.lock(self.shard(&key));
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
                     shard.remove(&key);
-                    return Written::Missing;
+                    return Ok(Written::Missing);
                 };
+                entry.expire_in(timeout, now)?;
+                let check_empty = !delete.is_empty() && !set.iter().any(|(n, _)| is_user_field(n));
                 entry.fields.extend(set);
                 for name in &delete {
                     entry.fields.remove(name);
                 }
-                if entry.user_fields() == 0 {
+                if check_empty && !entry.has_user_field() {
                     shard.remove(&key);
-                    return Written::Emptied;
-                }
-                if let Some(timeout) = timeout {
-                    entry.expire_in(timeout, now);
+                    return Ok(Written::Emptied);
                 }
                 Written::Stored
             }
+            Write::Refresh {
+                key,
+                timeout,
+                now: unix_now,
+            } => {
+                let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
+                    shard.remove(&key);
+                    return Ok(Written::Missing);
+                };
+                entry.expire_in(timeout, now)?;
+                entry
+                    .fields
+                    .insert(REFRESHED_FIELD.to_vec(), unix_now.to_string().into_bytes());
+                Written::Stored
+            }
+        })
+    }
+
+    fn write_now(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
+        check_batch(&writes)?;
+        let now = Instant::now();
+        let results = writes
+            .into_iter()
+            .map(|w| self.write_one(w, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.sweep();
+        Ok(results)
+    }
+
+    fn index_put_now(&self, index_key: &str, entry: IndexEntry) -> Result<(), Error> {
+        let entry = entry.checked()?;
+        let seen = entry.last_seen;
+        let mut indexes = self.lock_indexes();
+        let index = indexes.entry(index_key.to_owned()).or_default();
+        let member = entry.member.clone();
+        let merged = match index.slots.get(&member) {
+            Some(Slot::Removed(_)) => None,
+            Some(Slot::Live(old)) => Some(entry.merged_into(old)),
+            None => Some(entry),
+        };
+        if let Some(merged) = merged {
+            index.slots.insert(member, Slot::Live(merged));
         }
+        index.prune(seen);
+        if index.slots.is_empty() {
+            indexes.remove(index_key);
+        }
+        Ok(())
+    }
+
+    fn index_list_now(&self, index_key: &str, now: u64) -> Vec<IndexEntry> {
+        let mut indexes = self.lock_indexes();
+        let Some(index) = indexes.get_mut(index_key) else {
+            return Vec::new();
+        };
+        index.prune(now);
+        let live = index
+            .slots
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Live(entry) => Some(entry.clone()),
+                Slot::Removed(_) => None,
+            })
+            .collect();
+        if index.slots.is_empty() {
+            indexes.remove(index_key);
+        }
+        live
+    }
+
+    fn index_remove_now(
+        &self,
+        index_key: &str,
+        members: &[String],
+        until: u64,
+    ) -> Result<(), Error> {
+        if until > MAX_INDEX_TIME {
+            return Err(Error::BadIndexEntry(
+                "`until` is above 2^53 - 1 unix seconds",
+            ));
+        }
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut indexes = self.lock_indexes();
+        let index = indexes.entry(index_key.to_owned()).or_default();
+        for member in members {
+            let keep = index
+                .slots
+                .get(member)
+                .map_or(until, |slot| later(until, slot.until()));
+            index.slots.insert(member.clone(), Slot::Removed(keep));
+        }
+        Ok(())
     }
 
     fn sweep(&self) {
@@ -199,36 +319,48 @@ impl MemoryStore {
             let now = Instant::now();
             let shard = ((n / SWEEP_EVERY) as usize) % SHARDS;
             self.lock(shard).retain(|_, entry| entry.is_live(now));
+            if shard == 0 {
+                // Indexes expire by the unix times of their entries.
+                let unix = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                self.lock_indexes().retain(|_, index| {
+                    index.prune(unix);
+                    !index.slots.is_empty()
+                });
+            }
         }
     }
 }
 
 impl SessionStore for MemoryStore {
-    fn load<'a>(
-        &'a self,
-        key: &'a str,
-        default_timeout: u64,
-    ) -> StoreFuture<'a, Option<Vec<Field>>> {
-        let fields = self.load_now(key, default_timeout);
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+        let fields = self.load_now(key);
         Box::pin(async move { Ok::<_, Error>(fields) })
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
-        let now = Instant::now();
-        let results = writes.into_iter().map(|w| self.write_one(w, now)).collect();
-        self.sweep();
-        Box::pin(async move { Ok(results) })
+        let results = self.write_now(writes);
+        Box::pin(async move { results })
     }
-}
 
-/// True if a field name is metadata rather than a user key.
-fn is_meta(field: &[u8]) -> bool {
-    matches!(classify(field), FieldName::Meta(_))
-}
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+        let result = self.index_put_now(index_key, entry);
+        Box::pin(async move { result })
+    }
 
-/// Returns the timeout stored in a session's fields, if any.
-fn stored_timeout<'a>(mut fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Option<u64> {
-    fields
-        .find(|(name, _)| *name == TIMEOUT_FIELD)
-        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.parse().ok())
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+        let live = self.index_list_now(index_key, now);
+        Box::pin(async move { Ok(live) })
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()> {
+        let result = self.index_remove_now(index_key, members, until);
+        Box::pin(async move { result })
+    }
 }

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use redis_sessions::store::{Field, StoreFuture, Write, Written};
+use redis_sessions::store::{Field, IndexEntry, StoreFuture, Write, Written};
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
 };
@@ -87,10 +87,11 @@ impl Backend {
     }
 
     pub async fn fields(&self, id: &str) -> Option<Vec<Field>> {
-        self.store().load(&key_of(id), 0).await.unwrap()
+        self.store().load(&key_of(id)).await.unwrap()
     }
 
-    /// Overwrites one raw field of a stored session.
+    /// Overwrites one raw field of a stored session (its TTL becomes the
+    /// default timeout, 1200 s).
     pub async fn put_raw(&self, id: &str, field: &[u8], value: &[u8]) {
         let written = self
             .store()
@@ -98,7 +99,7 @@ impl Backend {
                 key_of(id),
                 vec![(field.to_vec(), value.to_vec())],
                 vec![],
-                None,
+                1200,
             )])
             .await
             .unwrap();
@@ -109,6 +110,7 @@ impl Backend {
 /// A reply, with the headers the tests look at.
 #[derive(Debug)]
 pub struct Reply {
+    pub headers: Vec<(String, String)>,
     pub status: StatusCode,
     pub body: String,
     pub set_cookie: Vec<String>,
@@ -175,12 +177,13 @@ impl Client {
         if let Some(value) = cookie {
             request = request.header("cookie", format!("{}={value}", self.cookie_name));
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
+        self.send_request(request.body(Body::empty()).unwrap())
             .await
-            .unwrap();
+    }
+
+    /// Sends `request` through the router.
+    pub async fn send_request(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let headers = response.headers().clone();
         let strings = |name| {
             headers
@@ -190,6 +193,10 @@ impl Client {
                 .collect::<Vec<_>>()
         };
         Reply {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect(),
             status: response.status(),
             set_cookie: strings(http::header::SET_COOKIE),
             vary: strings(http::header::VARY),
@@ -228,13 +235,9 @@ impl ProbeStore {
 }
 
 impl SessionStore for ProbeStore {
-    fn load<'a>(
-        &'a self,
-        key: &'a str,
-        default_timeout: u64,
-    ) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
         Box::pin(async move {
-            let result = self.inner.load(key, default_timeout).await;
+            let result = self.inner.load(key).await;
             self.loads.fetch_add(1, Ordering::SeqCst);
             self.loaded.notify_waiters();
             result
@@ -245,4 +248,80 @@ impl SessionStore for ProbeStore {
         self.writes.lock().unwrap().push(format!("{writes:?}"));
         self.inner.write(writes)
     }
+
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+        self.inner.index_put(index_key, entry)
+    }
+
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+        self.inner.index_list(index_key, now)
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()> {
+        self.inner.index_remove(index_key, members, until)
+    }
+}
+
+impl Reply {
+    /// The first value of header `name`, if any.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl Client {
+    /// GET `path` with extra headers (no cookie from the jar).
+    pub async fn send_headers(&self, path: &str, headers: &[(&str, String)]) -> Reply {
+        let mut request = Request::get(path);
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        self.send_request(request.body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// GET `path` with one raw `Cookie` header value (may hold any bytes).
+    pub async fn send_header_value(&self, path: &str, cookie: http::HeaderValue) -> Reply {
+        let request = Request::get(path)
+            .header(http::header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        self.send_request(request).await
+    }
+}
+
+/// Runs `f` with every tracing event of every level written to a buffer,
+/// and returns what was written.
+pub async fn capture_logs<F: std::future::Future>(f: F) -> (String, F::Output) {
+    use tracing::instrument::WithSubscriber as _;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = f.with_subscriber(subscriber).await;
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (text, out)
 }

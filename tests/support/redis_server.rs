@@ -146,6 +146,13 @@ impl RedisServer {
         );
     }
 
+    /// Freezes the server (SIGSTOP) until the guard is dropped (SIGCONT).
+    pub fn pause(&self) -> Paused {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        signal(pid, "-STOP");
+        Paused(pid)
+    }
+
     pub fn conn(&self) -> redis::Connection {
         redis::Client::open(self.url())
             .and_then(|c| c.get_connection())
@@ -213,4 +220,21 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A frozen server; resumes on drop.
+pub struct Paused(u32);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal(self.0, "-CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {sig} {pid}");
 }

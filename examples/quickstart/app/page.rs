@@ -4,9 +4,8 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use redis_sessions::session::UserSession;
 use serde::{Deserialize, Serialize};
-
-use super::users::UserSession;
 
 /// A flash message with its tone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

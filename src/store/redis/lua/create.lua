@@ -1,10 +1,10 @@
--- Creates a session only if its key does not exist yet, in one round trip.
+-- Creates a session only if its key does not exist yet (one atomic step).
 -- KEYS[1]: the session key. ARGV[1]: the idle timeout in seconds (0: none).
--- ARGV[2..]: field/value pairs. Returns 1 when created, -1 when the key
+-- ARGV[2..]: field/value pairs. Returns 1 when created, 0 when the key
 -- already exists (nothing is written then).
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 1 then
-  return -1
+  return 0
 end
 -- unpack() in chunks: Lua's C stack holds about 8000 values.
 for i = 2, #ARGV, 2000 do

@@ -1,0 +1,141 @@
+//! Session events: a hook on the factory, called for every presented session
+//! that is not adopted and whenever an old secret is used, so apps can count,
+//! alert and rate-limit guessing. Each event is also a `tracing` event
+//! (target `redis_sessions::session`) carrying the reason and a short tag,
+//! never a raw id.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::factory::RedisSessionFactory;
+
+/// Why an [`Event`] was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A cookie with our name whose signature does not verify (tampered,
+    /// signed with a removed secret, or made for another cookie name).
+    BadSignature,
+    /// A correctly signed id that the store does not know (expired,
+    /// invalidated, or never issued here).
+    UnknownId,
+    /// The session is older than `max_lifetime`: it was deleted.
+    LifetimeExpired,
+    /// The session was idle longer than its timeout (the store's TTL was
+    /// extended by another path): it was deleted.
+    IdleExpired,
+    /// The stored session does not decode: it was deleted.
+    Corrupt,
+    /// The cookie was signed with one of `old_secrets`; it is re-signed with
+    /// the current secret in this response.
+    OldSecret,
+}
+
+impl Reason {
+    /// The reason as a stable snake_case name, e.g. `bad_signature`.
+    ///
+    /// ```
+    /// use redis_sessions::session::Reason;
+    /// assert_eq!(Reason::LifetimeExpired.as_str(), "lifetime_expired");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadSignature => "bad_signature",
+            Self::UnknownId => "unknown_id",
+            Self::LifetimeExpired => "lifetime_expired",
+            Self::IdleExpired => "idle_expired",
+            Self::Corrupt => "corrupt",
+            Self::OldSecret => "old_secret",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event, given to the hook set with
+/// [`RedisSessionFactory::on_event`](crate::RedisSessionFactory::on_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Event {
+    /// Why it was raised.
+    pub reason: Reason,
+    /// The log-safe tag of the session concerned (see
+    /// [`Session::tag`](crate::Session::tag)), when one is known.
+    pub tag: Option<String>,
+}
+
+/// The hook called with every [`Event`]. It runs on the request's task:
+/// keep it short (count, log, enqueue).
+pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Where a factory keeps its hooks (added after the factory is built, so
+/// that factories made from settings get them too).
+#[derive(Default)]
+pub(crate) struct EventSlot(RwLock<Vec<EventHook>>);
+
+impl EventSlot {
+    fn hooks(&self) -> Vec<EventHook> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn add(&self, hook: EventHook) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
+    }
+}
+
+impl RedisSessionFactory {
+    /// Adds a hook called with every session [`Event`] of this factory (and
+    /// its clones); hooks added earlier are kept and called first.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use redis_sessions::{RedisSessionFactory, session::Reason};
+    ///
+    /// static BAD: AtomicU64 = AtomicU64::new(0);
+    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+    ///     .url(Some("memory://".into()))
+    ///     .build()?;
+    /// factory.on_event(|event| {
+    ///     if event.reason == Reason::BadSignature {
+    ///         BAD.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// # Ok::<(), redis_sessions::config::Error>(())
+    /// ```
+    pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &Self {
+        self.shared.events.add(Arc::new(hook));
+        self
+    }
+}
+
+/// Raises `event`: a tracing event, then the hook if one is set.
+pub(crate) fn emit(slot: &EventSlot, reason: Reason, tag: Option<String>) {
+    match reason {
+        Reason::BadSignature | Reason::Corrupt => {
+            tracing::warn!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "session not adopted")
+        }
+        Reason::OldSecret => {
+            tracing::info!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "cookie signed with an old secret: re-signing")
+        }
+        _ => {
+            tracing::debug!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "session not adopted")
+        }
+    }
+    let hooks = slot.hooks();
+    if !hooks.is_empty() {
+        let event = Event { reason, tag };
+        for hook in hooks {
+            hook(&event);
+        }
+    }
+}

@@ -1,0 +1,734 @@
+//! A session's life within one request: made lazily by the layer, loaded on
+//! first use (one command), committed when the response goes out (one round
+//! trip, only if something changed).
+//!
+//! Read this file top to bottom to follow a request: [`Session::new`] →
+//! [`Session::loaded`] (verify the cookie, load, [`parse`]) → the handler's
+//! calls (in `handle.rs`) → [`Session::begin_finish`] (plan) →
+//! [`Session::commit`] (one batch of writes, then the user index) → the
+//! headers the layer adds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use http::HeaderValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+use super::Error;
+use super::events::{Reason, emit};
+use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
+use super::user;
+use crate::codec::{self, FieldContext};
+use crate::factory::{KeyErrors, Shared as Context, StoreSource};
+use crate::id::Id;
+use crate::store::{
+    self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
+    Written, classify, log_tag, session_key,
+};
+
+/// How often a fresh id is tried when the store reports a collision.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// Where a request's store comes from: resolved when the layer sees the
+/// request, or (with a `client_callable`) on the first access, so requests
+/// that never use their session never call it.
+pub(crate) enum StoreSlot {
+    Ready(Arc<dyn SessionStore>),
+    Callable {
+        head: Box<http::request::Parts>,
+        store: OnceLock<Result<Arc<dyn SessionStore>, store::Error>>,
+    },
+}
+
+impl StoreSlot {
+    /// The slot for a request with head `parts`.
+    pub(crate) fn for_request(context: &Context, parts: &http::request::Parts) -> Self {
+        match &context.store {
+            StoreSource::Shared(store) => Self::Ready(Arc::clone(store)),
+            StoreSource::PerRequest(_) => {
+                let (mut head, ()) = http::Request::builder()
+                    .method(parts.method.clone())
+                    .uri(parts.uri.clone())
+                    .version(parts.version)
+                    .body(())
+                    .unwrap_or_default()
+                    .into_parts();
+                head.headers = parts.headers.clone();
+                Self::Callable {
+                    head: Box::new(head),
+                    store: OnceLock::new(),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(super) context: Arc<Context>,
+    store: StoreSlot,
+    /// The request's `Cookie` headers (almost always one, kept without a
+    /// `Vec`); ours is found and verified on first access.
+    cookies: (Option<HeaderValue>, Vec<HeaderValue>),
+    load: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+/// One request's session, handed out by [`SessionLayer`](crate::SessionLayer).
+///
+/// Cheap to clone (an `Arc`); clones share the same state. Nothing is read
+/// from the store until a method needs the data (one command), and nothing
+/// is written until the response goes out (one round trip, only if something
+/// changed). Values are any serde types, encoded by the factory's codec.
+///
+/// In axum, take it as an extractor: `Session` rejects with 500 when the
+/// layer is missing; `Option<Session>` never rejects. Every data method may
+/// fail with [`Error`], which as a response is a 503 when the store is
+/// unavailable (see [`Error::status`] for the others).
+///
+/// # Cancel safety
+///
+/// Every method is cancel safe: a dropped load is simply retried by the next
+/// access, and changes are only recorded once a method completes.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use redis_sessions::{RedisSessionFactory, Session};
+///
+/// async fn visits(session: Session) -> Result<String, redis_sessions::session::Error> {
+///     let n: u64 = session.get("visits").await?.unwrap_or(0) + 1;
+///     session.insert("visits", n).await?;
+///     Ok(format!("visit number {n}"))
+/// }
+///
+/// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+///     .url(Some("memory://".into()))
+///     .build()?;
+/// let app: Router = Router::new().route("/", get(visits)).layer(factory.layer());
+/// # Ok::<(), redis_sessions::config::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// What finishing a request needs once the handler is done.
+pub(crate) enum Outcome {
+    /// Nothing to write: the headers are known.
+    Ready(ResponseHeaders),
+    /// Writes to apply with [`Session::commit`] first.
+    Commit(Plan),
+}
+
+/// The headers the layer adds to the response.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseHeaders {
+    pub(crate) set_cookie: Option<HeaderValue>,
+    /// The response depends on the cookie (the session was used).
+    pub(crate) vary: bool,
+    /// Add `Cache-Control: no-store` unless the app set its own.
+    pub(crate) no_store: bool,
+}
+
+/// What the cookie in the response must do.
+enum CookieAction {
+    Set(Id),
+    Refresh,
+    Delete,
+    Keep,
+}
+
+/// The id found in the request's cookies.
+enum Presented<'a> {
+    Nothing,
+    BadSignature,
+    Valid { id: &'a str, old_secret: bool },
+}
+
+impl Session {
+    pub(crate) fn new(
+        context: Arc<Context>,
+        store: StoreSlot,
+        cookies: (Option<HeaderValue>, Vec<HeaderValue>),
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                context,
+                store,
+                cookies,
+                load: OnceCell::new(),
+                state: Mutex::new(State::unloaded()),
+            }),
+        }
+    }
+
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held, so a poisoned lock still
+        // guards consistent data.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn context(&self) -> &Context {
+        &self.inner.context
+    }
+
+    pub(super) fn store(&self) -> Result<&dyn SessionStore, Error> {
+        let result = match &self.inner.store {
+            StoreSlot::Ready(store) => return Ok(&**store),
+            StoreSlot::Callable { head, store } => {
+                store.get_or_init(|| match &self.context().store {
+                    StoreSource::PerRequest(callable) => {
+                        callable.client(head, &self.context().redis).map(|client| {
+                            Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
+                        })
+                    }
+                    StoreSource::Shared(store) => Ok(Arc::clone(store)),
+                })
+            }
+        };
+        match result {
+            Ok(store) => Ok(&**store),
+            Err(e) => Err(Error::Store(e.clone())),
+        }
+    }
+
+    /// The values of every cookie with our name.
+    fn cookie_values(&self) -> impl Iterator<Item = &str> {
+        let (first, rest) = &self.inner.cookies;
+        crate::cookie::find(first.iter().chain(rest), &self.context().cookie.name)
+    }
+
+    /// The first cookie with our name and a valid signature (the first
+    /// match wins: see `crate::cookie`).
+    fn presented(&self) -> Presented<'_> {
+        let context = self.context();
+        let mut seen = false;
+        for value in self.cookie_values() {
+            seen = true;
+            if let Some(id) = context.signer.verify(&context.cookie.name, value) {
+                return Presented::Valid {
+                    id,
+                    old_secret: false,
+                };
+            }
+        }
+        if seen {
+            Presented::BadSignature
+        } else {
+            Presented::Nothing
+        }
+    }
+
+    /// The verified id of the request's cookie, if any.
+    pub(super) fn verified_id(&self) -> Option<&str> {
+        match self.presented() {
+            Presented::Valid { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Loads the session once; later calls return at once.
+    pub(super) async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
+        if !self.state().is_loaded() {
+            self.inner.load.get_or_try_init(|| self.load()).await?;
+        }
+        Ok(self.state())
+    }
+
+    async fn load(&self) -> Result<(), Error> {
+        let context = self.context();
+        let now = now();
+        let (id, old_secret) = match self.presented() {
+            Presented::Nothing => (None, false),
+            Presented::BadSignature => {
+                emit(&context.events, Reason::BadSignature, None);
+                (None, false)
+            }
+            Presented::Valid { id, old_secret } => (Id::from_cookie(id), old_secret),
+        };
+        let mut doomed = None;
+        let mut adopted = None;
+        if let Some(id) = id {
+            let key = session_key(&context.prefix, id.as_str());
+            let tag = Some(user::tag_of(&key));
+            match self.store()?.load(&key).await? {
+                None => emit(&context.events, Reason::UnknownId, tag),
+                Some(fields) => match parse(context, &key, fields) {
+                    Err(problem) => {
+                        tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, "stored session cannot be read: deleting it");
+                        emit(&context.events, Reason::Corrupt, tag);
+                        doomed = Some(key);
+                    }
+                    Ok(parsed) => match parsed.expired(context, now) {
+                        Some(reason) => {
+                            emit(&context.events, reason, tag);
+                            doomed = Some(key);
+                        }
+                        None => {
+                            if old_secret {
+                                emit(&context.events, Reason::OldSecret, tag);
+                            }
+                            adopted = Some((key, parsed));
+                        }
+                    },
+                },
+            }
+        }
+        let mut state = self.state();
+        if state.is_loaded() {
+            // invalidate() ran while the load was in flight: it wins.
+            return Ok(());
+        }
+        state.mode = Mode::Fresh;
+        state.to_delete.extend(doomed);
+        if let Some((key, parsed)) = adopted {
+            state.mode = Mode::Existing { key };
+            state.adopt(parsed.entries);
+            state.created = parsed.created.unwrap_or(now);
+            state.refreshed = parsed.refreshed;
+            state.session_timeout = parsed.timeout;
+            state.user = parsed.user;
+            state.agent = parsed.agent;
+            state.resign = old_secret;
+        }
+        Ok(())
+    }
+
+    pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
+        Ok(codec::encode(&*self.context().serialize, value)?)
+    }
+
+    pub(super) fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        Ok(codec::decode(&*self.context().deserialize, bytes)?)
+    }
+
+    /// Sets `key` in `state`, unless that makes the session larger than
+    /// `max_session_bytes`.
+    pub(super) fn set_checked(
+        &self,
+        state: &mut State,
+        key: String,
+        bytes: Vec<u8>,
+    ) -> Result<(), Error> {
+        let limit = self.context().max_session_bytes;
+        if state.size_with(&key, &bytes) > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        state.set(key, bytes);
+        Ok(())
+    }
+
+    /// True once a method has needed the data (or the session was invalidated).
+    pub(crate) fn was_used(&self) -> bool {
+        self.state().is_loaded()
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            default_timeout: self.context().timeout,
+            max_lifetime: self.context().max_lifetime,
+            now: now(),
+        }
+    }
+
+    /// Decides what the response needs; only a plan with writes needs the
+    /// store (and an allocation for its future). On a 5xx response with
+    /// `cookie_on_exception = false`, only deletes run (a logout that then
+    /// fails still logs out) and no cookie is sent.
+    pub(crate) fn begin_finish(&self, server_error: bool) -> Outcome {
+        let (plan, used) = {
+            let state = self.state();
+            (state.plan(&self.policy()), state.is_loaded())
+        };
+        if !used {
+            return Outcome::Ready(ResponseHeaders::default());
+        }
+        if server_error && !self.context().cookie_on_exception {
+            let plan = plan.deletes_only();
+            return if plan.is_empty() {
+                Outcome::Ready(ResponseHeaders::default())
+            } else {
+                Outcome::Commit(plan)
+            };
+        }
+        if plan.is_empty() {
+            return Outcome::Ready(self.headers(self.refreshed_cookie()));
+        }
+        Outcome::Commit(plan)
+    }
+
+    /// Applies a plan's writes in one round trip (two on the practically
+    /// impossible id collision), then the user index (another key, maybe on
+    /// another node: only at login, logout and due refreshes of bound
+    /// sessions).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, any prefix of the writes may have been
+    /// applied; no key is left without a TTL either way (a store guarantee).
+    pub(crate) async fn commit(
+        &self,
+        plan: Plan,
+        server_error: bool,
+    ) -> Result<ResponseHeaders, Error> {
+        let context = self.context();
+        let store = self.store()?;
+        let mut batch = Batch::default();
+        for key in &plan.deletes {
+            batch.push(Write::Delete { key: key.clone() });
+        }
+        let change = plan
+            .change
+            .map(|write| Ok::<_, Error>(batch.push(seal_write(context, write)?)))
+            .transpose()?;
+        let mut create = None;
+        if let Some((fields, ttl)) = &plan.create {
+            let id = Id::generate(&*context.id_generator)?;
+            let slot = batch.push(create_write(context, &id, fields.clone(), *ttl)?);
+            create = Some((id, slot));
+        }
+        let results = batch.send(store).await?;
+        let mut cookie = match change.map(|slot| results[slot]) {
+            Some(Written::Stored) => CookieAction::Refresh,
+            Some(Written::Emptied) => CookieAction::Delete,
+            Some(_) => {
+                // Deleted by a concurrent request (invalidate, regenerate):
+                // never resurrect it, and leave the cookie that request sent.
+                tracing::debug!(target: "redis_sessions::session", "session vanished before its changes were saved: changes dropped");
+                CookieAction::Keep
+            }
+            None if !plan.deletes.is_empty() => CookieAction::Delete,
+            None => CookieAction::Refresh,
+        };
+        let mut created_key = None;
+        if let (Some((mut id, slot)), Some((fields, ttl))) = (create, plan.create) {
+            let mut written = results[slot];
+            let mut attempts = 1;
+            while written == Written::Collision && attempts < CREATE_ATTEMPTS {
+                tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
+                id = Id::generate(&*context.id_generator)?;
+                let mut retry = Batch::default();
+                let slot = retry.push(create_write(context, &id, fields.clone(), ttl)?);
+                written = retry.send(store).await?[slot];
+                attempts += 1;
+            }
+            if written != Written::Stored {
+                return Err(Error::Store(store::Error::Backend(
+                    "could not create a session under a fresh id".into(),
+                )));
+            }
+            created_key = Some(session_key(&context.prefix, id.as_str()));
+            cookie = CookieAction::Set(id);
+        }
+        user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
+        if server_error && !context.cookie_on_exception {
+            return Ok(ResponseHeaders::default());
+        }
+        let set_cookie = match cookie {
+            CookieAction::Set(id) => context
+                .cookie
+                .set_cookie(context.signer.sign(&context.cookie.name, id.as_str())),
+            CookieAction::Refresh => self.refreshed_cookie(),
+            CookieAction::Delete if self.cookie_values().next().is_some() => {
+                context.cookie.deletion()
+            }
+            CookieAction::Delete | CookieAction::Keep => None,
+        };
+        Ok(self.headers(set_cookie))
+    }
+
+    fn headers(&self, set_cookie: Option<HeaderValue>) -> ResponseHeaders {
+        ResponseHeaders {
+            no_store: set_cookie.is_some() && self.context().cache_control_no_store,
+            set_cookie,
+            vary: true,
+        }
+    }
+
+    /// An existing session's cookie is sent again when it was signed with an
+    /// old secret (re-signed with the current one), or with `cookie_max_age`
+    /// so that its browser-side expiry slides along with the idle timeout.
+    fn refreshed_cookie(&self) -> Option<HeaderValue> {
+        let context = self.context();
+        let resign = {
+            let state = self.state();
+            if !matches!(state.mode, Mode::Existing { .. }) {
+                return None;
+            }
+            state.resign
+        };
+        if !resign && context.cookie.max_age.is_none() {
+            return None;
+        }
+        let id = self.verified_id()?;
+        context
+            .cookie
+            .set_cookie(context.signer.sign(&context.cookie.name, id))
+    }
+
+    /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
+    pub(super) async fn with_state<R>(
+        &self,
+        f: impl FnOnce(&mut State, &Self) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut state = self.loaded().await?;
+        f(&mut state, self)
+    }
+}
+
+/// A batch of writes sent in one round trip, each with its own result slot.
+#[derive(Default)]
+struct Batch {
+    writes: Vec<Write>,
+}
+
+/// The place of one write's result in [`Batch::send`]'s answer.
+#[derive(Clone, Copy)]
+struct Slot(usize);
+
+impl std::ops::Index<Slot> for Vec<Written> {
+    type Output = Written;
+
+    fn index(&self, slot: Slot) -> &Written {
+        &self[slot.0]
+    }
+}
+
+impl Batch {
+    fn push(&mut self, write: Write) -> Slot {
+        self.writes.push(write);
+        Slot(self.writes.len() - 1)
+    }
+
+    /// Sends the batch; the answer has one result per write, in order (the
+    /// [`SessionStore::write`] contract, checked here).
+    async fn send(self, store: &dyn SessionStore) -> Result<Vec<Written>, Error> {
+        let n = self.writes.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let results = store.write(self.writes).await?;
+        if results.len() != n {
+            return Err(Error::Store(store::Error::Backend(format!(
+                "the store answered {} results to {n} writes",
+                results.len()
+            ))));
+        }
+        Ok(results)
+    }
+}
+
+fn create_write(context: &Context, id: &Id, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
+    let key = session_key(&context.prefix, id.as_str());
+    let fields = seal(context, &key, fields)?;
+    Ok(Write::Create {
+        key,
+        fields,
+        timeout: ttl,
+    })
+}
+
+fn seal_write(context: &Context, write: Write) -> Result<Write, Error> {
+    Ok(match write {
+        Write::Update {
+            key,
+            set,
+            delete,
+            timeout,
+        } => {
+            let set = seal(context, &key, set)?;
+            Write::Update {
+                key,
+                set,
+                delete,
+                timeout,
+            }
+        }
+        other => other,
+    })
+}
+
+/// Seals the user fields of a write for their place; metadata stays plain.
+fn seal(context: &Context, key: &str, fields: Vec<Field>) -> Result<Vec<Field>, Error> {
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            if matches!(classify(&name), FieldName::Meta(_)) {
+                return Ok((name, value));
+            }
+            let ctx = FieldContext { key, field: &name };
+            let sealed = context.serialize.seal(&ctx, value)?;
+            Ok((name, sealed))
+        })
+        .collect()
+}
+
+/// A stored session, read.
+pub(super) struct Parsed {
+    pub(super) entries: BTreeMap<String, Vec<u8>>,
+    pub(super) created: Option<u64>,
+    pub(super) refreshed: u64,
+    pub(super) timeout: Option<u64>,
+    pub(super) user: Option<String>,
+    pub(super) agent: Option<String>,
+}
+
+impl Parsed {
+    /// Why this session must not be adopted at `now`, if it must not.
+    fn expired(&self, context: &Context, now: u64) -> Option<Reason> {
+        let created = self.created.unwrap_or(now);
+        if let Some(lifetime) = context.max_lifetime
+            && now >= created.saturating_add(lifetime)
+        {
+            return Some(Reason::LifetimeExpired);
+        }
+        let timeout = self.timeout.unwrap_or(context.timeout);
+        // A one-second margin: the TTL was set from the same clock.
+        if timeout > 0 && self.refreshed > 0 && now > self.refreshed.saturating_add(timeout) {
+            return Some(Reason::IdleExpired);
+        }
+        None
+    }
+}
+
+/// Reads stored fields; `Err` names what is corrupt (never a value).
+pub(super) fn parse(
+    context: &Context,
+    store_key: &str,
+    fields: Vec<Field>,
+) -> Result<Parsed, &'static str> {
+    let mut parsed = Parsed {
+        entries: BTreeMap::new(),
+        created: None,
+        refreshed: 0,
+        timeout: None,
+        user: None,
+        agent: None,
+    };
+    for (name, value) in fields {
+        match classify(&name) {
+            FieldName::Meta(meta) => parse_meta(&mut parsed, meta, value)?,
+            FieldName::User(raw) => {
+                let escape = name.len() - raw.len();
+                let user_key = match (std::str::from_utf8(raw), context.key_errors) {
+                    (Ok(_), _) => None,
+                    (Err(_), KeyErrors::Replace) => Some(String::from_utf8_lossy(raw).into_owned()),
+                    (Err(_), KeyErrors::Ignore) => continue,
+                    (Err(_), KeyErrors::Strict) => return Err("a key name is not UTF-8"),
+                };
+                let ctx = FieldContext {
+                    key: store_key,
+                    field: &name,
+                };
+                let value = context
+                    .deserialize
+                    .open(&ctx, value)
+                    .map_err(|_| "a value cannot be opened by the configured codec")?;
+                if context.deserialize.validate(&value).is_err() {
+                    return Err("a value does not decode with the configured codec");
+                }
+                let user_key = match user_key {
+                    Some(key) => key,
+                    None => {
+                        // Checked as UTF-8 above: reuse the store's buffer.
+                        let mut bytes = name;
+                        bytes.drain(..escape);
+                        String::from_utf8(bytes).map_err(|_| "a key name is not UTF-8")?
+                    }
+                };
+                parsed.entries.insert(user_key, value);
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'static str> {
+    let number = || {
+        std::str::from_utf8(&value)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let text = || String::from_utf8(value.clone()).map_err(|_| "a metadata field is not UTF-8");
+    if meta == CREATED_FIELD {
+        parsed.created = Some(number().ok_or("the creation time is not a number")?);
+    } else if meta == TIMEOUT_FIELD {
+        let timeout = number().ok_or("the session timeout is not a number")?;
+        if timeout > store::MAX_TIMEOUT {
+            return Err("the session timeout is beyond the maximum");
+        }
+        parsed.timeout = Some(timeout);
+    } else if meta == REFRESHED_FIELD {
+        parsed.refreshed = number().ok_or("the refresh time is not a number")?;
+    } else if meta == USER_FIELD {
+        parsed.user = Some(text()?);
+    } else if meta == AGENT_FIELD {
+        parsed.agent = Some(text()?);
+    }
+    // Other metadata fields are left to newer versions.
+    Ok(())
+}
+
+impl crate::factory::RedisSessionFactory {
+    /// A session outside the layer, as a request carrying `cookie` (the
+    /// value of a `Cookie` header, e.g. `session=…`) would see it: for unit
+    /// tests of handlers and for background jobs. Save it with
+    /// [`Session::save`].
+    ///
+    /// ```
+    /// use redis_sessions::{RedisSessionFactory, Session};
+    ///
+    /// async fn visit(session: Session) -> Result<u64, redis_sessions::session::Error> {
+    ///     let n = session.get_or("visits", 0u64).await? + 1;
+    ///     session.insert("visits", n).await?;
+    ///     Ok(n)
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+    ///     .url(Some("memory://".into()))
+    ///     .build()?;
+    /// let first = factory.new_session(None);
+    /// assert_eq!(visit(first.clone()).await?, 1);
+    /// let set_cookie = first.save().await?.expect("a new session sets its cookie");
+    /// let cookie = set_cookie.split(';').next().unwrap();
+    ///
+    /// let second = factory.new_session(Some(cookie));
+    /// assert_eq!(visit(second).await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn new_session(&self, cookie: Option<&str>) -> Session {
+        let cookies = (
+            cookie.and_then(|c| HeaderValue::from_str(c).ok()),
+            Vec::new(),
+        );
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let store = StoreSlot::for_request(&self.shared, &parts);
+        Session::new(Arc::clone(&self.shared), store, cookies)
+    }
+}
+
+impl Session {
+    /// Saves a session made with
+    /// [`RedisSessionFactory::new_session`](crate::RedisSessionFactory::new_session)
+    /// as the layer would at the end of a request, and returns the
+    /// `Set-Cookie` header value the response would carry, if any. A session
+    /// handed out by the layer is saved by the layer: do not call this on it.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503) or refuses the writes.
+    pub async fn save(&self) -> Result<Option<String>, Error> {
+        let headers = match self.begin_finish(false) {
+            Outcome::Ready(headers) => headers,
+            Outcome::Commit(plan) => self.commit(plan, false).await?,
+        };
+        Ok(headers
+            .set_cookie
+            .and_then(|value| value.to_str().ok().map(str::to_owned)))
+    }
+}

@@ -1,0 +1,391 @@
+//! Sessions of a user: bind a session to the application's user id, list
+//! that user's live sessions, revoke one, all, or all but the current one.
+//!
+//! Per user, one index key named by a digest of the user id (never the id
+//! itself) lists the store keys of the user's sessions with their expiry.
+//! The index is written at login, at logout and when a bound session's idle
+//! TTL is refreshed (at most once per `timeout / 20`), never on other
+//! requests. Listing prunes expired entries in the same command and drops
+//! entries whose session is gone, so no listing shows an expired or revoked
+//! session. Each index operation touches one key, so the index and a session
+//! may live on different Redis Cluster nodes; updates are idempotent and
+//! order-tolerant.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use super::Error;
+use super::lifecycle::{Session, parse};
+use super::state::{IndexChange, now};
+use crate::factory::Shared as Context;
+use crate::store::{IndexEntry, SessionStore, Write, user_index_key};
+
+/// One live session of a user, as [`Session::user_sessions`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserSession {
+    /// A log-safe public handle of the session (see [`Session::tag`]): pass
+    /// it to [`Session::revoke`].
+    pub tag: String,
+    /// When the session was created.
+    pub created: SystemTime,
+    /// When the session was last seen (its idle TTL last refreshed; at most
+    /// `timeout / 20` behind the real last request).
+    pub last_seen: SystemTime,
+    /// The user agent recorded with [`Session::set_agent`], if any.
+    pub agent: Option<String>,
+    /// True for the session of the request that asked.
+    pub current: bool,
+}
+
+/// The log-safe tag of a store key: 16 base64url characters of a digest.
+pub(crate) fn tag_of(key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"redis-sessions tag\0")
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut tag = URL_SAFE_NO_PAD.encode(digest);
+    tag.truncate(16);
+    tag
+}
+
+fn unix(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// When a session with `ttl` (0: none) refreshed at `now` expires, as the
+/// index writes it (0: never).
+pub(crate) fn expiry(now: u64, ttl: u64) -> u64 {
+    if ttl == 0 { 0 } else { now.saturating_add(ttl) }
+}
+
+/// The latest time a session of this factory could still expire: how long
+/// a removal's tombstone must last.
+fn latest_expiry(context: &Context, now: u64) -> u64 {
+    // The store keeps a tombstone at least until the entry's own expiry.
+    expiry(now, context.timeout)
+}
+
+/// Applies the index changes of a commit. `created` is the store key of the
+/// session the commit created, if any.
+pub(crate) async fn apply_index(
+    context: &Context,
+    store: &dyn SessionStore,
+    changes: Vec<IndexChange>,
+    created: Option<&str>,
+) -> Result<(), Error> {
+    let now = now();
+    for change in changes {
+        match change {
+            IndexChange::Remove { user, key } => {
+                let index = user_index_key(&context.prefix, &user);
+                store
+                    .index_remove(&index, &[key], latest_expiry(context, now))
+                    .await?;
+            }
+            IndexChange::Refresh { user, key, expires } => {
+                let index = user_index_key(&context.prefix, &user);
+                store.index_put(&index, entry(key, expires, now)).await?;
+            }
+            IndexChange::Created { user, expires } => {
+                if let Some(key) = created {
+                    let index = user_index_key(&context.prefix, &user);
+                    store
+                        .index_put(&index, entry(key.to_owned(), expires, now))
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn entry(member: String, expires: u64, now: u64) -> IndexEntry {
+    IndexEntry {
+        member,
+        expires,
+        created: 0,
+        last_seen: now,
+        agent: None,
+    }
+}
+
+/// Lists the live sessions of `user`, marking `current`; drops index
+/// entries whose session is gone.
+async fn list(
+    context: &Context,
+    store: &dyn SessionStore,
+    user: &str,
+    current: Option<&str>,
+) -> Result<Vec<(String, UserSession)>, Error> {
+    let index = user_index_key(&context.prefix, user);
+    let now = now();
+    let entries = store.index_list(&index, now).await?;
+    // The sessions themselves tell creation, last refresh and agent, and
+    // whether they still exist (one pipelined round trip on Redis).
+    let loads = entries.iter().map(|e| store.load(&e.member));
+    let sessions = futures_util::future::join_all(loads).await;
+    let mut live = Vec::new();
+    let mut gone = Vec::new();
+    for (entry, loaded) in entries.into_iter().zip(sessions) {
+        let parsed = loaded?.and_then(|fields| parse(context, &entry.member, fields).ok());
+        match parsed {
+            Some(p) if p.user.as_deref() == Some(user) => {
+                let created = p.created.unwrap_or(entry.created);
+                let last_seen = p.refreshed.max(entry.last_seen).max(created);
+                let session = UserSession {
+                    tag: tag_of(&entry.member),
+                    created: unix(created),
+                    last_seen: unix(last_seen),
+                    agent: p.agent.or(entry.agent),
+                    current: current == Some(entry.member.as_str()),
+                };
+                live.push((entry.member, session));
+            }
+            _ => gone.push(entry.member),
+        }
+    }
+    if !gone.is_empty() {
+        store
+            .index_remove(&index, &gone, latest_expiry(context, now))
+            .await?;
+    }
+    live.sort_by(|a, b| {
+        b.1.last_seen
+            .cmp(&a.1.last_seen)
+            .then(a.1.tag.cmp(&b.1.tag))
+    });
+    Ok(live)
+}
+
+/// Deletes the sessions at `keys` and their index entries.
+async fn revoke_keys(
+    context: &Context,
+    store: &dyn SessionStore,
+    user: &str,
+    keys: Vec<String>,
+) -> Result<usize, Error> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let n = keys.len();
+    let index = user_index_key(&context.prefix, user);
+    store
+        .index_remove(&index, &keys, latest_expiry(context, now()))
+        .await?;
+    store
+        .write(keys.into_iter().map(|key| Write::Delete { key }).collect())
+        .await?;
+    Ok(n)
+}
+
+impl Session {
+    /// Binds this session to `user` (the application's principal id) and
+    /// moves it to a new id, keeping its data: call it at login, where
+    /// session fixation is stopped. The session then appears in
+    /// [`Session::user_sessions`] of every session of that user.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503), or the OS random source failed (500).
+    ///
+    /// ```
+    /// # async fn f(session: redis_sessions::Session) -> Result<(), redis_sessions::session::Error> {
+    /// session.set_user("alice").await?;
+    /// assert_eq!(session.user().await?.as_deref(), Some("alice"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_user(&self, user: impl Into<String>) -> Result<(), Error> {
+        let user = user.into();
+        self.regenerate().await?;
+        let mut state = self.loaded().await?;
+        state.user = Some(user);
+        state.meta_changed = true;
+        state.dirty = true;
+        Ok(())
+    }
+
+    /// The user this session is bound to, if any.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn user(&self) -> Result<Option<String>, Error> {
+        Ok(self.loaded().await?.user.clone())
+    }
+
+    /// Records the user agent (or any short device description) shown in
+    /// [`Session::user_sessions`]. Written only when it changes.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn set_agent(&self, agent: impl Into<String>) -> Result<(), Error> {
+        let agent: String = agent.into().chars().take(256).collect();
+        let mut state = self.loaded().await?;
+        if state.agent.as_deref() != Some(agent.as_str()) {
+            state.agent = Some(agent);
+            state.meta_changed = true;
+            state.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// The live sessions of this session's user (empty when it has none),
+    /// newest activity first, the current one marked.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn user_sessions(&self) -> Result<Vec<UserSession>, Error> {
+        let (user, current) = self.user_and_key().await?;
+        let Some(user) = user else {
+            return Ok(Vec::new());
+        };
+        let store = self.store()?;
+        let list = list(self.context(), store, &user, current.as_deref()).await?;
+        Ok(list.into_iter().map(|(_, session)| session).collect())
+    }
+
+    /// Revokes the session of this session's user whose tag is `tag`; returns
+    /// whether one was found. Revoking the current session invalidates it.
+    /// Another session is deleted at once: its next request finds no session.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn revoke(&self, tag: &str) -> Result<bool, Error> {
+        let (user, current) = self.user_and_key().await?;
+        let Some(user) = user else {
+            return Ok(false);
+        };
+        let store = self.store()?;
+        let sessions = list(self.context(), store, &user, current.as_deref()).await?;
+        let Some((key, session)) = sessions.into_iter().find(|(_, s)| s.tag == tag) else {
+            return Ok(false);
+        };
+        if session.current {
+            self.invalidate();
+        } else {
+            revoke_keys(self.context(), store, &user, vec![key]).await?;
+        }
+        Ok(true)
+    }
+
+    /// Revokes every other session of this session's user (after a password
+    /// change, say); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn revoke_others(&self) -> Result<usize, Error> {
+        let (user, current) = self.user_and_key().await?;
+        let Some(user) = user else {
+            return Ok(0);
+        };
+        let store = self.store()?;
+        let others = list(self.context(), store, &user, current.as_deref())
+            .await?
+            .into_iter()
+            .filter(|(_, s)| !s.current)
+            .map(|(key, _)| key)
+            .collect();
+        revoke_keys(self.context(), store, &user, others).await
+    }
+
+    async fn user_and_key(&self) -> Result<(Option<String>, Option<String>), Error> {
+        let state = self.loaded().await?;
+        Ok((state.user.clone(), state.key().map(str::to_owned)))
+    }
+}
+
+/// The sessions of any user, for admin tasks and background jobs: made by
+/// [`RedisSessionFactory::users`](crate::RedisSessionFactory::users).
+///
+/// ```
+/// # async fn f(factory: redis_sessions::RedisSessionFactory) -> Result<(), redis_sessions::session::Error> {
+/// let users = factory.users()?;
+/// for session in users.list("alice").await? {
+///     println!("{} last seen {:?}", session.tag, session.last_seen);
+/// }
+/// users.revoke_all("alice").await?; // after a password reset
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Users {
+    context: std::sync::Arc<Context>,
+    store: std::sync::Arc<dyn SessionStore>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users").finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    pub(crate) fn new(
+        context: std::sync::Arc<Context>,
+        store: std::sync::Arc<dyn SessionStore>,
+    ) -> Self {
+        Self { context, store }
+    }
+
+    /// The live sessions of `user`, newest activity first (none is current).
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn list(&self, user: &str) -> Result<Vec<UserSession>, Error> {
+        let list = list(&self.context, &*self.store, user, None).await?;
+        Ok(list.into_iter().map(|(_, session)| session).collect())
+    }
+
+    /// Revokes the session of `user` tagged `tag`; returns whether one was found.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn revoke(&self, user: &str, tag: &str) -> Result<bool, Error> {
+        let list = list(&self.context, &*self.store, user, None).await?;
+        let keys: Vec<String> = list
+            .into_iter()
+            .filter(|(_, s)| s.tag == tag)
+            .map(|(key, _)| key)
+            .collect();
+        Ok(revoke_keys(&self.context, &*self.store, user, keys).await? > 0)
+    }
+
+    /// Revokes every session of `user`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503).
+    pub async fn revoke_all(&self, user: &str) -> Result<usize, Error> {
+        let list = list(&self.context, &*self.store, user, None).await?;
+        let keys = list.into_iter().map(|(key, _)| key).collect();
+        revoke_keys(&self.context, &*self.store, user, keys).await
+    }
+}
+
+impl crate::factory::RedisSessionFactory {
+    /// The sessions of any user, for admin tasks: list and revoke them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the factory has no single store (it uses a
+    /// `client_callable`, which picks one per request).
+    pub fn users(&self) -> Result<Users, Error> {
+        match &self.shared.store {
+            crate::factory::StoreSource::Shared(store) => {
+                Ok(Users::new(std::sync::Arc::clone(&self.shared), std::sync::Arc::clone(store)))
+            }
+            crate::factory::StoreSource::PerRequest(_) => Err(Error::Store(crate::store::Error::Config(
+                "this factory picks a store per request (client_callable): there is no single store to list users in".into(),
+            ))),
+        }
+    }
+}

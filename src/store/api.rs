@@ -1,0 +1,437 @@
+//! The [`SessionStore`] trait and the writes it applies.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::error::{Error, check_timeout};
+
+/// The future returned by [`SessionStore`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// One hash field: its name and its encoded value.
+pub type Field = (Vec<u8>, Vec<u8>);
+
+/// One write of a batch given to [`SessionStore::write`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Write {
+    /// Creates the session only if its key does not exist yet.
+    Create {
+        /// The session key.
+        key: String,
+        /// Every field of the new session, stored as given
+        /// ([`CREATED_FIELD`](super::CREATED_FIELD) among them).
+        fields: Vec<Field>,
+        /// The session's idle timeout in seconds (0: none).
+        timeout: u64,
+    },
+    /// Changes fields of a session only if it still exists, and sets its
+    /// idle timeout, all in one atomic step. If no user field is left, the
+    /// session is deleted.
+    Update {
+        /// The session key.
+        key: String,
+        /// Fields to set (metadata such as
+        /// [`REFRESHED_FIELD`](super::REFRESHED_FIELD) included).
+        set: Vec<Field>,
+        /// Fields to delete.
+        delete: Vec<Vec<u8>>,
+        /// The session's idle timeout in seconds (0: none). Always applied.
+        timeout: u64,
+    },
+    /// Deletes the session.
+    Delete {
+        /// The session key.
+        key: String,
+    },
+    /// If the session exists: sets its idle timeout and records `now` in
+    /// [`REFRESHED_FIELD`](super::REFRESHED_FIELD).
+    Refresh {
+        /// The session key.
+        key: String,
+        /// The session's idle timeout in seconds (0: none).
+        timeout: u64,
+        /// The current time, unix seconds.
+        now: u64,
+    },
+}
+
+impl Write {
+    /// A [`Write::Create`].
+    pub fn create(key: impl Into<String>, fields: Vec<Field>, timeout: u64) -> Self {
+        Self::Create {
+            key: key.into(),
+            fields,
+            timeout,
+        }
+    }
+
+    /// A [`Write::Update`].
+    pub fn update(
+        key: impl Into<String>,
+        set: Vec<Field>,
+        delete: Vec<Vec<u8>>,
+        timeout: u64,
+    ) -> Self {
+        Self::Update {
+            key: key.into(),
+            set,
+            delete,
+            timeout,
+        }
+    }
+
+    /// A [`Write::Delete`].
+    pub fn delete(key: impl Into<String>) -> Self {
+        Self::Delete { key: key.into() }
+    }
+
+    /// A [`Write::Refresh`].
+    pub fn refresh(key: impl Into<String>, timeout: u64, now: u64) -> Self {
+        Self::Refresh {
+            key: key.into(),
+            timeout,
+            now,
+        }
+    }
+
+    /// The session key this write touches (every write touches one key).
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Create { key, .. }
+            | Self::Update { key, .. }
+            | Self::Delete { key }
+            | Self::Refresh { key, .. } => key,
+        }
+    }
+
+    /// The idle timeout this write sets, if it sets one.
+    fn timeout(&self) -> Option<u64> {
+        match self {
+            Self::Create { timeout, .. }
+            | Self::Update { timeout, .. }
+            | Self::Refresh { timeout, .. } => Some(*timeout),
+            Self::Delete { .. } => None,
+        }
+    }
+}
+
+/// Refuses a batch with a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT)
+/// before anything of it is written.
+pub(crate) fn check_batch(writes: &[Write]) -> Result<(), Error> {
+    for timeout in writes.iter().filter_map(Write::timeout) {
+        check_timeout(timeout)?;
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and values are secrets of a kind: show only their shape.
+        match self {
+            Self::Create {
+                fields, timeout, ..
+            } => write!(f, "Create({} fields, {timeout} s)", fields.len()),
+            Self::Update {
+                set,
+                delete,
+                timeout,
+                ..
+            } => write!(
+                f,
+                "Update({} set, {} deleted, {timeout} s)",
+                set.len(),
+                delete.len()
+            ),
+            Self::Delete { .. } => f.write_str("Delete"),
+            Self::Refresh { timeout, .. } => write!(f, "Refresh({timeout} s)"),
+        }
+    }
+}
+
+/// What happened to one [`Write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Written {
+    /// `Create`, `Update` or `Refresh` done.
+    Stored,
+    /// `Create`: the key already existed; nothing was written.
+    Collision,
+    /// `Update` or `Refresh`: the session no longer existed; nothing was
+    /// written.
+    Missing,
+    /// `Update`: no user field was left, so the session was deleted.
+    Emptied,
+    /// `Delete` done (whether or not the key existed).
+    Deleted,
+}
+
+/// One session in a user's index (see [`SessionStore::index_put`]).
+///
+/// `Debug` shows the times only: the member is a session key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The session's store key (a digest of its id, never the id).
+    pub member: String,
+    /// When the session expires, unix seconds (0: never).
+    pub expires: u64,
+    /// When the session was created, unix seconds.
+    pub created: u64,
+    /// When the session was last seen, unix seconds.
+    pub last_seen: u64,
+    /// The user agent the application recorded, if any (at most
+    /// [`MAX_AGENT_BYTES`] are kept; an empty one counts as none).
+    pub agent: Option<String>,
+}
+
+/// The longest user agent an index keeps, in bytes; longer ones are cut at
+/// a character boundary.
+pub const MAX_AGENT_BYTES: usize = 512;
+
+/// The largest time an index entry may carry (2^53 − 1): index scripts
+/// compare times as Lua numbers, which are exact up to there.
+pub(crate) const MAX_INDEX_TIME: u64 = (1 << 53) - 1;
+
+impl IndexEntry {
+    /// Checks the entry and cuts an over-long agent.
+    pub(crate) fn checked(mut self) -> Result<Self, Error> {
+        if self.member.is_empty() {
+            return Err(Error::BadIndexEntry("the member (session key) is empty"));
+        }
+        if [self.expires, self.created, self.last_seen]
+            .iter()
+            .any(|t| *t > MAX_INDEX_TIME)
+        {
+            return Err(Error::BadIndexEntry(
+                "a time is above 2^53 - 1 unix seconds",
+            ));
+        }
+        if self.agent.as_deref() == Some("") {
+            self.agent = None;
+        }
+        if let Some(agent) = &mut self.agent
+            && agent.len() > MAX_AGENT_BYTES
+        {
+            let mut end = MAX_AGENT_BYTES;
+            while !agent.is_char_boundary(end) {
+                end -= 1;
+            }
+            agent.truncate(end);
+        }
+        Ok(self)
+    }
+
+    /// True if this entry replaces `old` for the same member: the newer
+    /// observation wins (later `last_seen`, then later `expires`).
+    pub(crate) fn supersedes(&self, old: &Self) -> bool {
+        (self.last_seen, self.expires) > (old.last_seen, old.expires)
+    }
+
+    /// Merges a put into the stored entry (see [`SessionStore::index_put`]).
+    pub(crate) fn merged_into(self, old: &Self) -> Self {
+        let created = match (old.created, self.created) {
+            (0, new) => new,
+            (old, 0) => old,
+            (old, new) => old.min(new),
+        };
+        let (mut winner, loser) = if self.supersedes(old) {
+            (self, old.clone())
+        } else {
+            (old.clone(), self)
+        };
+        if winner.agent.is_none() {
+            winner.agent = loser.agent;
+        }
+        winner.created = created;
+        winner
+    }
+}
+
+impl fmt::Debug for IndexEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IndexEntry")
+            .field("expires", &self.expires)
+            .field("created", &self.created)
+            .field("last_seen", &self.last_seen)
+            .field("agent", &self.agent.as_ref().map(|_| "<recorded>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A place to keep sessions.
+///
+/// Both built-in stores, [`RedisStore`](super::RedisStore) and
+/// `MemoryStore`, pass the same behavioural suite. A custom store must keep
+/// the same contract: a session exists only while it has its
+/// [`CREATED_FIELD`](super::CREATED_FIELD); `Update` and `Refresh` never bring
+/// back a session that is gone; `Create` never overwrites one; an update
+/// that leaves no user field deletes the session; no key is ever left
+/// without its TTL; a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT) is
+/// refused with [`Error::TimeoutTooLong`].
+pub trait SessionStore: Send + Sync + 'static {
+    /// Returns every field of the session at `key`: `None` if there is no
+    /// such session, or it lacks its [`CREATED_FIELD`](super::CREATED_FIELD).
+    /// Its TTL is left alone (the session lifecycle refreshes it with a
+    /// [`Write::Refresh`] when due).
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot be reached or answers with an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Reads only: dropping the future changes nothing.
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>>;
+
+    /// Applies `writes` in one round trip and says what happened to each:
+    /// the result has one [`Written`] per write, in the same order. Writes
+    /// to one key are applied in their order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimeoutTooLong`] (before anything is written) when a timeout
+    /// is above [`MAX_TIMEOUT`](super::MAX_TIMEOUT); otherwise [`Error`]
+    /// when the store cannot be reached or answers with an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Each write is atomic on its own; if the future is dropped, any subset
+    /// of the batch may have been applied.
+    fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>>;
+
+    /// Records or updates one session in the user index at `index_key`.
+    ///
+    /// The newer observation wins: a stored entry is replaced only by one
+    /// with a later `last_seen` (on a tie, a later `expires`), so puts that
+    /// arrive out of order are harmless; `created` keeps the earliest
+    /// non-zero value and `agent` the last one recorded. A member removed by
+    /// [`index_remove`](Self::index_remove) is not brought back. Entries
+    /// expired as of `entry.last_seen` are pruned, and the index's TTL is set
+    /// to its latest `expires` (no TTL if one is 0). One round trip, one key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadIndexEntry`] for an empty member or a time above 2^53 − 1;
+    /// otherwise as [`write`](Self::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Atomic: applied whole or not at all.
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()>;
+
+    /// Lists the live sessions of the index at `index_key`, in no particular
+    /// order, pruning (in the same round trip) every entry expired as of
+    /// `now` (unix seconds) and setting the index's TTL to its latest
+    /// `expires`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write), plus [`Error::UnexpectedReply`] for an
+    /// entry the store cannot read.
+    ///
+    /// # Cancel safety
+    ///
+    /// Atomic: the pruning is applied whole or not at all.
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>>;
+
+    /// Removes `members` from the index at `index_key`, and remembers them
+    /// until `until` (unix seconds; the latest time these sessions could
+    /// have expired) so that a put arriving late does not bring them back.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Atomic: applied whole or not at all.
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()>;
+}
+
+impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+        (**self).load(key)
+    }
+
+    fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
+        (**self).write(writes)
+    }
+
+    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+        (**self).index_put(index_key, entry)
+    }
+
+    fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+        (**self).index_list(index_key, now)
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> StoreFuture<'a, ()> {
+        (**self).index_remove(index_key, members, until)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(last_seen: u64, expires: u64, agent: Option<&str>) -> IndexEntry {
+        IndexEntry {
+            member: "m".into(),
+            expires,
+            created: 10,
+            last_seen,
+            agent: agent.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_newer_observation_wins_whatever_the_order() {
+        let old = entry(100, 1300, Some("a"));
+        let new = entry(200, 1400, None);
+        let a = new.clone().merged_into(&old);
+        let b = old.clone().merged_into(&new);
+        assert_eq!(a, b);
+        assert_eq!((a.last_seen, a.expires), (200, 1400));
+        assert_eq!(a.agent.as_deref(), Some("a"), "None keeps the agent");
+    }
+
+    #[test]
+    fn over_long_agents_are_cut_at_a_char_boundary() {
+        let long = "é".repeat(MAX_AGENT_BYTES);
+        let cut = entry(1, 1, Some(&long)).checked().unwrap();
+        let agent = cut.agent.unwrap();
+        assert!(agent.len() <= MAX_AGENT_BYTES && agent.len() >= MAX_AGENT_BYTES - 1);
+        assert!(matches!(
+            entry(MAX_INDEX_TIME + 1, 1, None).checked(),
+            Err(Error::BadIndexEntry(_))
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_keys_members_or_agents() {
+        let w = Write::update(
+            "secret-key",
+            vec![(b"k".to_vec(), b"v".to_vec())],
+            vec![],
+            5,
+        );
+        assert_eq!(format!("{w:?}"), "Update(1 set, 0 deleted, 5 s)");
+        let e = entry(1, 2, Some("Firefox"));
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("Firefox") && !shown.contains("\"m\""),
+            "{shown}"
+        );
+    }
+}

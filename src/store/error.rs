@@ -1,0 +1,77 @@
+//! The one error type every store maps its failures into.
+
+use std::time::Duration;
+
+use super::layout::MAX_TIMEOUT;
+
+/// Errors from a session store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store could not be reached (refused, dropped, DNS, I/O).
+    #[error("the session store is unreachable: {0}")]
+    Unreachable(String),
+    /// The store did not answer within `socket_timeout`.
+    #[error("the session store did not answer within {0:?} (socket_timeout)")]
+    Timeout(Duration),
+    /// The store answered with an error (for example a key of the wrong
+    /// type).
+    #[error("the session store answered with an error: {0}")]
+    Backend(String),
+    /// The store's settings are wrong (for example a malformed URL).
+    #[error("{0}")]
+    Config(String),
+    /// A write asked for an idle timeout above [`MAX_TIMEOUT`]; nothing of
+    /// its batch was written.
+    #[error(
+        "timeout = {0} s: expected at most {MAX_TIMEOUT} s (10 years), or 0 for no expiry, e.g. 1200"
+    )]
+    TimeoutTooLong(u64),
+    /// The store answered, but not in the shape the protocol expects (a
+    /// different server, a proxy, or a damaged reply). The reply itself is
+    /// never quoted: it could carry session data.
+    #[error("the session store sent an unexpected reply to {to}: expected {expected}")]
+    UnexpectedReply {
+        /// The operation that got the reply, e.g. `a session update`.
+        to: &'static str,
+        /// What the protocol expected, e.g. `an integer from 0 to 2`.
+        expected: &'static str,
+    },
+    /// An index entry the store cannot keep (what is wrong with it).
+    #[error("index entry refused: {0}")]
+    BadIndexEntry(&'static str),
+}
+
+impl Error {
+    /// True when the store is unreachable or too slow: the request gets a 503
+    /// and no cookie, and a later request may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unreachable(_) | Self::Timeout(_))
+    }
+}
+
+/// Refuses a timeout above [`MAX_TIMEOUT`].
+pub(crate) fn check_timeout(timeout: u64) -> Result<u64, Error> {
+    if timeout > MAX_TIMEOUT {
+        Err(Error::TimeoutTooLong(timeout))
+    } else {
+        Ok(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_too_long_timeout_names_the_value_and_the_ceiling() {
+        assert_eq!(check_timeout(MAX_TIMEOUT), Ok(MAX_TIMEOUT));
+        assert_eq!(check_timeout(0), Ok(0));
+        let e = check_timeout(u64::MAX).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "timeout = 18446744073709551615 s: expected at most 315360000 s (10 years), or 0 for no expiry, e.g. 1200"
+        );
+        assert!(!e.is_unavailable());
+    }
+}

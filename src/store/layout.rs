@@ -1,0 +1,147 @@
+//! The storage layout: key names (digests, never ids) and field names.
+//!
+//! A session is one hash under `{prefix}{digest}`, where `digest` is the
+//! base64url SHA-256 of the session id (43 characters): a key listing or a
+//! dump yields no usable cookie. Each session key is one field. Metadata
+//! lives in fields starting with one NUL byte:
+//!
+//! | field | holds |
+//! |---|---|
+//! | [`CREATED_FIELD`] `"\0c"` | creation time, unix seconds, decimal |
+//! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
+//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal |
+//!
+//! A user key that itself starts with NUL is stored with one more NUL in
+//! front, so user keys and metadata never collide. A session exists only
+//! while its hash has [`CREATED_FIELD`]. The key's TTL is the idle timeout.
+//!
+//! The sessions of a user are indexed under `{prefix}u:{digest}`, where
+//! `digest` is the base64url SHA-256 of the user id: no key names a user.
+//! Its shape is described in [`SessionStore::index_put`](super::SessionStore::index_put).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// The metadata field holding the creation time (unix seconds).
+pub const CREATED_FIELD: &[u8] = b"\0c";
+/// The metadata field holding the per-session timeout (seconds).
+pub const TIMEOUT_FIELD: &[u8] = b"\0t";
+/// The metadata field holding the time of the last idle-TTL refresh (unix
+/// seconds).
+pub const REFRESHED_FIELD: &[u8] = b"\0r";
+
+/// The largest idle timeout accepted, by the `timeout` setting, by
+/// `adjust_timeout_for_session` and by every store write: 10 years, in
+/// seconds.
+pub const MAX_TIMEOUT: u64 = 10 * 365 * 24 * 60 * 60;
+
+/// Returns the Redis key of a session id: `prefix` + base64url(SHA-256(id)).
+pub(crate) fn session_key(prefix: &str, id: &str) -> String {
+    digest_key(prefix, "", id)
+}
+
+/// Returns the key of a user's session index: `prefix` + `u:` +
+/// base64url(SHA-256(user id)). It never equals a session key: those have
+/// no `:` after the prefix.
+#[allow(dead_code)] // for the session's user binding
+pub(crate) fn user_index_key(prefix: &str, user: &str) -> String {
+    digest_key(prefix, "u:", user)
+}
+
+fn digest_key(prefix: &str, kind: &str, secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut key = String::with_capacity(prefix.len() + kind.len() + 43);
+    key.push_str(prefix);
+    key.push_str(kind);
+    URL_SAFE_NO_PAD.encode_string(digest, &mut key);
+    key
+}
+
+/// A short, non-reversible tag of a session key for log lines.
+pub(crate) fn log_tag(key: &str) -> &str {
+    let start = key.len().saturating_sub(43);
+    let digest = key.get(start..).unwrap_or(key);
+    digest.get(..8).unwrap_or(digest)
+}
+
+/// The hash field name of a user key (see the module docs).
+pub(crate) fn user_field(key: &str) -> Vec<u8> {
+    let mut field = Vec::with_capacity(key.len() + 1);
+    if key.as_bytes().first() == Some(&0) {
+        field.push(0);
+    }
+    field.extend_from_slice(key.as_bytes());
+    field
+}
+
+/// A stored field name, read as a user key or a metadata name.
+pub(crate) enum FieldName<'a> {
+    /// A user key (raw bytes; the caller decides how to read non-UTF-8).
+    User(&'a [u8]),
+    /// A metadata field such as [`CREATED_FIELD`].
+    Meta(&'a [u8]),
+}
+
+/// Splits a stored field name into a user key or a metadata name.
+pub(crate) fn classify(field: &[u8]) -> FieldName<'_> {
+    match field {
+        [0, 0, ..] => FieldName::User(&field[1..]),
+        [0, ..] => FieldName::Meta(field),
+        _ => FieldName::User(field),
+    }
+}
+
+/// True if a stored field name is a user key rather than metadata.
+pub(crate) fn is_user_field(field: &[u8]) -> bool {
+    matches!(classify(field), FieldName::User(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_prefix_plus_digest_never_the_id() {
+        let key = session_key("s:", "the-session-id-0123");
+        assert!(key.starts_with("s:"));
+        assert_eq!(key.len(), 2 + 43);
+        assert!(!key.contains("the-session-id"));
+        assert_eq!(key, session_key("s:", "the-session-id-0123"));
+        assert_ne!(key, session_key("s:", "the-session-id-0124"));
+        assert_eq!(log_tag(&key).len(), 8);
+    }
+
+    #[test]
+    fn user_index_keys_name_no_user_and_never_equal_a_session_key() {
+        let index = user_index_key("s:", "alice@example.com");
+        assert!(index.starts_with("s:u:"));
+        assert!(!index.contains("alice"));
+        assert_ne!(index, session_key("s:", "alice@example.com"));
+        assert_ne!(index, user_index_key("s:", "bob@example.com"));
+        assert!(!session_key("s:", "x")["s:".len()..].contains(':'));
+    }
+
+    #[test]
+    fn log_tags_of_short_or_odd_keys_do_not_panic() {
+        assert_eq!(log_tag(""), "");
+        assert_eq!(log_tag("abc"), "abc");
+        let odd = "é".repeat(30);
+        assert!(odd.ends_with(log_tag(&odd)));
+    }
+
+    #[test]
+    fn user_keys_never_collide_with_metadata() {
+        for key in ["\0c", "\0t", "\0r", "\0", "c", "", "\0\0x"] {
+            let field = user_field(key);
+            match classify(&field) {
+                FieldName::User(raw) => assert_eq!(raw, key.as_bytes()),
+                FieldName::Meta(_) => panic!("{key:?} was taken for metadata"),
+            }
+        }
+        for meta in [CREATED_FIELD, TIMEOUT_FIELD, REFRESHED_FIELD] {
+            assert!(matches!(classify(meta), FieldName::Meta(_)));
+            assert!(!is_user_field(meta));
+        }
+    }
+}

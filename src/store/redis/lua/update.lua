@@ -1,0 +1,42 @@
+-- Updates a session only if it exists, and always sets its TTL, in one
+-- atomic step: no update can leave a key behind that a delete removed, and
+-- no key is left without its TTL.
+-- KEYS[1]: the session key.
+-- ARGV[1]: the idle timeout in seconds (0: none).
+-- ARGV[2]: n, the number of field/value pairs to set.
+-- ARGV[3]: '1' if the session must be deleted when no user field is left.
+-- ARGV[4 .. 3 + 2n]: field/value pairs to set; then the fields to delete.
+-- Returns 1 when stored, 0 when the session does not exist (nothing is
+-- written), 2 when no user field was left and the session was deleted.
+local key = KEYS[1]
+local timeout = tonumber(ARGV[1])
+if timeout > 0 then
+  -- EXPIRE answers 0 for a missing key: it is the existence check too.
+  if redis.call('EXPIRE', key, timeout) == 0 then
+    return 0
+  end
+else
+  if redis.call('EXISTS', key) == 0 then
+    return 0
+  end
+  redis.call('PERSIST', key)
+end
+local last_set = 3 + 2 * tonumber(ARGV[2])
+-- unpack() in chunks: Lua's C stack holds about 8000 values.
+for i = 4, last_set, 2000 do
+  redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, last_set)))
+end
+for i = last_set + 1, #ARGV, 2000 do
+  redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, #ARGV)))
+end
+if ARGV[3] == '1' then
+  -- A user field is any name that does not start with exactly one NUL.
+  for _, name in ipairs(redis.call('HKEYS', key)) do
+    if string.byte(name, 1) ~= 0 or string.byte(name, 2) == 0 then
+      return 1
+    end
+  end
+  redis.call('DEL', key)
+  return 2
+end
+return 1
