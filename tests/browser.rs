@@ -1,6 +1,7 @@
 //! The demo app (examples/quickstart) in real headless Chromium, on a real
-//! redis-server: two browsers with separate profiles sign in as the same
-//! user and sign each other out, and forged CSRF tokens are refused.
+//! redis-server and on the embedded store: two browsers with separate
+//! profiles sign in as the same user and sign each other out, and forged
+//! CSRF tokens are refused.
 //!
 //! Set `REDIS_SESSIONS_DEMO_SCREENSHOT=path.png` to also save the “Your
 //! sessions” page with two devices (the README's picture).
@@ -9,11 +10,10 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use fantoccini::Locator;
-use redis_sessions::RedisSessionFactory;
 
 use crate::quickstart;
+use crate::support::Backend;
 use crate::support::browser::{self, Browser, Chromedriver};
-use crate::support::{RedisServer, SECRET};
 
 /// What a phone sends, so the two devices differ in the listing.
 const PHONE_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
@@ -22,12 +22,9 @@ const PHONE_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/
 /// One Chromium scenario at a time: the machine running the tests may be small.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The demo app on `server`, listening on a free loopback port.
-async fn serve_demo(server: &RedisServer) -> SocketAddr {
-    let factory = RedisSessionFactory::builder(SECRET)
-        .url(Some(server.url()))
-        .build()
-        .unwrap();
+/// The demo app on `backend`, listening on a free loopback port.
+async fn serve_demo(backend: &Backend) -> SocketAddr {
+    let factory = backend.factory(|builder| builder);
     factory.ping().await.unwrap();
     let app: Router = quickstart::router(&factory);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,15 +56,25 @@ fn two_browsers(browsers: Vec<Browser>) -> (Browser, Browser) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load() {
+async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load_on_redis() {
+    two_devices_sign_each_other_out(Backend::redis()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load_in_memory() {
+    two_devices_sign_each_other_out(Backend::memory()).await;
+}
+
+async fn two_devices_sign_each_other_out(backend: Backend) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let server = RedisServer::start();
-    let base = format!("http://{}", serve_demo(&server).await);
+    let base = format!("http://{}", serve_demo(&backend).await);
     let driver = Chromedriver::start();
     let laptop = driver.browser("laptop", None).await;
     let phone = driver.browser("phone", Some(PHONE_AGENT)).await;
-    let test = "two_devices";
-    browser::run(test, vec![laptop, phone], |browsers| async move {
+    let test = format!("two_devices_{}", backend.name());
+    let screenshot = std::env::var_os("REDIS_SESSIONS_DEMO_SCREENSHOT")
+        .filter(|_| matches!(backend, Backend::Redis(_)));
+    browser::run(&test, vec![laptop, phone], |browsers| async move {
         let (laptop, phone) = two_browsers(browsers);
         sign_in(&laptop, &base, "alice").await;
         sign_in(&phone, &base, "alice").await;
@@ -94,7 +101,7 @@ async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load() 
             .await
             .unwrap()
             .unwrap();
-        if let Some(path) = std::env::var_os("REDIS_SESSIONS_DEMO_SCREENSHOT") {
+        if let Some(path) = screenshot {
             let page = laptop.wait_for("html").await.screenshot().await.unwrap();
             std::fs::write(&path, page).unwrap();
         }
@@ -154,8 +161,8 @@ async fn a_device_signed_out_from_another_is_signed_out_on_its_next_page_load() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_csrf_token_is_refused_and_changes_nothing() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let server = RedisServer::start();
-    let base = format!("http://{}", serve_demo(&server).await);
+    let backend = Backend::redis();
+    let base = format!("http://{}", serve_demo(&backend).await);
     let driver = Chromedriver::start();
     let browser = driver.browser("browser", None).await;
     let test = "forged_csrf";

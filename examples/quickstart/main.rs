@@ -41,6 +41,12 @@ fn load(path: &str) -> Result<RedisSessionFactory, redis_sessions::config::Error
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Failures (a store that stops answering, a tampered cookie) are logged
+    // through `tracing`; show them on stderr.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
     let path = std::env::var("SETTINGS")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/settings.ini").to_owned());
     let factory = match load(&path) {
