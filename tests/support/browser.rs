@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,6 +81,9 @@ impl Chromedriver {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
+                // Its own process group, which the browsers it starts join:
+                // dropping the driver ends them all, even after a panic.
+                .process_group(0)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -156,9 +160,20 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
+        // The group is chromedriver's own (its id is chromedriver's pid):
+        // this ends chromedriver and any browser it left running.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            eprintln!(
+                "chromedriver log and browser profiles kept in {}",
+                self.dir.display()
+            );
+        } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
