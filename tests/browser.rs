@@ -41,10 +41,9 @@ async fn sign_in(browser: &Browser, base: &str, name: &str) {
     browser
         .wait_for(&format!("main[data-page=home][data-user={name}]"))
         .await;
-    assert_eq!(
-        browser.text(".notice.done").await,
-        format!("Welcome, {name}.")
-    );
+    browser
+        .wait_for_text(".notice.done", &format!("Welcome, {name}."))
+        .await;
 }
 
 fn two_browsers(browsers: Vec<Browser>) -> (Browser, Browser) {
@@ -126,10 +125,9 @@ async fn two_devices_sign_each_other_out(backend: Backend) {
         laptop
             .wait_for("main[data-page=sessions] ul.devices[data-count='1']")
             .await;
-        assert_eq!(
-            laptop.text(".notice.done").await,
-            "That device is signed out."
-        );
+        laptop
+            .wait_for_text(".notice.done", "That device is signed out.")
+            .await;
         assert_eq!(laptop.count("li.device[data-current=true]").await, 1);
 
         // The phone's very next page load finds it signed out.
@@ -140,10 +138,9 @@ async fn two_devices_sign_each_other_out(backend: Backend) {
         phone
             .open(&sessions, "main[data-page=home][data-user='']")
             .await;
-        assert_eq!(
-            phone.text(".notice.problem").await,
-            "Sign in to see your sessions."
-        );
+        phone
+            .wait_for_text(".notice.problem", "Sign in to see your sessions.")
+            .await;
 
         // The laptop is still signed in.
         laptop
@@ -153,7 +150,9 @@ async fn two_devices_sign_each_other_out(backend: Backend) {
         // Signing out ends the laptop's session too.
         laptop.click("nav form button").await;
         laptop.wait_for("main[data-page=home][data-user='']").await;
-        assert_eq!(laptop.text(".notice.done").await, "You are signed out.");
+        laptop
+            .wait_for_text(".notice.done", "You are signed out.")
+            .await;
     })
     .await;
 }
@@ -176,8 +175,9 @@ async fn a_forged_csrf_token_is_refused_and_changes_nothing() {
         // With the page's own token, a message comes back once as a flash.
         browser.type_into("#text", "hello from the form").await;
         browser.click("form#message button").await;
-        browser.wait_for(".notice.done").await;
-        assert_eq!(browser.text(".notice.done").await, "hello from the form");
+        browser
+            .wait_for_text(".notice.done", "hello from the form")
+            .await;
         browser
             .open(&base, "main[data-page=home][data-user=bob]")
             .await;

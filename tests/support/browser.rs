@@ -207,6 +207,30 @@ impl Browser {
         }
     }
 
+    /// Waits until the first element matching `css` reads `expected` (the
+    /// page before a navigation may still show an older match).
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + PAGE_DEADLINE;
+        loop {
+            let seen = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.ok(),
+                Err(_) => None,
+            };
+            if seen.as_deref() == Some(expected) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                panic!(
+                    "{}: `{css}` did not read {expected:?} within {PAGE_DEADLINE:?}; \
+                     it reads {seen:?} at {url:?}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Opens `url` and waits until `css` matches on the page.
     pub async fn open(&self, url: &str, css: &str) -> Element {
         self.client
