@@ -24,8 +24,6 @@ use page::{Frame, Notice};
 const NAME_MAX: usize = 40;
 /// The longest message kept, in characters.
 const MESSAGE_MAX: usize = 200;
-/// The longest user agent string recorded, in characters.
-const AGENT_MAX: usize = 256;
 
 #[derive(Clone)]
 struct Demo {
@@ -127,7 +125,7 @@ async fn login(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
     {
-        session.set_agent(truncate(agent, AGENT_MAX)).await?;
+        session.set_agent(agent).await?;
     }
     // Binding regenerates the session id (no fixation) and keeps the data.
     session.set_user(name).await?;
