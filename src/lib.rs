@@ -50,7 +50,11 @@ pub mod store;
 
 pub use config::plugins as plugin;
 pub use config::{Configurator, Settings, session_factory_from_settings};
-pub use factory::{Builder, CacheControl, ClientCallable, MEMORY_URL, RedisSessionFactory};
+pub use cookie::SameSite;
+pub use factory::{
+    Builder, CacheControl, ClientCallable, Compat, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES,
+    MEMORY_URL, RedisSessionFactory, UrlValue,
+};
 #[cfg(feature = "axum")]
 pub use http::{MissingSessionLayer, SessionRejection};
 pub use http::{SessionLayer, SessionService};

@@ -17,5 +17,7 @@ mod cli;
 mod config;
 mod conformance;
 mod extractor;
+mod fuzz;
 mod plugins;
 mod redis_only;
+mod users;

@@ -21,11 +21,11 @@ use super::events::{Reason, emit};
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
-use crate::factory::{KeyErrors, Shared as Context, StoreSource};
+use crate::factory::{Context, KeyErrors, StoreSelector};
 use crate::id::Id;
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
-    Written, classify, log_tag, session_key,
+    Written, classify, log_tag,
 };
 
 /// How often a fresh id is tried when the store reports a collision.
@@ -46,8 +46,8 @@ impl StoreSlot {
     /// The slot for a request with head `parts`.
     pub(crate) fn for_request(context: &Context, parts: &http::request::Parts) -> Self {
         match &context.store {
-            StoreSource::Shared(store) => Self::Ready(Arc::clone(store)),
-            StoreSource::PerRequest(_) => {
+            StoreSelector::Fixed(store) => Self::Ready(Arc::clone(store)),
+            StoreSelector::PerRequest(_) => {
                 let (mut head, ()) = http::Request::builder()
                     .method(parts.method.clone())
                     .uri(parts.uri.clone())
@@ -181,12 +181,12 @@ impl Session {
             StoreSlot::Ready(store) => return Ok(&**store),
             StoreSlot::Callable { head, store } => {
                 store.get_or_init(|| match &self.context().store {
-                    StoreSource::PerRequest(callable) => {
+                    StoreSelector::PerRequest(callable) => {
                         callable.client(head, &self.context().redis).map(|client| {
                             Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
                         })
                     }
-                    StoreSource::Shared(store) => Ok(Arc::clone(store)),
+                    StoreSelector::Fixed(store) => Ok(Arc::clone(store)),
                 })
             }
         };
@@ -209,10 +209,10 @@ impl Session {
         let mut seen = false;
         for value in self.cookie_values() {
             seen = true;
-            if let Some(id) = context.signer.verify(&context.cookie.name, value) {
+            if let Some(verified) = context.verify_cookie(value) {
                 return Presented::Valid {
-                    id,
-                    old_secret: false,
+                    id: verified.id,
+                    old_secret: verified.old_secret,
                 };
             }
         }
@@ -248,12 +248,12 @@ impl Session {
                 emit(&context.events, Reason::BadSignature, None);
                 (None, false)
             }
-            Presented::Valid { id, old_secret } => (Id::from_cookie(id), old_secret),
+            Presented::Valid { id, old_secret } => (Some(id), old_secret),
         };
         let mut doomed = None;
         let mut adopted = None;
         if let Some(id) = id {
-            let key = session_key(&context.prefix, id.as_str());
+            let key = context.key_of(id);
             let tag = Some(user::tag_of(&key));
             match self.store()?.load(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag),
@@ -387,7 +387,7 @@ impl Session {
             .transpose()?;
         let mut create = None;
         if let Some((fields, ttl)) = &plan.create {
-            let id = Id::generate(&*context.id_generator)?;
+            let id = context.new_id()?;
             let slot = batch.push(create_write(context, &id, fields.clone(), *ttl)?);
             create = Some((id, slot));
         }
@@ -410,7 +410,7 @@ impl Session {
             let mut attempts = 1;
             while written == Written::Collision && attempts < CREATE_ATTEMPTS {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
-                id = Id::generate(&*context.id_generator)?;
+                id = context.new_id()?;
                 let mut retry = Batch::default();
                 let slot = retry.push(create_write(context, &id, fields.clone(), ttl)?);
                 written = retry.send(store).await?[slot];
@@ -421,7 +421,7 @@ impl Session {
                     "could not create a session under a fresh id".into(),
                 )));
             }
-            created_key = Some(session_key(&context.prefix, id.as_str()));
+            created_key = Some(context.key_of(id.as_str()));
             cookie = CookieAction::Set(id);
         }
         user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
@@ -429,9 +429,7 @@ impl Session {
             return Ok(ResponseHeaders::default());
         }
         let set_cookie = match cookie {
-            CookieAction::Set(id) => context
-                .cookie
-                .set_cookie(context.signer.sign(&context.cookie.name, id.as_str())),
+            CookieAction::Set(id) => context.cookie.set_cookie(context.sign_cookie(id.as_str())),
             CookieAction::Refresh => self.refreshed_cookie(),
             CookieAction::Delete if self.cookie_values().next().is_some() => {
                 context.cookie.deletion()
@@ -443,7 +441,8 @@ impl Session {
 
     fn headers(&self, set_cookie: Option<HeaderValue>) -> ResponseHeaders {
         ResponseHeaders {
-            no_store: set_cookie.is_some() && self.context().cache_control_no_store,
+            no_store: set_cookie.is_some()
+                && self.context().cache_control == crate::factory::CacheControl::NoStore,
             set_cookie,
             vary: true,
         }
@@ -465,9 +464,7 @@ impl Session {
             return None;
         }
         let id = self.verified_id()?;
-        context
-            .cookie
-            .set_cookie(context.signer.sign(&context.cookie.name, id))
+        context.cookie.set_cookie(context.sign_cookie(id))
     }
 
     /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
@@ -523,7 +520,7 @@ impl Batch {
 }
 
 fn create_write(context: &Context, id: &Id, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
-    let key = session_key(&context.prefix, id.as_str());
+    let key = context.key_of(id.as_str());
     let fields = seal(context, &key, fields)?;
     Ok(Write::Create {
         key,
@@ -707,8 +704,8 @@ impl crate::factory::RedisSessionFactory {
             Vec::new(),
         );
         let (parts, ()) = http::Request::new(()).into_parts();
-        let store = StoreSlot::for_request(&self.shared, &parts);
-        Session::new(Arc::clone(&self.shared), store, cookies)
+        let store = StoreSlot::for_request(&self.context, &parts);
+        Session::new(Arc::clone(&self.context), store, cookies)
     }
 }
 
