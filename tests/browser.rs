@@ -4,7 +4,7 @@
 //! CSRF tokens are refused.
 //!
 //! Set `REDIS_SESSIONS_DEMO_SCREENSHOT=path.png` to also save the “Your
-//! sessions” page with two devices (the README's picture).
+//! sessions” page with two devices (how docs/demo.png is made).
 
 use std::net::SocketAddr;
 
