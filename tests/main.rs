@@ -16,6 +16,7 @@ mod checklist;
 mod cli;
 mod config;
 mod conformance;
+mod demo;
 mod extractor;
 mod fuzz;
 mod plugins;
