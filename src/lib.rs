@@ -31,6 +31,8 @@
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
+//! - `plugins` (default): dotted names and includes resolved by loading plugin
+//!   libraries (see [`plugin`]).
 //! - `bincode`: the [`codec::Bincode`] codec (bincode is unmaintained).
 //! - `full`: all of the above.
 
@@ -39,16 +41,19 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod cookie;
 mod factory;
 pub mod http;
 pub mod id;
+#[cfg(feature = "plugins")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
+pub mod plugin;
 pub mod session;
 pub mod store;
 
-pub use config::plugins as plugin;
 pub use config::{Configurator, Settings, session_factory_from_settings};
 pub use cookie::SameSite;
 pub use factory::{

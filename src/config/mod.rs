@@ -33,14 +33,14 @@ mod configurator;
 mod error;
 mod ini;
 mod names;
-pub mod plugins;
 pub mod settings;
 
 pub use configurator::{
-    Configurator, INCLUDES_KEYS, Registry, includeme, session_factory_from_settings,
+    Checked, Configurator, INCLUDES_KEYS, Includeme, Registry, includeme,
+    session_factory_from_settings,
 };
 pub use error::{Error, ErrorKind, Problem};
-pub use names::{BUILTIN_NAMES, Includeme, NameRegistry};
+pub use names::{BUILTIN_NAMES, NameRegistry, Validator};
 pub use settings::Settings;
 
 /// The closest of `options` to `word`, if it is a likely typo of it.

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ini::Ini;
-use super::names::{NameRegistry, Resolve};
-use super::plugins::SettingsLookup;
+use super::names::{NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
 use crate::factory::table::{self, Read, TABLE};
