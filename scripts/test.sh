@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs redis-server when it is
-# missing, then checks formatting and lints (all features, and the library with
-# none) and runs every test of the workspace with all features: unit tests,
-# the plugins' tests, doc tests, and the integration suite against real
-# redis-server processes (which also builds and loads the plugin libraries).
+# The whole test suite, from a fresh machine: installs redis-server, chromium
+# and chromium-driver when they are missing, then checks formatting and lints
+# (all features, and the library with none) and runs every test of the
+# workspace with all features: unit tests, the plugins' tests, doc tests, and
+# the integration suite against real redis-server processes (which also builds
+# and loads the plugin libraries) and real headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 redis-server --version
 bash scripts/python-env.sh >/dev/null  # the original Python package, for the compat tests
+
+# The browser test drives headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "==> installing chromium and chromium-driver (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromedriver --version
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
