@@ -151,14 +151,7 @@ async fn checklist_05_old_secrets_are_accepted_and_re_signed_removed_ones_reject
     c.get("/incr").await;
     let signed_with_old = c.cookie.clone().unwrap();
     // The secret rotates: what was current becomes an old secret.
-    let rotated = RedisSessionFactory::builder(OLD);
-    let rotated = match &backend {
-        Backend::Memory(store) => rotated.store(store.clone()),
-        Backend::Redis(server) => rotated.url(server.url()),
-    }
-    .old_secrets([SECRET])
-    .build()
-    .unwrap();
+    let rotated = backend.builder(OLD).old_secrets([SECRET]).build().unwrap();
     let seen = recorded(&rotated);
     let mut after = Client::new(app::router(&rotated));
     after.cookie = Some(signed_with_old.clone());
@@ -178,13 +171,7 @@ async fn checklist_05_old_secrets_are_accepted_and_re_signed_removed_ones_reject
         "once re-signed, nothing more to send"
     );
     // The old secret is removed from the configuration: rejected.
-    let removed = RedisSessionFactory::builder(OLD);
-    let removed = match &backend {
-        Backend::Memory(store) => removed.store(store.clone()),
-        Backend::Redis(server) => removed.url(server.url()),
-    }
-    .build()
-    .unwrap();
+    let removed = backend.builder(OLD).build().unwrap();
     let c = Client::new(app::router(&removed));
     assert_eq!(c.send("/read", Some(signed_with_old)).await.body, "0");
 }

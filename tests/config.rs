@@ -291,7 +291,7 @@ fn warnings_of_an_ini_file_name_their_line() {
                 "{file}:4: redis.sessions.cookie_secure: the session cookie is also sent over plain HTTP: set redis.sessions.cookie_secure = true outside development"
             ),
             format!(
-                "{file}:5: redis.sessions.legacy_prefix: has no effect unless redis.sessions.compat = pyramid_redis_sessions"
+                "{file}:5: redis.sessions.legacy_prefix: has no effect without redis.sessions.legacy_secret (upgrade mode) or redis.sessions.compat = pyramid_redis_sessions"
             ),
         ]
     );

@@ -320,8 +320,26 @@ impl Builder {
         self.check_redis(&mut found);
         let legacy = self.legacy(&mut found);
         let (store, redis_client, store_description) = self.store_selector(&mut found);
+        let (scheme, store) = crate::session::Scheme::choose(
+            self.compat,
+            legacy.as_ref(),
+            store,
+            redis_client.as_ref(),
+            &mut found,
+        );
         let (Some(signer), Some(store), None) = (signer, store, found.error()) else {
             return Err(found.into_error());
+        };
+        let mut cookie = cookie;
+        let (serialize, deserialize) = match &scheme {
+            crate::session::Scheme::Pyramid(compat) => {
+                // The Python app reads the cookie by its name and every
+                // value as a pickle.
+                cookie.name = compat.cookie_name().to_owned();
+                let pickle: Arc<dyn Codec> = Arc::new(crate::compat::PickleCodec);
+                (Arc::clone(&pickle), pickle)
+            }
+            _ => (self.serialize, self.deserialize),
         };
         Ok(RedisSessionFactory {
             context: Arc::new(Context {
@@ -330,8 +348,8 @@ impl Builder {
                 timeout: self.timeout,
                 cookie_on_exception: self.cookie_on_exception,
                 prefix: self.prefix,
-                serialize: self.serialize,
-                deserialize: self.deserialize,
+                serialize,
+                deserialize,
                 id_generator: self.id_generator,
                 store,
                 key_errors,
@@ -341,6 +359,7 @@ impl Builder {
                 cache_control: self.cache_control,
                 compat: self.compat,
                 legacy,
+                scheme,
                 events: crate::session::EventSlot::default(),
             }),
             redis_client,
@@ -568,7 +587,8 @@ impl Builder {
         }
     }
 
-    /// The original's formats, with unset `legacy_*` resolved to ours.
+    /// The original's formats (`compat`, or upgrade mode with
+    /// `legacy_secret`), with unset `legacy_*` resolved to ours.
     fn legacy(&self, found: &mut Findings) -> Option<Legacy> {
         if let Some(name) = &self.legacy_cookie_name {
             checks::cookie_name(found, "legacy_cookie_name", name);
@@ -580,16 +600,16 @@ impl Builder {
                 "expected the secret of the Python app, or None for the same as redis.sessions.secret",
             );
         }
-        if self.compat == Compat::None {
+        if self.compat == Compat::None && self.legacy_secret.is_none() {
+            // Upgrade mode starts with legacy_secret; the others only refine it.
             let set = [
-                ("legacy_secret", self.legacy_secret.is_some()),
                 ("legacy_prefix", self.legacy_prefix.is_some()),
                 ("legacy_cookie_name", self.legacy_cookie_name.is_some()),
             ];
             for (name, _) in set.into_iter().filter(|(_, set)| *set) {
                 found.warning(
                     name,
-                    "has no effect unless redis.sessions.compat = pyramid_redis_sessions",
+                    "has no effect without redis.sessions.legacy_secret (upgrade mode) or redis.sessions.compat = pyramid_redis_sessions",
                 );
             }
             return None;
@@ -659,12 +679,31 @@ impl Builder {
                     );
                 }
                 Err(e) => {
-                    let name = if self.redis.url.is_some() {
+                    // The client's messages start with the setting they
+                    // are about (`tls_ca_file = "…": …`): key them by it.
+                    let text = e.to_string();
+                    let default = if self.redis.url.is_some() {
                         "url"
                     } else {
                         "host"
                     };
-                    found.problem(ErrorKind::Invalid, name, e.to_string());
+                    let (name, message) = [
+                        "url",
+                        "host",
+                        "port",
+                        "unix_socket_path",
+                        "tls_ca_file",
+                        "tls_cert_file",
+                        "tls_key_file",
+                    ]
+                    .into_iter()
+                    .find_map(|name| {
+                        let rest = text.strip_prefix(name)?.strip_prefix(" = ")?;
+                        let (_, message) = rest.split_once(": ")?;
+                        Some((name, message.to_owned()))
+                    })
+                    .unwrap_or((default, text.clone()));
+                    found.problem(ErrorKind::Invalid, name, message);
                     None
                 }
             },

@@ -10,14 +10,14 @@ use crate::config::{Error, ErrorKind, Problem};
 /// Problems (which stop the build) and warnings (which do not), in the
 /// order found.
 #[derive(Debug, Default)]
-pub(super) struct Findings {
+pub(crate) struct Findings {
     pub(super) problems: Vec<Problem>,
     pub(super) warnings: Vec<Problem>,
 }
 
 impl Findings {
     /// Records a problem about `redis.sessions.{name}`.
-    pub(super) fn problem(
+    pub(crate) fn problem(
         &mut self,
         kind: ErrorKind,
         name: &str,

@@ -136,8 +136,11 @@ pub(crate) struct Context {
     pub(crate) cache_control: CacheControl,
     /// Which foreign formats are read and written.
     pub(crate) compat: Compat,
-    /// Set exactly when `compat` is not [`Compat::None`].
+    /// Set when `compat` is not [`Compat::None`] or `legacy_secret` is set.
     pub(crate) legacy: Option<Legacy>,
+    /// How cookies, ids and keys look: ours, the original's, or ours with
+    /// the original's upgraded on sight.
+    pub(crate) scheme: crate::session::Scheme,
     /// The hooks called with session events.
     pub(crate) events: crate::session::EventSlot,
 }

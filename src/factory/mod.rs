@@ -36,8 +36,9 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use builder::{Builder, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES};
+pub(crate) use checks::Findings;
 pub use context::ClientCallable;
-pub(crate) use context::{Context, KeyErrors, StoreSelector};
+pub(crate) use context::{Context, KeyErrors, Legacy, StoreSelector};
 pub use values::{CacheControl, Compat, UrlValue};
 
 use crate::config::Problem;

@@ -286,15 +286,14 @@ fn tls_files_must_be_readable_and_paired() {
         err.to_string().contains("expected a readable PEM file"),
         "{err}"
     );
-    let ok = RedisSessionFactory::builder(SECRET)
+    // Readable and paired, but the connection does not use TLS.
+    let err = RedisSessionFactory::builder(SECRET)
         .tls_cert_file(Some(cert.clone()))
         .tls_key_file(Some(cert.clone()))
         .build()
-        .unwrap();
-    assert_eq!(
-        ok.redis_options().tls_key_file.as_deref(),
-        Some(cert.as_path())
-    );
+        .unwrap_err();
+    assert_eq!(keys(&err), ["redis.sessions.tls_cert_file"]);
+    assert!(err.to_string().contains("rediss://"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

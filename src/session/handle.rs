@@ -242,7 +242,7 @@ impl Session {
             // Delete whatever the cookie points at without reading it first
             // (a user index still listing it drops it when next read).
             if let Some(id) = self.verified_id() {
-                state.to_delete.insert(self.context().key_of(id));
+                state.to_delete.insert(self.context().key_of(&id));
             }
         }
         state.reset();
@@ -349,7 +349,7 @@ impl Session {
             Mode::Unloaded => {
                 drop(state);
                 let id = self.verified_id()?;
-                Some(user::tag_of(&self.context().key_of(id)))
+                Some(user::tag_of(&self.context().key_of(&id)))
             }
         }
     }

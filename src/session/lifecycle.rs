@@ -8,6 +8,7 @@
 //! [`Session::commit`] (one batch of writes, then the user index) → the
 //! headers the layer adds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -18,11 +19,11 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::events::{Reason, emit};
+use super::scheme::Scheme;
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
 use crate::factory::{Context, KeyErrors, StoreSelector};
-use crate::id::Id;
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
     Written, classify, log_tag,
@@ -133,7 +134,7 @@ pub(crate) struct ResponseHeaders {
 
 /// What the cookie in the response must do.
 enum CookieAction {
-    Set(Id),
+    Set(String),
     Refresh,
     Delete,
     Keep,
@@ -143,7 +144,7 @@ enum CookieAction {
 enum Presented<'a> {
     Nothing,
     BadSignature,
-    Valid { id: &'a str, old_secret: bool },
+    Valid { id: Cow<'a, str>, old_secret: bool },
 }
 
 impl Session {
@@ -181,11 +182,9 @@ impl Session {
             StoreSlot::Ready(store) => return Ok(&**store),
             StoreSlot::Callable { head, store } => {
                 store.get_or_init(|| match &self.context().store {
-                    StoreSelector::PerRequest(callable) => {
-                        callable.client(head, &self.context().redis).map(|client| {
-                            Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
-                        })
-                    }
+                    StoreSelector::PerRequest(callable) => callable
+                        .client(head, &self.context().redis)
+                        .map(|client| self.context().store_over(client)),
                     StoreSelector::Fixed(store) => Ok(Arc::clone(store)),
                 })
             }
@@ -224,7 +223,7 @@ impl Session {
     }
 
     /// The verified id of the request's cookie, if any.
-    pub(super) fn verified_id(&self) -> Option<&str> {
+    pub(super) fn verified_id(&self) -> Option<Cow<'_, str>> {
         match self.presented() {
             Presented::Valid { id, .. } => Some(id),
             _ => None,
@@ -243,17 +242,22 @@ impl Session {
         let context = self.context();
         let now = now();
         let (id, old_secret) = match self.presented() {
-            Presented::Nothing => (None, false),
-            Presented::BadSignature => {
-                emit(&context.events, Reason::BadSignature, None);
+            Presented::Valid { id, old_secret } => (Some(id), old_secret),
+            other => {
+                // No cookie of ours: maybe one of the original app's.
+                if self.upgrade().await? {
+                    return Ok(());
+                }
+                if matches!(other, Presented::BadSignature) {
+                    emit(&context.events, Reason::BadSignature, None);
+                }
                 (None, false)
             }
-            Presented::Valid { id, old_secret } => (Some(id), old_secret),
         };
         let mut doomed = None;
         let mut adopted = None;
         if let Some(id) = id {
-            let key = context.key_of(id);
+            let key = context.key_of(&id);
             let tag = Some(user::tag_of(&key));
             match self.store()?.load(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag),
@@ -296,6 +300,50 @@ impl Session {
             state.resign = old_secret;
         }
         Ok(())
+    }
+
+    /// Upgrade mode: when the request carries a valid cookie of the
+    /// original app, takes its session out of Redis (once: the original key
+    /// is deleted) and adopts its data as a new native session, created under
+    /// a fresh id when the response goes out. Returns whether it did.
+    async fn upgrade(&self) -> Result<bool, Error> {
+        let context = self.context();
+        let Scheme::Upgrade { legacy, client } = &context.scheme else {
+            return Ok(false);
+        };
+        let (first, rest) = &self.inner.cookies;
+        let id = crate::cookie::find(first.iter().chain(rest), legacy.cookie_name())
+            .find_map(|value| legacy.verify_cookie(value));
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        let key = legacy.store_key(&id);
+        let taken = match crate::compat::take_legacy(client, &key).await {
+            Ok(Some(taken)) => taken,
+            Ok(None) => return Ok(false),
+            Err(crate::compat::Error::Store(e)) => return Err(Error::Store(e)),
+            Err(e) => {
+                // The original session was put back, untouched.
+                tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), error = %e, "original session not upgraded");
+                return Ok(false);
+            }
+        };
+        let mut entries = BTreeMap::new();
+        for (name, value) in taken.entries {
+            entries.insert(name, self.encode(&value)?);
+        }
+        let mut state = self.state();
+        if state.is_loaded() {
+            return Ok(true);
+        }
+        state.mode = Mode::Fresh;
+        state.adopt(entries);
+        state.created = taken.created;
+        state.session_timeout = taken.timeout.filter(|t| *t != context.timeout);
+        state.timeout_changed = state.session_timeout.is_some();
+        state.dirty = true;
+        tracing::debug!(target: "redis_sessions::session", "original session upgraded to a native one");
+        Ok(true)
     }
 
     pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
@@ -421,7 +469,7 @@ impl Session {
                     "could not create a session under a fresh id".into(),
                 )));
             }
-            created_key = Some(context.key_of(id.as_str()));
+            created_key = Some(context.key_of(&id));
             cookie = CookieAction::Set(id);
         }
         user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
@@ -429,7 +477,7 @@ impl Session {
             return Ok(ResponseHeaders::default());
         }
         let set_cookie = match cookie {
-            CookieAction::Set(id) => context.cookie.set_cookie(context.sign_cookie(id.as_str())),
+            CookieAction::Set(id) => context.cookie.set_cookie(context.sign_cookie(&id)),
             CookieAction::Refresh => self.refreshed_cookie(),
             CookieAction::Delete if self.cookie_values().next().is_some() => {
                 context.cookie.deletion()
@@ -464,7 +512,7 @@ impl Session {
             return None;
         }
         let id = self.verified_id()?;
-        context.cookie.set_cookie(context.sign_cookie(id))
+        context.cookie.set_cookie(context.sign_cookie(&id))
     }
 
     /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
@@ -519,8 +567,8 @@ impl Batch {
     }
 }
 
-fn create_write(context: &Context, id: &Id, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
-    let key = context.key_of(id.as_str());
+fn create_write(context: &Context, id: &str, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
+    let key = context.key_of(id);
     let fields = seal(context, &key, fields)?;
     Ok(Write::Create {
         key,

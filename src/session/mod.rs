@@ -71,4 +71,5 @@ pub(crate) use events::EventSlot;
 pub use events::{Event, EventHook, Reason};
 pub use lifecycle::Session;
 pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
+pub(crate) use scheme::Scheme;
 pub use user::{UserSession, Users};
