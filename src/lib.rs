@@ -1,7 +1,7 @@
 //! Fast, safe server-side sessions in Redis for axum and tower apps.
 //!
 //! Add [`RedisSessionFactory::layer`] to an app and take a [`Session`] in
-//! handlers. A session is one Redis hash keyed by a digest of its id:
+//! handlers. A session is one Redis hash keyed by a digest of its id. In short:
 //!
 //! - a request that never touches its session sends no Redis command and
 //!   gets no cookie;
@@ -10,8 +10,11 @@
 //!   concurrent requests that change different keys all keep their changes;
 //! - a session can be bound to a user ([`Session::set_user`]), whose sessions
 //!   can then be listed and revoked;
-//! - Redis is reached over TCP or a Unix socket, and the embedded
-//!   [`MemoryStore`] (`memory://`) serves development and tests.
+//! - one `url` reaches Redis over TCP, a Unix socket or TLS, through
+//!   Sentinel or on a Cluster, and the embedded [`MemoryStore`]
+//!   (`memory://`) serves development and tests;
+//! - in compat mode, sessions are shared with an app that still runs
+//!   Python's `pyramid_redis_sessions` (see [`Compat`]).
 //!
 //! When the store is unavailable a session method fails with a
 //! [`session::Error`], which as an axum response is a `503` with a generic
@@ -53,6 +56,9 @@
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
 //! - `plugins` (default): dotted names and includes resolved by loading plugin
 //!   libraries (see [`plugin`]).
+//! - `tls` (default): `rediss://` URLs, TLS with rustls (and mutual TLS).
+//! - `sentinel` (default): `redis+sentinel://` URLs.
+//! - `cluster` (default): `redis+cluster://` URLs.
 //! - `bincode`: the `codec::Bincode` codec (the bincode crate is
 //!   unmaintained, RUSTSEC-2025-0141).
 //! - `full`: all of the above.
