@@ -9,6 +9,7 @@ mod app;
 
 mod checklist;
 mod cli;
+mod compat;
 mod config;
 mod conformance;
 mod extractor;
