@@ -14,6 +14,7 @@ mod quickstart;
 mod browser;
 mod checklist;
 mod cli;
+mod compat;
 mod config;
 mod conformance;
 mod demo;

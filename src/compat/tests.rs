@@ -4,11 +4,7 @@
 //! The Python environment comes from `scripts/python-env.sh`, run on first
 //! use.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_value::Value as Serde;
@@ -25,102 +21,12 @@ use crate::store::{
 mod redis_server;
 use redis_server::RedisServer;
 
-const SECRET: &str = "a secret shared with the Pyramid app";
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../tests/support/python.rs"]
+mod python;
+use python::{PY_SECRET as SECRET, PyApp, python, root, tool, tool_with_input};
+
 const TIMEOUT: u64 = 1200;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv's interpreter, made by `scripts/python-env.sh` once per run.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(root().join("scripts/python-env.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs");
-        assert!(out.status.success(), "scripts/python-env.sh failed");
-        let path = String::from_utf8(out.stdout).expect("a UTF-8 path");
-        PathBuf::from(path.trim())
-    })
-}
-
-fn tool(args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg(root().join("tests/python/tool.py"))
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "tool.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The Pyramid app, on its own port, stopped on drop.
-struct PyApp {
-    child: Child,
-    port: u16,
-}
-
-impl PyApp {
-    fn start(redis: &RedisServer, prefix: Option<&str>) -> Self {
-        let mut child = Command::new(python())
-            .arg(root().join("tests/python/app.py"))
-            .arg(redis.url())
-            .arg(SECRET)
-            .args(prefix)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("port ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the Pyramid app did not start: {line:?}"));
-        Self { child, port }
-    }
-
-    /// GET `path` with the session cookie `cookie`; returns the body and
-    /// the new cookie value, if one was set.
-    fn get(&self, path: &str, cookie: Option<&str>) -> (String, Option<String>) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let cookie = cookie.map_or(String::new(), |c| format!("Cookie: session={c}\r\n"));
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{cookie}\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.0 200"), "{path}: {head}");
-        let set = head.lines().find_map(|l| {
-            let value = l.strip_prefix("Set-Cookie: session=")?;
-            Some(value.split(';').next()?.to_owned())
-        });
-        (body.to_owned(), set)
-    }
-
-    fn body(&self, path: &str, cookie: &str) -> String {
-        self.get(path, Some(cookie)).0
-    }
-}
-
-impl Drop for PyApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client(redis: &RedisServer) -> RedisClient {
     RedisClient::open(&RedisOptions {
@@ -214,27 +120,14 @@ fn python_pickles_of_every_protocol_are_read_and_written_back_equal() {
         pairs.push_str(&format!("{line} {}\n", hex(&pickle::to_bytes(&value))));
         pairs.push_str(&format!("{line} {}\n", hex(&blob.to_bytes())));
     }
-    let mut same = Command::new(python())
-        .arg(root().join("tests/python/tool.py"))
-        .arg("same")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    same.stdin
-        .take()
-        .unwrap()
-        .write_all(pairs.as_bytes())
-        .unwrap();
-    let out = same.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "yes\n".repeat(12));
+    let same = tool_with_input(&["same"], &pairs);
+    assert_eq!(same, ["yes"; 12].join("\n"));
 }
 
 #[tokio::test]
 async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
     let redis = RedisServer::start();
-    let app = PyApp::start(&redis, None);
+    let app = PyApp::start(&redis.url(), None);
     let (body, cookie) = app.get("/incr", None);
     assert_eq!(body, "1");
     let cookie = cookie.unwrap();
@@ -291,7 +184,7 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
 #[tokio::test]
 async fn a_session_created_here_is_used_by_python() {
     let redis = RedisServer::start();
-    let app = PyApp::start(&redis, Some("sess:"));
+    let app = PyApp::start(&redis.url(), Some("sess:"));
     let compat = LegacyFormat::new(SECRET, "sess:", "session");
     let store = PyramidStore::new(client(&redis));
     let id = compat.new_id().unwrap();
@@ -338,7 +231,7 @@ async fn a_session_created_here_is_used_by_python() {
 #[tokio::test]
 async fn our_writes_never_undo_python_writes() {
     let redis = RedisServer::start();
-    let app = Arc::new(PyApp::start(&redis, None));
+    let app = Arc::new(PyApp::start(&redis.url(), None));
     let (_, cookie) = app.get("/incr", None);
     let cookie = cookie.unwrap();
     let key = key_of(&cookie);
@@ -370,7 +263,7 @@ async fn our_writes_never_undo_python_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_updates_here_to_different_keys_all_survive() {
     let redis = RedisServer::start();
-    let app = PyApp::start(&redis, None);
+    let app = PyApp::start(&redis.url(), None);
     let (_, cookie) = app.get("/incr", None);
     let cookie = cookie.unwrap();
     let key = key_of(&cookie);
@@ -399,7 +292,7 @@ async fn concurrent_updates_here_to_different_keys_all_survive() {
 #[tokio::test]
 async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
     let redis = RedisServer::start();
-    let app = PyApp::start(&redis, None);
+    let app = PyApp::start(&redis.url(), None);
     let (_, cookie) = app.get("/incr", None);
     let cookie = cookie.unwrap();
     app.body("/flash?msg=hi", &cookie);
@@ -443,7 +336,7 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
 #[tokio::test]
 async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay() {
     let redis = RedisServer::start();
-    let app = PyApp::start(&redis, None);
+    let app = PyApp::start(&redis.url(), None);
     // The original makes an empty session on first access.
     let (body, cookie) = app.get("/read", None);
     assert_eq!(body, "0");
