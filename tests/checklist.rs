@@ -2,6 +2,11 @@
 //! one test per item, named `checklist_NN_…`, or a written reason why an item
 //! does not apply. Behaviour that both stores share runs on both.
 //!
+//! Item 13 (a value copied under another session's key) is
+//! `plugins::checklist_13_the_encrypting_codec_seals_values_to_their_session_and_field`:
+//! it needs the encrypting codec plugin, which binds each value to its key
+//! and field.
+//!
 //! Items with a reason instead of a test:
 //! - 10 (timing of MAC verification): the comparison is `Mac::verify_slice`
 //!   (constant time, `subtle`), and the store lookup is keyed by a SHA-256
@@ -71,7 +76,9 @@ both_stores!(
     checklist_12_garbage_in_the_store_starts_a_fresh_session,
     checklist_14_regenerate_stops_fixation_and_rotates_csrf,
     checklist_15_revoke_others_kills_every_other_session,
+    checklist_17_concurrent_requests_on_distinct_keys_both_survive,
     checklist_18_idle_timeout_is_checked_on_the_server,
+    checklist_20_a_refresh_never_recreates_a_deleted_session,
     checklist_19_absolute_lifetime_ends_an_active_session,
     checklist_21_cookies_carry_their_attributes,
     checklist_22_forwarded_proto_is_ignored,
@@ -296,6 +303,44 @@ async fn checklist_15_revoke_others_kills_every_other_session(backend: Backend) 
     let listed = laptop.get("/my_sessions").await.json();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["current"], true);
+}
+
+async fn checklist_17_concurrent_requests_on_distinct_keys_both_survive(backend: Backend) {
+    let mut c = client_with(&backend, |b| b);
+    c.get("/set?key=base&value=0").await;
+    let slow = {
+        let c = c.clone();
+        let cookie = c.cookie.clone();
+        tokio::spawn(async move { c.send("/slow_set?key=a&value=1&ms=300", cookie).await })
+    };
+    let fast = c.send("/set?key=b&value=2", c.cookie.clone()).await;
+    assert_eq!(fast.status, 200);
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(
+        c.get("/keys").await.body,
+        r#"["a","b","base"]"#,
+        "no lost update"
+    );
+}
+
+async fn checklist_20_a_refresh_never_recreates_a_deleted_session(backend: Backend) {
+    use redis_sessions::store::{Write, Written};
+    let mut c = client_with(&backend, |b| b);
+    c.get("/incr").await;
+    let id = c.id();
+    let key = key_of(&id);
+    let store = backend.store();
+    assert_eq!(
+        store.write(vec![Write::delete(key.clone())]).await.unwrap(),
+        [Written::Deleted]
+    );
+    let written = store
+        .write(vec![Write::refresh(key.clone(), 1200, now())])
+        .await
+        .unwrap();
+    assert_eq!(written, [Written::Missing]);
+    assert!(!backend.exists(&id).await, "nothing was recreated");
+    assert_eq!(c.get("/read").await.body, "0");
 }
 
 async fn checklist_18_idle_timeout_is_checked_on_the_server(backend: Backend) {

@@ -198,3 +198,46 @@ async fn without_legacy_settings_original_cookies_are_ignored() {
     assert_eq!(rust.send("/read", Some(cookie.clone())).await.body, "0");
     assert_eq!(py.body("/read", &cookie), "1");
 }
+
+/// The conformance app's way in: `SETTINGS` names an INI file whose
+/// `compat` and `legacy_secret` settings choose the original's formats.
+#[tokio::test]
+async fn compat_and_upgrade_modes_come_from_an_ini_file() {
+    let redis = RedisServer::start();
+    let py = PyApp::start(&redis.url(), None);
+    let from_ini = |extra: &str| {
+        let path = crate::config::ini(&format!(
+            "[app:main]\npyramid.includes = redis_sessions\n\
+             redis.sessions.secret = {SECRET}\nredis.sessions.url = {}\n{extra}",
+            redis.url()
+        ));
+        let registry = redis_sessions::Configurator::from_ini(&path)
+            .unwrap()
+            .commit()
+            .unwrap();
+        Client::new(crate::app::router(registry.session_factory().unwrap()))
+    };
+    // Compat: the Python app's session is ours too, counter included.
+    let (_, cookie) = py.get("/incr", None);
+    let cookie = cookie.unwrap();
+    let mut shared = from_ini(&format!(
+        "redis.sessions.compat = pyramid_redis_sessions\nredis.sessions.legacy_secret = {PY_SECRET}\n"
+    ));
+    shared.cookie = Some(cookie.clone());
+    assert_eq!(shared.get("/incr").await.body, "2");
+    assert_eq!(py.body("/read", &cookie), "2");
+    // Upgrade: a native app moves it into its own format, once.
+    let mut native = from_ini(&format!("redis.sessions.legacy_secret = {PY_SECRET}\n"));
+    native.cookie = Some(cookie.clone());
+    let reply = native.get("/incr").await;
+    assert_eq!(reply.body, "3");
+    let upgraded = reply.cookie("session").expect("a native cookie");
+    assert_ne!(upgraded, cookie);
+    assert_eq!(native.get("/read").await.body, "3");
+    assert_eq!(
+        native.send("/read", Some(cookie.clone())).await.body,
+        "0",
+        "the original cookie no longer works"
+    );
+    assert_eq!(py.body("/read", &cookie), "0", "nor in the Python app");
+}

@@ -29,7 +29,7 @@ fn raw(server: &RedisServer, id: &str, field: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn the_encrypting_codec_seals_values_to_their_session_and_field() {
+async fn checklist_13_the_encrypting_codec_seals_values_to_their_session_and_field() {
     let server = RedisServer::start();
     let path = ini(&format!(
         "[app:main]\npyramid.includes = redis_sessions\n\

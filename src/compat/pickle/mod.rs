@@ -23,6 +23,7 @@
 
 mod emit;
 mod parse;
+mod text;
 
 pub(crate) use emit::to_bytes;
 pub(crate) use parse::parse;
