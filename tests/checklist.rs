@@ -30,7 +30,7 @@ use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD};
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
-use crate::support::{Backend, Client, RedisServer, SECRET, key_of};
+use crate::support::{Backend, Client, RedisServer, SECRET, key_of, on_every_backend};
 
 fn client_with(backend: &Backend, configure: impl FnOnce(Builder) -> Builder) -> Client {
     Client::new(app::router(&backend.factory(configure)))
@@ -44,28 +44,7 @@ fn recorded(factory: &RedisSessionFactory) -> Arc<Mutex<Vec<Reason>>> {
     seen
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::memory()).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::redis()).await
-                }
-            )*
-        }
-    };
-}
-
-both_stores!(
+on_every_backend!(
     checklist_02_signed_unknown_id_is_never_adopted,
     checklist_05_old_secrets_are_accepted_and_re_signed_removed_ones_rejected,
     checklist_04_malformed_signatures_are_treated_as_absent,
@@ -280,8 +259,8 @@ async fn checklist_14_regenerate_stops_fixation_and_rotates_csrf(backend: Backen
     let rotated = c.get("/csrf").await.body;
     assert_ne!(rotated, token, "the CSRF token is rotated");
     // Login does the same.
-    c.get("/login?user=alice").await;
-    assert_eq!(c.get("/whoami").await.body, "alice");
+    c.get("/login?user=ivan").await;
+    assert_eq!(c.get("/whoami").await.body, "ivan");
     assert_ne!(c.get("/csrf").await.body, rotated);
 }
 
@@ -291,14 +270,14 @@ async fn checklist_15_revoke_others_kills_every_other_session(backend: Backend) 
     let mut phone = Client::new(router.clone());
     let mut laptop = Client::new(router.clone());
     let mut other_user = Client::new(router);
-    phone.get("/login?user=alice").await;
-    laptop.get("/login?user=alice").await;
+    phone.get("/login?user=judy").await;
+    laptop.get("/login?user=judy").await;
     other_user.get("/login?user=bob").await;
     let listed = laptop.get("/my_sessions").await.json();
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     assert_eq!(laptop.get("/revoke_others").await.body, "1");
     assert_eq!(phone.get("/whoami").await.body, "", "revoked at once");
-    assert_eq!(laptop.get("/whoami").await.body, "alice");
+    assert_eq!(laptop.get("/whoami").await.body, "judy");
     assert_eq!(other_user.get("/whoami").await.body, "bob");
     let listed = laptop.get("/my_sessions").await.json();
     assert_eq!(listed.as_array().unwrap().len(), 1);

@@ -10,7 +10,7 @@ use redis_sessions::store::TIMEOUT_FIELD;
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
-use crate::support::{Backend, Client, ProbeStore, SECRET};
+use crate::support::{Backend, Client, ProbeStore, SECRET, on_every_backend};
 
 fn client(backend: &Backend) -> Client {
     client_with(backend, |b| b)
@@ -20,37 +20,7 @@ fn client_with(backend: &Backend, configure: impl FnOnce(Builder) -> Builder) ->
     Client::new(app::router(&backend.factory(configure)))
 }
 
-/// Runs each named test against both stores.
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::memory()).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::redis()).await
-                }
-            )*
-        }
-        mod cluster {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::cluster()).await
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+on_every_backend!(
     plain_never_touches_the_session,
     incr_counts_per_session,
     reading_without_a_cookie_creates_nothing,

@@ -8,30 +8,9 @@ use std::time::Duration;
 use redis_sessions::RedisSessionFactory;
 
 use crate::app;
-use crate::support::{Backend, Client, RedisServer, SECRET};
+use crate::support::{Backend, Client, RedisServer, SECRET, on_every_backend};
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::memory()).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::Backend::redis()).await
-                }
-            )*
-        }
-    };
-}
-
-both_stores!(
+on_every_backend!(
     login_binds_the_user_regenerates_the_id_and_keeps_the_data,
     my_sessions_lists_every_device_with_the_current_one_marked,
     revoke_by_tag_ends_that_session_on_its_next_request,
@@ -53,10 +32,10 @@ async fn login_binds_the_user_regenerates_the_id_and_keeps_the_data(backend: Bac
     c.get("/set?key=cart&value=2").await;
     let before = c.id();
     assert_eq!(c.get("/whoami").await.body, "");
-    assert_eq!(c.get("/login?user=alice").await.body, "ok");
+    assert_eq!(c.get("/login?user=kate").await.body, "ok");
     assert_ne!(c.id(), before, "login regenerates the id");
     assert!(!backend.exists(&before).await);
-    assert_eq!(c.get("/whoami").await.body, "alice");
+    assert_eq!(c.get("/whoami").await.body, "kate");
     assert_eq!(c.get("/get?key=cart").await.body, "\"2\"", "data is kept");
 }
 

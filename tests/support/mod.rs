@@ -28,6 +28,40 @@ use tokio::sync::Notify;
 use tower::ServiceExt as _;
 
 pub use cluster::Cluster;
+/// Runs each named `async fn(Backend)` test of the calling module against
+/// every backend: the embedded store, a real redis-server and a real Redis
+/// Cluster. The Cluster is shared by the tests running at the same time, so
+/// names that reach the store (user ids) must differ between tests.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::memory()).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::redis()).await
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::cluster()).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_every_backend;
+
 pub use redis_server::RedisServer;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
