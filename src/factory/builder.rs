@@ -637,25 +637,11 @@ impl Builder {
         &self,
         found: &mut Findings,
     ) -> (Option<StoreSelector>, Option<RedisClient>, String) {
-        let description = match (
-            &self.store,
-            &self.client_callable,
-            self.redis.redacted_url(),
-        ) {
-            (Some(_), _, _) => "a custom store".to_owned(),
-            (None, Some(_), _) => "chosen per request by client_callable".to_owned(),
-            (None, None, Some(url)) if url == MEMORY_URL => {
-                "the embedded in-memory store".to_owned()
-            }
-            (None, None, Some(url)) => url,
-            (None, None, None) => match &self.redis.unix_socket_path {
-                Some(path) => format!("unix socket {} db {}", path.display(), self.redis.db),
-                None => format!(
-                    "{}:{} db {}",
-                    self.redis.host, self.redis.port, self.redis.db
-                ),
-            },
-        };
+        let description = super::describe_store(
+            &self.redis,
+            self.store.is_some(),
+            self.client_callable.is_some(),
+        );
         let selector = match (&self.store, &self.client_callable) {
             (Some(_), Some(_)) => {
                 found.problem(
@@ -679,31 +665,12 @@ impl Builder {
                     );
                 }
                 Err(e) => {
-                    // The client's messages start with the setting they
-                    // are about (`tls_ca_file = "…": …`): key them by it.
-                    let text = e.to_string();
                     let default = if self.redis.url.is_some() {
                         "url"
                     } else {
                         "host"
                     };
-                    let (name, message) = [
-                        "url",
-                        "host",
-                        "port",
-                        "unix_socket_path",
-                        "tls_ca_file",
-                        "tls_cert_file",
-                        "tls_key_file",
-                    ]
-                    .into_iter()
-                    .find_map(|name| {
-                        let rest = text.strip_prefix(name)?.strip_prefix(" = ")?;
-                        let (_, message) = rest.split_once(": ")?;
-                        Some((name, message.to_owned()))
-                    })
-                    .unwrap_or((default, text.clone()));
-                    found.problem(ErrorKind::Invalid, name, message);
+                    checks::redis_problem(found, &e.to_string(), default);
                     None
                 }
             },

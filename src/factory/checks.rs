@@ -154,6 +154,29 @@ pub(super) fn readable_file(found: &mut Findings, name: &str, path: &Path) {
     }
 }
 
+/// Reports a Redis client error under the setting its message starts with
+/// (`tls_ca_file = "…": …`), or under `default`.
+pub(super) fn redis_problem(found: &mut Findings, text: &str, default: &str) {
+    const NAMED: [&str; 7] = [
+        "url",
+        "host",
+        "port",
+        "unix_socket_path",
+        "tls_ca_file",
+        "tls_cert_file",
+        "tls_key_file",
+    ];
+    let (name, message) = NAMED
+        .into_iter()
+        .find_map(|name| {
+            let rest = text.strip_prefix(name)?.strip_prefix(" = ")?;
+            let (_, message) = rest.split_once(": ")?;
+            Some((name, message))
+        })
+        .unwrap_or((default, text));
+    found.problem(ErrorKind::Invalid, name, message.to_owned());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,5 +166,19 @@ impl RedisSessionFactory {
     }
 }
 
+/// Where sessions are kept, for people (passwords redacted).
+fn describe_store(redis: &RedisOptions, has_store: bool, has_callable: bool) -> String {
+    match (has_store, has_callable, redis.redacted_url()) {
+        (true, _, _) => "a custom store".to_owned(),
+        (false, true, _) => "chosen per request by client_callable".to_owned(),
+        (false, false, Some(url)) if url == MEMORY_URL => "the embedded in-memory store".to_owned(),
+        (false, false, Some(url)) => url,
+        (false, false, None) => match &redis.unix_socket_path {
+            Some(path) => format!("unix socket {} db {}", path.display(), redis.db),
+            None => format!("{}:{} db {}", redis.host, redis.port, redis.db),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,6 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::events::{Reason, emit};
-use super::scheme::Scheme;
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
@@ -197,8 +196,13 @@ impl Session {
 
     /// The values of every cookie with our name.
     fn cookie_values(&self) -> impl Iterator<Item = &str> {
+        self.cookies_named(&self.context().cookie.name)
+    }
+
+    /// The values of every cookie named `name`.
+    pub(super) fn cookies_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         let (first, rest) = &self.inner.cookies;
-        crate::cookie::find(first.iter().chain(rest), &self.context().cookie.name)
+        crate::cookie::find(first.iter().chain(rest), name)
     }
 
     /// The first cookie with our name and a valid signature (the first
@@ -300,50 +304,6 @@ impl Session {
             state.resign = old_secret;
         }
         Ok(())
-    }
-
-    /// Upgrade mode: when the request carries a valid cookie of the
-    /// original app, takes its session out of Redis (once: the original key
-    /// is deleted) and adopts its data as a new native session, created under
-    /// a fresh id when the response goes out. Returns whether it did.
-    async fn upgrade(&self) -> Result<bool, Error> {
-        let context = self.context();
-        let Scheme::Upgrade { legacy, client } = &context.scheme else {
-            return Ok(false);
-        };
-        let (first, rest) = &self.inner.cookies;
-        let id = crate::cookie::find(first.iter().chain(rest), legacy.cookie_name())
-            .find_map(|value| legacy.verify_cookie(value));
-        let Some(id) = id else {
-            return Ok(false);
-        };
-        let key = legacy.store_key(&id);
-        let taken = match crate::compat::take_legacy(client, &key).await {
-            Ok(Some(taken)) => taken,
-            Ok(None) => return Ok(false),
-            Err(crate::compat::Error::Store(e)) => return Err(Error::Store(e)),
-            Err(e) => {
-                // The original session was put back, untouched.
-                tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), error = %e, "original session not upgraded");
-                return Ok(false);
-            }
-        };
-        let mut entries = BTreeMap::new();
-        for (name, value) in taken.entries {
-            entries.insert(name, self.encode(&value)?);
-        }
-        let mut state = self.state();
-        if state.is_loaded() {
-            return Ok(true);
-        }
-        state.mode = Mode::Fresh;
-        state.adopt(entries);
-        state.created = taken.created;
-        state.session_timeout = taken.timeout.filter(|t| *t != context.timeout);
-        state.timeout_changed = state.session_timeout.is_some();
-        state.dirty = true;
-        tracing::debug!(target: "redis_sessions::session", "original session upgraded to a native one");
-        Ok(true)
     }
 
     pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
@@ -716,64 +676,4 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
     }
     // Other metadata fields are left to newer versions.
     Ok(())
-}
-
-impl crate::factory::RedisSessionFactory {
-    /// A session outside the layer, as a request carrying `cookie` (the
-    /// value of a `Cookie` header, e.g. `session=…`) would see it: for unit
-    /// tests of handlers and for background jobs. Save it with
-    /// [`Session::save`].
-    ///
-    /// ```
-    /// use redis_sessions::{RedisSessionFactory, Session};
-    ///
-    /// async fn visit(session: Session) -> Result<u64, redis_sessions::session::Error> {
-    ///     let n = session.get_or("visits", 0u64).await? + 1;
-    ///     session.insert("visits", n).await?;
-    ///     Ok(n)
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
-    ///     .url(Some("memory://".into()))
-    ///     .build()?;
-    /// let first = factory.new_session(None);
-    /// assert_eq!(visit(first.clone()).await?, 1);
-    /// let set_cookie = first.save().await?.expect("a new session sets its cookie");
-    /// let cookie = set_cookie.split(';').next().unwrap();
-    ///
-    /// let second = factory.new_session(Some(cookie));
-    /// assert_eq!(visit(second).await?, 2);
-    /// # Ok(()) }
-    /// ```
-    pub fn new_session(&self, cookie: Option<&str>) -> Session {
-        let cookies = (
-            cookie.and_then(|c| HeaderValue::from_str(c).ok()),
-            Vec::new(),
-        );
-        let (parts, ()) = http::Request::new(()).into_parts();
-        let store = StoreSlot::for_request(&self.context, &parts);
-        Session::new(Arc::clone(&self.context), store, cookies)
-    }
-}
-
-impl Session {
-    /// Saves a session made with
-    /// [`RedisSessionFactory::new_session`](crate::RedisSessionFactory::new_session)
-    /// as the layer would at the end of a request, and returns the
-    /// `Set-Cookie` header value the response would carry, if any. A session
-    /// handed out by the layer is saved by the layer: do not call this on it.
-    ///
-    /// # Errors
-    ///
-    /// The store is unavailable (503) or refuses the writes.
-    pub async fn save(&self) -> Result<Option<String>, Error> {
-        let headers = match self.begin_finish(false) {
-            Outcome::Ready(headers) => headers,
-            Outcome::Commit(plan) => self.commit(plan, false).await?,
-        };
-        Ok(headers
-            .set_cookie
-            .and_then(|value| value.to_str().ok().map(str::to_owned)))
-    }
 }

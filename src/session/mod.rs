@@ -57,6 +57,7 @@
 //!   size limits (`max_session_bytes`) and absolute lifetimes (`max_lifetime`).
 
 mod csrf;
+mod detached;
 mod error;
 mod events;
 mod flash;
@@ -64,6 +65,7 @@ mod handle;
 mod lifecycle;
 mod scheme;
 mod state;
+mod upgrade;
 mod user;
 
 pub use error::Error;
