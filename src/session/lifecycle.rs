@@ -263,7 +263,12 @@ impl Session {
         if let Some(id) = id {
             let key = context.key_of(&id);
             let tag = Some(user::tag_of(&key));
-            match self.store()?.load(&key).await? {
+            let loaded = match self.store()?.load(&key).await {
+                // Not a session: handled as a corrupt one (deleted).
+                Err(store::Error::WrongType) => Some(Vec::new()),
+                other => other?,
+            };
+            match loaded {
                 None => emit(&context.events, Reason::UnknownId, tag),
                 Some(fields) => match parse(context, &key, fields) {
                     Err(problem) => {
@@ -698,6 +703,10 @@ pub(super) fn parse(
                 parsed.entries.insert(user_key, value);
             }
         }
+    }
+    if parsed.created.is_none() {
+        // Stores never return a session without it: not a session of ours.
+        return Err("the creation time is missing");
     }
     Ok(parsed)
 }
