@@ -684,3 +684,31 @@ fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+#[tokio::test]
+async fn a_key_of_another_type_is_replaced_by_a_fresh_session() {
+    let backend = Backend::redis();
+    let factory = backend.factory(|b| b);
+    let mut c = Client::new(app::router(&factory));
+    let seen = recorded(&factory);
+    c.get("/incr").await;
+    let key = key_of(&c.id());
+    let Backend::Redis(server) = &backend else {
+        unreachable!()
+    };
+    let mut conn = server.conn();
+    let _: () = ::redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
+    let _: () = ::redis::cmd("SET")
+        .arg(&key)
+        .arg("hello")
+        .query(&mut conn)
+        .unwrap();
+    let r = c.get("/read").await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "0"));
+    assert!(
+        !server.keys().contains(&key),
+        "the foreign value is deleted"
+    );
+    assert_eq!(*seen.lock().unwrap(), [Reason::Corrupt]);
+    assert_eq!(c.get("/incr").await.body, "1", "a fresh session works");
+}

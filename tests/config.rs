@@ -302,3 +302,20 @@ fn warnings_of_an_ini_file_name_their_line() {
             .all(|w| w.kind() == ErrorKind::Warning)
     );
 }
+
+#[test]
+fn control_characters_in_cookie_domain_or_path_stop_start_up() {
+    // An indented next line continues an INI value: a stray one would
+    // otherwise make every Set-Cookie header invalid, silently.
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {}\nredis.sessions.url = memory://\n\
+         redis.sessions.cookie_domain = .example.com\n  continued\n\
+         redis.sessions.cookie_path = /\n  b\n",
+        crate::support::SECRET
+    ));
+    let settings = Settings::from_ini(&path).unwrap();
+    let e = redis_sessions::session_factory_from_settings(&settings).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("redis.sessions.cookie_domain"), "{text}");
+    assert!(text.contains("redis.sessions.cookie_path"), "{text}");
+}

@@ -215,3 +215,60 @@ async fn expired_sessions_drop_out_of_listings() {
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["current"], true);
 }
+
+/// A login or regenerate that loaded the session before a revocation must
+/// not bring it back under a new id (the move is atomic on one server).
+async fn a_regenerate_racing_a_revocation_never_brings_the_session_back(backend: Backend) {
+    use std::sync::Arc;
+
+    use axum::routing::get;
+    use tokio::sync::Notify;
+
+    let factory = backend.factory(|b| b);
+    let conformance = app::router(&factory);
+    let (loaded, proceed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let slow = {
+        let (loaded, proceed) = (Arc::clone(&loaded), Arc::clone(&proceed));
+        axum::Router::new()
+            .route(
+                "/regenerate_then_wait",
+                get(move |session: redis_sessions::Session| async move {
+                    session.regenerate().await.unwrap();
+                    loaded.notify_one();
+                    proceed.notified().await;
+                    "ok"
+                }),
+            )
+            .layer(factory.layer())
+    };
+    let mut victim = Client::new(conformance.clone());
+    let mut attacker = Client::new(conformance);
+    victim.get("/login?user=race-owner").await;
+    attacker.get("/login?user=race-owner").await;
+    let racing = {
+        let mut slow = Client::new(slow);
+        slow.cookie = attacker.cookie.clone();
+        tokio::spawn(async move { slow.get("/regenerate_then_wait").await })
+    };
+    // The regenerate has loaded the session: revoke it meanwhile.
+    loaded.notified().await;
+    assert_eq!(victim.get("/revoke_others").await.body, "1");
+    proceed.notify_one();
+    let reply = racing.await.unwrap();
+    if let Some(value) = reply.cookie("session").filter(|v| !v.is_empty()) {
+        attacker.cookie = Some(value);
+    }
+    assert_eq!(attacker.get("/whoami").await.body, "", "still revoked");
+    let listed = victim.get("/my_sessions").await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn a_regenerate_racing_a_revocation_never_brings_the_session_back_in_memory() {
+    a_regenerate_racing_a_revocation_never_brings_the_session_back(Backend::memory()).await
+}
+
+#[tokio::test]
+async fn a_regenerate_racing_a_revocation_never_brings_the_session_back_on_redis() {
+    a_regenerate_racing_a_revocation_never_brings_the_session_back(Backend::redis()).await
+}

@@ -69,6 +69,11 @@ fn factory() -> Result<RedisSessionFactory, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Store failures, refused sessions and weak settings are logged here.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
     let port = env_or("PORT", "8080");
     let Ok(port) = port.parse::<u16>() else {
         eprintln!("conformance: PORT = {port:?}: expected a port number, e.g. 8080");

@@ -412,6 +412,12 @@ impl PyramidStore {
                     self.change(key, set, delete, *timeout, Change::Update)
                         .await?
                 }
+                Write::Move { .. } => {
+                    // Never sent: this store does not move atomically.
+                    return Err(Error::Config(
+                        "the original's session store cannot move a session in one step".into(),
+                    ));
+                }
                 Write::Refresh { key, timeout, now } => {
                     let set = [(REFRESHED_FIELD.to_vec(), now.to_string().into_bytes())];
                     self.change(key, &set, &[], *timeout, Change::Refresh)

@@ -263,7 +263,12 @@ impl Session {
         if let Some(id) = id {
             let key = context.key_of(&id);
             let tag = Some(user::tag_of(&key));
-            match self.store()?.load(&key).await? {
+            let loaded = match self.store()?.load(&key).await {
+                // Not a session: handled as a corrupt one (deleted).
+                Err(store::Error::WrongType) => Some(Vec::new()),
+                other => other?,
+            };
+            match loaded {
                 None => emit(&context.events, Reason::UnknownId, tag),
                 Some(fields) => match parse(context, &key, fields) {
                     Err(problem) => {
@@ -385,6 +390,19 @@ impl Session {
     ) -> Result<ResponseHeaders, Error> {
         let context = self.context();
         let store = self.store()?;
+        let mut plan = plan;
+        // A regenerated session moves to its new key in one atomic step, so
+        // that a revocation or logout racing it is never undone; where the
+        // store cannot (Cluster, the original's format), it is deleted and
+        // created in two.
+        let moved_from = match plan.moved_from.take() {
+            Some(from) if store.moves_atomically() => Some(from),
+            Some(from) => {
+                plan.deletes.push(from);
+                None
+            }
+            None => None,
+        };
         let mut batch = Batch::default();
         for key in &plan.deletes {
             batch.push(Write::Delete { key: key.clone() });
@@ -396,8 +414,13 @@ impl Session {
         let mut create = None;
         if let Some((fields, ttl)) = &plan.create {
             let id = context.new_id()?;
-            let slot = batch.push(create_write(context, &id, fields.clone(), *ttl)?);
-            create = Some((id, slot));
+            if moved_from.is_some() {
+                // Listed before it exists: a revocation that lists the
+                // user's sessions after this point sees the new key too.
+                user::register_created(context, store, &plan.index, &context.key_of(&id)).await?;
+            }
+            let write = create_write(context, &id, fields.clone(), *ttl, moved_from.as_deref())?;
+            create = Some((id, batch.push(write)));
         }
         let results = batch.send(store).await?;
         let mut cookie = match change.map(|slot| results[slot]) {
@@ -419,10 +442,26 @@ impl Session {
             while written == Written::Collision && attempts < CREATE_ATTEMPTS {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = context.new_id()?;
+                if moved_from.is_some() {
+                    user::register_created(context, store, &plan.index, &context.key_of(&id))
+                        .await?;
+                }
                 let mut retry = Batch::default();
-                let slot = retry.push(create_write(context, &id, fields.clone(), ttl)?);
+                let write = create_write(context, &id, fields.clone(), ttl, moved_from.as_deref())?;
+                let slot = retry.push(write);
                 written = retry.send(store).await?[slot];
                 attempts += 1;
+            }
+            if written == Written::Missing {
+                // Revoked or logged out while this request ran: it stays so.
+                tracing::debug!(target: "redis_sessions::session", "session ended before it could move to a new id: not recreated");
+                user::unregister_created(context, store, &plan.index, &context.key_of(&id)).await?;
+                return Ok(self.headers(match self.cookie_values().next() {
+                    Some(_) if !server_error || context.cookie_on_exception => {
+                        context.cookie.deletion()
+                    }
+                    _ => None,
+                }));
             }
             if written != Written::Stored {
                 return Err(Error::Store(store::Error::Backend(
@@ -527,13 +566,29 @@ impl Batch {
     }
 }
 
-fn create_write(context: &Context, id: &str, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
+/// The write that creates session `id`: a plain create-if-absent, or a
+/// move from the session it was regenerated from.
+fn create_write(
+    context: &Context,
+    id: &str,
+    fields: Vec<Field>,
+    ttl: u64,
+    moved_from: Option<&str>,
+) -> Result<Write, Error> {
     let key = context.key_of(id);
     let fields = seal(context, &key, fields)?;
-    Ok(Write::Create {
-        key,
-        fields,
-        timeout: ttl,
+    Ok(match moved_from {
+        Some(from) => Write::Move {
+            from: from.to_owned(),
+            key,
+            fields,
+            timeout: ttl,
+        },
+        None => Write::Create {
+            key,
+            fields,
+            timeout: ttl,
+        },
     })
 }
 
@@ -648,6 +703,10 @@ pub(super) fn parse(
                 parsed.entries.insert(user_key, value);
             }
         }
+    }
+    if parsed.created.is_none() {
+        // Stores never return a session without it: not a session of ours.
+        return Err("the creation time is missing");
     }
     Ok(parsed)
 }

@@ -74,6 +74,9 @@ pub(crate) struct State {
     pub(crate) to_delete: BTreeSet<String>,
     /// Index entries to remove at commit: (user, store key).
     pub(crate) unbind: Vec<(String, String)>,
+    /// The stored session this one was regenerated from: moved to the new
+    /// key at commit, only if it still exists then.
+    pub(crate) moved_from: Option<String>,
     /// The cookie verified with an old secret: send it again, signed with
     /// the current one.
     pub(crate) resign: bool,
@@ -113,6 +116,9 @@ pub(crate) struct Plan {
     pub(crate) change: Option<Write>,
     /// Fields of a fresh session to create under a new id, and its TTL.
     pub(crate) create: Option<(Vec<Field>, u64)>,
+    /// With `create`: the stored session it is moved from (regenerate),
+    /// which must still exist.
+    pub(crate) moved_from: Option<String>,
     /// Index entries to touch.
     pub(crate) index: Vec<IndexChange>,
 }
@@ -130,6 +136,7 @@ impl Plan {
     pub(crate) fn deletes_only(mut self) -> Self {
         self.change = None;
         self.create = None;
+        self.deletes.extend(self.moved_from.take());
         self.index
             .retain(|change| matches!(change, IndexChange::Remove { .. }));
         self
@@ -153,6 +160,7 @@ impl State {
             dirty: false,
             to_delete: BTreeSet::new(),
             unbind: Vec::new(),
+            moved_from: None,
             resign: false,
         }
     }
@@ -198,6 +206,9 @@ impl State {
     /// unbound from its user at commit.
     pub(crate) fn reset(&mut self) {
         self.leave_key();
+        if let Some(from) = self.moved_from.take() {
+            self.to_delete.insert(from);
+        }
         self.entries.clear();
         self.changes.clear();
         self.size = 0;
@@ -230,7 +241,12 @@ impl State {
     /// Moves the data to a fresh id; the old key is deleted (and unbound) at
     /// commit.
     pub(crate) fn regenerate(&mut self) {
-        self.leave_key();
+        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
+            if let Some(user) = &self.user {
+                self.unbind.push((user.clone(), key.clone()));
+            }
+            self.moved_from = Some(key);
+        }
         self.dirty = true;
         self.resign = false;
     }
@@ -293,6 +309,7 @@ impl State {
             deletes: self.to_delete.iter().cloned().collect(),
             change: None,
             create: None,
+            moved_from: None,
             index: self
                 .unbind
                 .iter()
@@ -308,6 +325,7 @@ impl State {
                 if self.dirty && (!self.entries.is_empty() || self.user.is_some()) {
                     let ttl = self.full_ttl(policy);
                     plan.create = Some((self.all_fields(policy.now), ttl));
+                    plan.moved_from.clone_from(&self.moved_from);
                     if let Some(user) = &self.user {
                         plan.index.push(IndexChange::Created {
                             user: user.clone(),
@@ -317,6 +335,10 @@ impl State {
                 }
             }
             Mode::Existing { key } => self.plan_existing(key, policy, &mut plan),
+        }
+        if plan.create.is_none() {
+            // Regenerated, then emptied: nothing to move, the old key goes.
+            plan.deletes.extend(self.moved_from.clone());
         }
         plan
     }

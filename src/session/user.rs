@@ -103,6 +103,45 @@ pub(crate) async fn apply_index(
     Ok(())
 }
 
+/// Lists the session about to be created at `key` in its user's index
+/// before it exists (a regenerate with a user bound).
+pub(crate) async fn register_created(
+    context: &Context,
+    store: &dyn SessionStore,
+    changes: &[IndexChange],
+    key: &str,
+) -> Result<(), Error> {
+    let now = now();
+    for change in changes {
+        if let IndexChange::Created { user, expires } = change {
+            let index = user_index_key(&context.prefix, user);
+            store
+                .index_put(&index, entry(key.to_owned(), *expires, now))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes back [`register_created`] when the session was not created.
+pub(crate) async fn unregister_created(
+    context: &Context,
+    store: &dyn SessionStore,
+    changes: &[IndexChange],
+    key: &str,
+) -> Result<(), Error> {
+    let now = now();
+    for change in changes {
+        if let IndexChange::Created { user, .. } = change {
+            let index = user_index_key(&context.prefix, user);
+            store
+                .index_remove(&index, &[key.to_owned()], latest_expiry(context, now))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 fn entry(member: String, expires: u64, now: u64) -> IndexEntry {
     IndexEntry {
         member,
@@ -159,6 +198,35 @@ async fn list(
             .then(a.1.tag.cmp(&b.1.tag))
     });
     Ok(live)
+}
+
+/// How often a revocation lists the user's sessions again: a session that
+/// was moving to a new id while it was listed (a login, a regenerate) is
+/// listed under its new key by the next pass.
+const REVOKE_PASSES: usize = 8;
+
+/// Revokes every session of `user` but `keep`, listing again until a
+/// listing shows none; returns how many were revoked.
+async fn revoke_until_gone(
+    context: &Context,
+    store: &dyn SessionStore,
+    user: &str,
+    keep: Option<&str>,
+) -> Result<usize, Error> {
+    let mut revoked = 0;
+    for _ in 0..REVOKE_PASSES {
+        let others: Vec<String> = list(context, store, user, keep)
+            .await?
+            .into_iter()
+            .filter(|(key, _)| Some(key.as_str()) != keep)
+            .map(|(key, _)| key)
+            .collect();
+        if others.is_empty() {
+            break;
+        }
+        revoked += revoke_keys(context, store, user, others).await?;
+    }
+    Ok(revoked)
 }
 
 /// Deletes the sessions at `keys` and their index entries.
@@ -286,14 +354,7 @@ impl Session {
         let Some(user) = user else {
             return Ok(0);
         };
-        let store = self.store()?;
-        let others = list(self.context(), store, &user, current.as_deref())
-            .await?
-            .into_iter()
-            .filter(|(_, s)| !s.current)
-            .map(|(key, _)| key)
-            .collect();
-        revoke_keys(self.context(), store, &user, others).await
+        revoke_until_gone(self.context(), self.store()?, &user, current.as_deref()).await
     }
 
     async fn user_and_key(&self) -> Result<(Option<String>, Option<String>), Error> {
@@ -365,9 +426,7 @@ impl Users {
     ///
     /// The store is unavailable (503).
     pub async fn revoke_all(&self, user: &str) -> Result<usize, Error> {
-        let list = list(&self.context, &*self.store, user, None).await?;
-        let keys = list.into_iter().map(|(key, _)| key).collect();
-        revoke_keys(&self.context, &*self.store, user, keys).await
+        revoke_until_gone(&self.context, &*self.store, user, None).await
     }
 }
 

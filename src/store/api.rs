@@ -41,6 +41,21 @@ pub enum Write {
         /// The session's idle timeout in seconds (0: none). Always applied.
         timeout: u64,
     },
+    /// Moves a session to a new key (regenerate, login), atomically: only
+    /// if `from` still exists and `key` is free, deletes `from` and creates
+    /// `key` with `fields`. Only for stores whose
+    /// [`SessionStore::moves_atomically`] is true (both keys must be on one
+    /// server).
+    Move {
+        /// The session's current key.
+        from: String,
+        /// The new key.
+        key: String,
+        /// Every field of the moved session, stored as given.
+        fields: Vec<Field>,
+        /// The session's idle timeout in seconds (0: none).
+        timeout: u64,
+    },
     /// Deletes the session.
     Delete {
         /// The session key.
@@ -97,10 +112,12 @@ impl Write {
         }
     }
 
-    /// The session key this write touches (every write touches one key).
+    /// The session key this write touches (every write touches one key,
+    /// but a [`Write::Move`], which also deletes `from`).
     pub fn key(&self) -> &str {
         match self {
             Self::Create { key, .. }
+            | Self::Move { key, .. }
             | Self::Update { key, .. }
             | Self::Delete { key }
             | Self::Refresh { key, .. } => key,
@@ -111,6 +128,7 @@ impl Write {
     fn timeout(&self) -> Option<u64> {
         match self {
             Self::Create { timeout, .. }
+            | Self::Move { timeout, .. }
             | Self::Update { timeout, .. }
             | Self::Refresh { timeout, .. } => Some(*timeout),
             Self::Delete { .. } => None,
@@ -151,6 +169,9 @@ impl fmt::Debug for Write {
                 set.len(),
                 delete.len()
             ),
+            Self::Move {
+                fields, timeout, ..
+            } => write!(f, "Move({} fields, {timeout} s)", fields.len()),
             Self::Delete { .. } => f.write_str("Delete"),
             Self::Refresh { timeout, .. } => write!(f, "Refresh({timeout} s)"),
         }
@@ -161,12 +182,12 @@ impl fmt::Debug for Write {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Written {
-    /// `Create`, `Update` or `Refresh` done.
+    /// `Create`, `Move`, `Update` or `Refresh` done.
     Stored,
-    /// `Create`: the key already existed; nothing was written.
+    /// `Create` or `Move`: the key already existed; nothing was written.
     Collision,
-    /// `Update` or `Refresh`: the session no longer existed; nothing was
-    /// written.
+    /// `Update`, `Refresh` or `Move`: the session no longer existed;
+    /// nothing was written.
     Missing,
     /// `Update`: no user field was left, so the session was deleted.
     Emptied,
@@ -362,6 +383,14 @@ pub trait SessionStore: Send + Sync + 'static {
         members: &'a [String],
         until: u64,
     ) -> StoreFuture<'a, ()>;
+
+    /// Whether this store applies [`Write::Move`] (both keys on one
+    /// server). Without it, a regenerated session is deleted and created in
+    /// two steps, and a revocation racing it may miss the new key. Default:
+    /// false.
+    fn moves_atomically(&self) -> bool {
+        false
+    }
 }
 
 impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
@@ -388,6 +417,10 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
         until: u64,
     ) -> StoreFuture<'a, ()> {
         (**self).index_remove(index_key, members, until)
+    }
+
+    fn moves_atomically(&self) -> bool {
+        (**self).moves_atomically()
     }
 }
 

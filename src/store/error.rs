@@ -37,6 +37,11 @@ pub enum Error {
         /// What the protocol expected, e.g. `an integer from 0 to 2`.
         expected: &'static str,
     },
+    /// The key holds something that is not a session (a value of another
+    /// Redis type written by someone else): the session is treated as
+    /// corrupt, deleted, and replaced by a fresh one.
+    #[error("the session key holds a value of another type")]
+    WrongType,
     /// An index entry the store cannot keep (what is wrong with it).
     #[error("index entry refused: {0}")]
     BadIndexEntry(&'static str),

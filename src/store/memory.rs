@@ -114,6 +114,37 @@ impl Default for MemoryStore {
     }
 }
 
+/// Moves the session at `from` (in `old`) to `key` (in `new`, or in `old`
+/// when both share a shard): see [`Write::Move`].
+fn move_between(
+    old: &mut HashMap<String, Entry>,
+    new: Option<&mut HashMap<String, Entry>>,
+    from: &str,
+    key: String,
+    fields: Vec<Field>,
+    timeout: u64,
+    now: Instant,
+) -> Result<Written, Error> {
+    let taken = match &new {
+        Some(new) => new.get(&key),
+        None => old.get(&key),
+    }
+    .is_some_and(|e| e.is_live(now));
+    if taken {
+        return Ok(Written::Collision);
+    }
+    if !old.remove(from).is_some_and(|e| e.is_live(now)) {
+        return Ok(Written::Missing);
+    }
+    let mut entry = Entry {
+        fields: fields.into_iter().collect(),
+        expires: None,
+    };
+    entry.expire_in(timeout, now)?;
+    new.unwrap_or(old).insert(key, entry);
+    Ok(Written::Stored)
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -172,7 +203,41 @@ impl MemoryStore {
         )
     }
 
+    /// A [`Write::Move`], holding both shards' locks (in index order, so two
+    /// moves never wait on each other).
+    fn move_one(
+        &self,
+        from: &str,
+        key: String,
+        fields: Vec<Field>,
+        timeout: u64,
+        now: Instant,
+    ) -> Result<Written, Error> {
+        let (a, b) = (self.shard(from), self.shard(&key));
+        if a == b {
+            let mut shard = self.lock(a);
+            return move_between(&mut shard, None, from, key, fields, timeout, now);
+        }
+        let mut low = self.lock(a.min(b));
+        let mut high = self.lock(a.max(b));
+        let (old, new) = if a < b {
+            (&mut *low, &mut *high)
+        } else {
+            (&mut *high, &mut *low)
+        };
+        move_between(old, Some(new), from, key, fields, timeout, now)
+    }
+
     fn write_one(&self, write: Write, now: Instant) -> Result<Written, Error> {
+        if let Write::Move {
+            from,
+            key,
+            fields,
+            timeout,
+        } = write
+        {
+            return self.move_one(&from, key, fields, timeout, now);
+        }
         let mut shard = self.lock(self.shard(write.key()));
         Ok(match write {
             Write::Delete { key } => {
@@ -217,6 +282,7 @@ impl MemoryStore {
                 }
                 Written::Stored
             }
+            Write::Move { .. } => unreachable!("moves are applied by move_one"),
             Write::Refresh {
                 key,
                 timeout,
@@ -362,5 +428,9 @@ impl SessionStore for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         let result = self.index_remove_now(index_key, members, until);
         Box::pin(async move { result })
+    }
+
+    fn moves_atomically(&self) -> bool {
+        true
     }
 }

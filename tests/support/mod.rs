@@ -323,6 +323,10 @@ impl SessionStore for ProbeStore {
     ) -> StoreFuture<'a, ()> {
         self.inner.index_remove(index_key, members, until)
     }
+
+    fn moves_atomically(&self) -> bool {
+        self.inner.moves_atomically()
+    }
 }
 
 impl Reply {

@@ -578,6 +578,8 @@ pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
         )
     {
         Error::Unreachable(e.to_string())
+    } else if e.code() == Some("WRONGTYPE") {
+        Error::WrongType
     } else {
         Error::Backend(e.to_string())
     }

@@ -57,6 +57,7 @@ struct Lua {
 const CREATE_LUA: &str = include_str!("lua/create.lua");
 const UPDATE_LUA: &str = include_str!("lua/update.lua");
 const INDEX_LUA: &str = include_str!("lua/index.lua");
+const MOVE_LUA: &str = include_str!("lua/move.lua");
 static CREATE: Lua = Lua {
     source: CREATE_LUA,
     script: LazyLock::new(|| Script::new(CREATE_LUA)),
@@ -64,6 +65,10 @@ static CREATE: Lua = Lua {
 static UPDATE: Lua = Lua {
     source: UPDATE_LUA,
     script: LazyLock::new(|| Script::new(UPDATE_LUA)),
+};
+static MOVE: Lua = Lua {
+    source: MOVE_LUA,
+    script: LazyLock::new(|| Script::new(MOVE_LUA)),
 };
 static INDEX: Lua = Lua {
     source: INDEX_LUA,
@@ -323,6 +328,30 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             }
             cmd
         }
+        Write::Move {
+            from,
+            key,
+            fields,
+            timeout,
+        } => {
+            let mut cmd = match invoke {
+                Invoke::Cached => {
+                    let mut cmd = redis::cmd("EVALSHA");
+                    cmd.arg(MOVE.script.get_hash());
+                    cmd
+                }
+                Invoke::Source => {
+                    let mut cmd = redis::cmd("EVAL");
+                    cmd.arg(MOVE.source);
+                    cmd
+                }
+            };
+            cmd.arg(2).arg(from).arg(key).arg(timeout);
+            for (name, value) in fields {
+                cmd.arg(name).arg(value);
+            }
+            cmd
+        }
         Write::Update {
             key,
             set,
@@ -391,6 +420,13 @@ fn written(write: &Write, reply: Value) -> Result<Written, Error> {
         (Write::Create { .. }, _) => Err(Error::UnexpectedReply {
             to: "a session create",
             expected: "0 or 1",
+        }),
+        (Write::Move { .. }, Value::Int(1)) => Ok(Written::Stored),
+        (Write::Move { .. }, Value::Int(0)) => Ok(Written::Missing),
+        (Write::Move { .. }, Value::Int(-1)) => Ok(Written::Collision),
+        (Write::Move { .. }, _) => Err(Error::UnexpectedReply {
+            to: "a session move",
+            expected: "-1, 0 or 1",
         }),
         (Write::Update { .. }, Value::Int(1)) | (Write::Refresh { .. }, Value::Int(1)) => {
             Ok(Written::Stored)
@@ -490,6 +526,12 @@ fn index_entry(member: Vec<u8>, value: &[u8]) -> Result<IndexEntry, Error> {
 impl SessionStore for RedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
         Box::pin(self.load_fields(key))
+    }
+
+    fn moves_atomically(&self) -> bool {
+        // A move touches two keys: one script only where both live on one
+        // server.
+        !self.client().is_cluster()
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
