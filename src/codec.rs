@@ -29,6 +29,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// Re-exported: [`Codec::encode`] takes an `&dyn erased_serde::Serialize`.
+pub use erased_serde;
+
 /// The sink a codec hands its deserializer to, see [`Codec::decode`].
 pub type Visitor<'a> =
     &'a mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>;

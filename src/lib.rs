@@ -70,8 +70,6 @@
 
 pub mod cli;
 pub mod codec;
-// Used by the factory once `compat` / `legacy_secret` are wired in.
-#[allow(dead_code, unused_imports)]
 mod compat;
 pub mod config;
 pub mod cookie;

@@ -43,7 +43,7 @@ use std::fmt;
 
 pub(crate) use codec::PickleCodec;
 pub(crate) use store::PyramidStore;
-pub(crate) use upgrade::{LegacySession, take_legacy};
+pub(crate) use upgrade::take_legacy;
 
 /// Errors of the compatibility layer that are not plain store errors.
 #[derive(Debug, thiserror::Error)]

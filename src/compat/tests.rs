@@ -24,7 +24,7 @@ use redis_server::RedisServer;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../tests/support/python.rs"]
 mod python;
-use python::{PY_SECRET as SECRET, PyApp, python, root, tool, tool_with_input};
+use python::{PY_SECRET as SECRET, PyApp, tool, tool_with_input};
 
 const TIMEOUT: u64 = 1200;
 

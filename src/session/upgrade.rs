@@ -37,10 +37,10 @@ impl Session {
                 return Ok(false);
             }
         };
-        let mut entries = BTreeMap::new();
-        for (name, value) in taken.entries {
-            entries.insert(name, self.encode(&value)?);
-        }
+        let entries: BTreeMap<String, Vec<u8>> = taken
+            .encoded(&*context.serialize)?
+            .into_iter()
+            .collect();
         let mut state = self.state();
         if state.is_loaded() {
             return Ok(true);
