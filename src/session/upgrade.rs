@@ -37,10 +37,8 @@ impl Session {
                 return Ok(false);
             }
         };
-        let entries: BTreeMap<String, Vec<u8>> = taken
-            .encoded(&*context.serialize)?
-            .into_iter()
-            .collect();
+        let entries: BTreeMap<String, Vec<u8>> =
+            taken.encoded(&*context.serialize)?.into_iter().collect();
         let mut state = self.state();
         if state.is_loaded() {
             return Ok(true);
