@@ -12,13 +12,14 @@ case "$minutes" in
   ''|*[!0-9]*) echo "fuzz.sh: minutes = \"$minutes\": expected a whole number, e.g. 10" >&2; exit 2 ;;
 esac
 end=$(( $(date +%s) + minutes * 60 ))
-cargo test --release --all-features --test main --no-run --quiet
+cargo test --release --all-features --test main --lib --no-run --quiet
 round=0
 while [ "$(date +%s)" -lt "$end" ]; do
   round=$((round + 1))
   echo "==> round $round"
   PROPTEST_CASES=20000 cargo test --release --all-features --test main --quiet -- \
-    fuzz::
-  PROPTEST_CASES=20000 cargo test --release --all-features --lib --quiet -- proptest
+    fuzz:: memory_and_redis_agree
+  PROPTEST_CASES=20000 cargo test --release --all-features --lib --quiet -- \
+    properties:: any_load_reply any_
 done
 echo "fuzz.sh: $round rounds in $minutes minutes, no failure"
