@@ -579,7 +579,7 @@ ALLOC_SYMBOLS = re.compile(r"^(__libc_)?(malloc|free|realloc|calloc|cfree)$|^_in
                            r"malloc_consolidate|unlink_chunk|tcache|^__rust_(alloc|dealloc|realloc)|"
                            r"alloc_perturb|sysmalloc|^_?mi_|^je_")
 MEM_SYMBOLS = re.compile(r"^__(memcpy|memmove|memset|memcmp|memchr|mempcpy|strlen)|^(memcpy|memmove|memset|memcmp|bcmp)")
-CRATE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)::")
+CRATE = re.compile(r"(?:^|[<\s,(&*\[])([A-Za-z_][A-Za-z0-9_]*)::")
 
 
 def crate_of(symbol):
@@ -620,16 +620,16 @@ def category(symbol, dso):
     return "other"
 
 
-HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
+HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$|@[A-Z_.0-9]+$")
 
 
 def perf_symbols(data_file):
     """Samples per (symbol, dso) from `perf script`."""
-    out = subprocess.run(["perf", "script", "-i", data_file, "-F", "sym,dso"], capture_output=True,
+    out = subprocess.run(["perf", "script", "-i", data_file, "-F", "ip,sym,dso"], capture_output=True,
                          text=True, errors="replace", timeout=600).stdout
     counts = {}
     for line in out.splitlines():
-        line = line.strip()
+        line = re.sub(r"^[0-9a-f]+\s", "", line.strip())
         if not line:
             continue
         m = re.match(r"^(.*?)\s*\(([^()]*)\)$", line)
