@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs redis-server when it is
-# missing, then checks formatting and lints (all features, and the library with
-# none) and runs every test of the workspace with all features: unit tests,
-# the plugins' tests, doc tests, and the integration suite against real
-# redis-server processes (which also builds and loads the plugin libraries).
+# The whole test suite, from a fresh machine: installs redis-server, chromium
+# and chromium-driver when they are missing, then checks formatting and lints
+# (all features, and the library with none) and runs every test of the
+# workspace with all features: unit tests, the plugins' tests, doc tests, and
+# the integration suite against real redis-server processes (which also builds
+# and loads the plugin libraries) and real headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "==> installing redis-server (Debian package)"
+# redis-server (its `--sentinel` mode runs the Sentinels), redis-cli (creates
+# the test Cluster), openssl (makes the test certificates), python3 (the soak).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing ${missing[*]} (Debian packages)"
   sudo_cmd=""
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
-  # The package starts a system service on port 6379; the tests never use it.
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The redis-server package starts a system service on port 6379; the tests never use it.
 fi
 redis-server --version
+bash scripts/python-env.sh >/dev/null  # the original Python package, for the compat tests
+
+# The browser test drives headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "==> installing chromium and chromium-driver (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromedriver --version
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,6 +44,11 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 echo "==> cargo clippy (library, no default features) -D warnings"
 cargo clippy --lib --no-default-features -- -D warnings
+
+for feature in tls cluster sentinel; do
+  echo "==> cargo clippy (library, only the $feature feature) -D warnings"
+  cargo clippy --lib --no-default-features --features "$feature" -- -D warnings
+done
 
 echo "==> cargo test --lib --no-default-features"
 cargo test --lib --no-default-features --quiet
@@ -36,7 +60,15 @@ set +e
 cargo test --workspace --all-features 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+soak_status=0
+if [ "$status" -eq 0 ]; then
+  echo "==> fault soak, short (scripts/soak.sh 10)"
+  soak_out=$(mktemp -d)
+  SOAK_OUT="$soak_out" SOAK_PROFILE=debug bash scripts/soak.sh 10 || soak_status=$?
+  rm -rf "$soak_out"
+fi
 # One closing line for the whole run, summed from cargo's own result lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+if [ "$status" -eq 0 ]; then status=$soak_status; fi
 exit "$status"

@@ -205,6 +205,10 @@ pub fn decode_error(codec: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// How deeply nested a decoded MessagePack value may be (serde_json has the
+/// same limit of its own).
+const MAX_DEPTH: usize = 128;
+
 /// MessagePack (the default codec): compact, binary-safe, fast.
 ///
 /// Structs are encoded as maps with field names, so adding an optional field
@@ -229,6 +233,9 @@ impl Codec for MsgPack {
     fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error> {
         let mut rest = bytes;
         let mut de = rmp_serde::Deserializer::new(&mut rest);
+        // Session values are shallow; a stored value nested deeper is
+        // refused before it can exhaust the stack.
+        de.set_max_depth(MAX_DEPTH);
         visitor(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
             .map_err(|e| decode_error(self.name(), e))?;
         drop(de);

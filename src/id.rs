@@ -175,6 +175,22 @@ mod tests {
     }
 
     #[test]
+    fn checklist_08_ids_with_key_or_header_characters_are_refused_before_use() {
+        let base = "0123456789abcdefghij";
+        for bad in [
+            "*", "?", "[", "]", "{", "}", ":", "/", "..", " ", "\t", "\0", "\r", "\n", "\u{e9}",
+            ".", "=", ";", "\"", "\\",
+        ] {
+            let id = format!("{base}{bad}{base}");
+            assert_eq!(Id::from_cookie(&id), None, "{bad:?}");
+            assert!(Id::new(id).is_err(), "{bad:?}");
+        }
+        assert_eq!(Id::from_cookie(&"a".repeat(MIN_ID_LEN - 1)), None);
+        assert_eq!(Id::from_cookie(&"a".repeat(MAX_ID_LEN + 1)), None);
+        assert!(Id::from_cookie(base).is_some());
+    }
+
+    #[test]
     fn debug_never_shows_the_id() {
         let id = Id::new("0123456789abcdefXYZ".into()).unwrap();
         assert_eq!(format!("{id:?}"), "Id(<redacted>)");

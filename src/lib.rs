@@ -31,6 +31,8 @@
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
+//! - `plugins` (default): dotted names and includes resolved by loading plugin
+//!   libraries (see [`plugin`]).
 //! - `bincode`: the [`codec::Bincode`] codec (bincode is unmaintained).
 //! - `full`: all of the above.
 
@@ -39,18 +41,28 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cli;
 pub mod codec;
+// Used by the factory once `compat` / `legacy_secret` are wired in.
+#[allow(dead_code, unused_imports)]
+mod compat;
 pub mod config;
 pub mod cookie;
 mod factory;
 pub mod http;
 pub mod id;
+#[cfg(feature = "plugins")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
+pub mod plugin;
 pub mod session;
 pub mod store;
 
-pub use config::plugins as plugin;
 pub use config::{Configurator, Settings, session_factory_from_settings};
-pub use factory::{Builder, CacheControl, ClientCallable, MEMORY_URL, RedisSessionFactory};
+pub use cookie::SameSite;
+pub use factory::{
+    Builder, CacheControl, ClientCallable, Compat, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES,
+    MEMORY_URL, RedisSessionFactory, UrlValue,
+};
 #[cfg(feature = "axum")]
 pub use http::{MissingSessionLayer, SessionRejection};
 pub use http::{SessionLayer, SessionService};

@@ -62,6 +62,7 @@ macro_rules! both_stores {
 
 both_stores!(
     checklist_02_signed_unknown_id_is_never_adopted,
+    checklist_05_old_secrets_are_accepted_and_re_signed_removed_ones_rejected,
     checklist_04_malformed_signatures_are_treated_as_absent,
     checklist_06_tokens_for_another_purpose_are_rejected,
     checklist_07_oversized_and_duplicated_cookies_are_bounded,
@@ -139,6 +140,40 @@ async fn checklist_04_malformed_signatures_are_treated_as_absent(backend: Backen
         "1",
         "the real cookie still works"
     );
+}
+
+async fn checklist_05_old_secrets_are_accepted_and_re_signed_removed_ones_rejected(
+    backend: Backend,
+) {
+    const OLD: &str = "the-previous-secret-of-this-app-0123456789";
+    let before = backend.factory(|b| b);
+    let mut c = Client::new(app::router(&before));
+    c.get("/incr").await;
+    let signed_with_old = c.cookie.clone().unwrap();
+    // The secret rotates: what was current becomes an old secret.
+    let rotated = backend.builder(OLD).old_secrets([SECRET]).build().unwrap();
+    let seen = recorded(&rotated);
+    let mut after = Client::new(app::router(&rotated));
+    after.cookie = Some(signed_with_old.clone());
+    let r = after.get("/read").await;
+    assert_eq!(r.body, "1", "accepted");
+    let resigned = r.cookie("session").expect("re-signed in the response");
+    assert_ne!(resigned, signed_with_old);
+    assert_eq!(
+        CookieSigner::new(OLD).unwrap().verify("session", &resigned),
+        Some(signed_with_old.rsplit_once('.').unwrap().0),
+        "signed with the current secret"
+    );
+    assert_eq!(*seen.lock().unwrap(), [Reason::OldSecret]);
+    let r = after.get("/read").await;
+    assert!(
+        r.set_cookie.is_empty(),
+        "once re-signed, nothing more to send"
+    );
+    // The old secret is removed from the configuration: rejected.
+    let removed = backend.builder(OLD).build().unwrap();
+    let c = Client::new(app::router(&removed));
+    assert_eq!(c.send("/read", Some(signed_with_old)).await.body, "0");
 }
 
 async fn checklist_06_tokens_for_another_purpose_are_rejected(backend: Backend) {
@@ -583,14 +618,40 @@ async fn checklist_28_logs_and_debug_never_show_ids_secrets_or_values() {
 }
 
 #[tokio::test]
-async fn checklist_29_missing_short_or_placeholder_secrets_stop_start_up() {
+async fn checklist_29_weak_secrets_stop_start_up_or_warn() {
     for secret in ["", "short", "your_cookie_signing_secret"] {
         let e = RedisSessionFactory::builder(secret)
-            .url(Some("memory://".into()))
+            .url("memory://")
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("secret"), "{e}");
     }
+    // Long enough but guessable, and an insecure cookie: warnings.
+    let factory = RedisSessionFactory::builder("a".repeat(40))
+        .url("memory://")
+        .build()
+        .unwrap();
+    let warnings: Vec<String> = factory.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("secret")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("cookie_secure")),
+        "{warnings:?}"
+    );
+    let quiet = RedisSessionFactory::builder(SECRET)
+        .url("memory://")
+        .cookie_secure(true)
+        .build()
+        .unwrap();
+    assert!(quiet.warnings().is_empty(), "{:?}", quiet.warnings());
+    // An unknown dotted name stops start-up.
+    let settings = redis_sessions::Settings::new()
+        .with("redis.sessions.secret", SECRET)
+        .with("redis.sessions.url", "memory://")
+        .with("redis.sessions.serialize", "nosuchpackage.dumps");
+    assert!(redis_sessions::session_factory_from_settings(&settings).is_err());
 }
 
 fn now() -> u64 {

@@ -153,3 +153,142 @@ fn usage_errors_exit_2() {
         );
     }
 }
+
+#[test]
+fn help_exits_0() {
+    for args in [&["--help"][..], &["-h"], &["help"], &["check", "--help"]] {
+        let out = check(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with("usage: redis-sessions check [--section NAME] FILE\n"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("Exit status: 0 all well"), "{stdout}");
+    }
+}
+
+#[test]
+fn an_app_runs_the_check_with_its_own_names() {
+    use redis_sessions::config::Configurator;
+
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.serialize = myapp.codecs.json\nredis.sessions.deserialize = myapp.codecs.json\n\
+         redis.sessions.myapp.color = green\n"
+    ));
+    fn register(config: &mut Configurator) {
+        config.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
+        config.names_mut().declare_validated_setting(
+            "redis.sessions.myapp.color",
+            false,
+            |v: &str| {
+                matches!(v, "red" | "blue")
+                    .then_some(())
+                    .ok_or_else(|| "expected red or blue".to_owned())
+            },
+        );
+    }
+    let run = |args: &[&str]| {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = args.iter().map(|a| a.to_string());
+        let code = redis_sessions::cli::run_with(register, args, &mut out, &mut err);
+        (code, text(&out), text(&err))
+    };
+    let file = path.to_str().unwrap();
+    let (code, out, err) = run(&["/usr/bin/myapp", "check", file]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        err,
+        format!(
+            "{file}:6: redis.sessions.myapp.color = \"green\": expected red or blue\n1 problem found in {file}\n"
+        )
+    );
+
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("green", "red"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["/usr/bin/myapp", "check", file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("  redis.sessions.serialize = myapp.codecs.json\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  redis.sessions.myapp.color = red\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("store: the embedded in-memory store: ok\nok\n"),
+        "{out}"
+    );
+
+    let (code, _, err) = run(&["/usr/bin/myapp"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("usage: myapp check [--section NAME] FILE"),
+        "{err}"
+    );
+
+    // The stand-alone command does not know the app's names, and says so
+    // truthfully: it looked for a plugin library and found none.
+    let out = check(&["check", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{file}:4: redis.sessions.serialize = \"myapp.codecs.json\": no plugin library libmyapp.so in redis.sessions.plugin_path (no folders: set redis.sessions.plugin_path)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("was loaded"), "{stderr}");
+}
+
+#[test]
+fn check_lists_the_settings_of_included_plugins() {
+    let path = ini(&format!(
+        "[app:main]\npyramid.includes = hostroute\nredis.sessions.secret = {SECRET}\n\
+         redis.sessions.url = memory://\nredis.sessions.plugin_path = {}\n\
+         redis.sessions.hostroute.default = redis://:pw@127.0.0.1:1/0\n",
+        plugin_dir().display()
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("  redis.sessions.hostroute.default = redis://:<redacted>@127.0.0.1:1/0\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pw@"), "{stdout}");
+}
+
+#[test]
+fn check_warns_about_weak_settings_but_passes() {
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {}\nredis.sessions.url = memory://\nredis.sessions.cookie_secure = false\n",
+        "x".repeat(40)
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("redis.sessions.secret")),
+        "{stderr}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("cookie_secure")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&"x".repeat(40)),
+        "the secret is never shown: {stderr}"
+    );
+}

@@ -202,3 +202,103 @@ fn the_repository_settings_ini_is_valid() {
     assert_eq!(factory.store_description(), "the embedded in-memory store");
     assert_eq!(factory.timeout(), 1200);
 }
+
+#[test]
+fn errors_returned_from_main_print_their_lines_not_a_struct() {
+    let path = ini(&base(
+        "redis.sessions.timeout = ten\nredis.sessions.cookie_secure = maybe\n",
+    ));
+    let err = Configurator::from_ini(&path)
+        .unwrap()
+        .include("redis_sessions")
+        .unwrap_err();
+    // What `fn main() -> Result<(), Box<dyn Error>>` prints after "Error: ".
+    let boxed: Box<dyn std::error::Error> = Box::new(err.clone());
+    let debug = format!("{boxed:?}");
+    assert_eq!(debug, err.to_string());
+    let file = path.display();
+    assert_eq!(
+        debug.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{file}:4: redis.sessions.timeout = \"ten\": expected whole seconds, e.g. 1200"
+            ),
+            format!(
+                "{file}:5: redis.sessions.cookie_secure = \"maybe\": expected true or false (also yes/no, on/off, y/n, t/f, 1/0)"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn new_settings_are_checked_with_their_file_and_line() {
+    let path = ini(&base(
+        "redis.sessions.timeout = 315360001\n\
+         redis.sessions.cookie_name = __Host-session\n\
+         redis.sessions.old_secrets = an-old-secret-that-is-long-enough-1 tiny\n\
+         redis.sessions.tls_key_file = missing.key\n\
+         redis.sessions.cache_control = private\n",
+    ));
+    let err = Configurator::from_ini(&path)
+        .unwrap()
+        .include("redis_sessions")
+        .unwrap_err();
+    let file = path.display();
+    let lines: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    let key = path.with_file_name("missing.key");
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{file}:4: redis.sessions.timeout = \"315360001\": expected whole seconds up to 315360000 (10 years), e.g. 1200"
+            ),
+            format!(
+                "{file}:5: redis.sessions.cookie_name = \"__Host-session\": browsers drop a __Host- cookie unless its settings allow it: set redis.sessions.cookie_secure = true"
+            ),
+            format!(
+                "{file}:6: redis.sessions.old_secrets: old secret number 2 is 4 bytes long: expected at least 32 bytes (a former redis.sessions.secret)"
+            ),
+            format!(
+                "{file}:7: redis.sessions.tls_key_file = \"{}\": cannot read it (No such file or directory (os error 2)): expected a readable PEM file, e.g. /etc/redis/tls/ca.crt",
+                key.display()
+            ),
+            format!(
+                "{file}:7: redis.sessions.tls_key_file: a private key needs its client certificate: set redis.sessions.tls_cert_file too"
+            ),
+            format!(
+                "{file}:8: redis.sessions.cache_control = \"private\": expected no-store or none"
+            ),
+        ]
+    );
+    assert!(!err.to_string().contains("an-old-secret"), "{err}");
+}
+
+#[test]
+fn warnings_of_an_ini_file_name_their_line() {
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.url = memory://\nredis.sessions.secret = {SECRET}\n\
+         redis.sessions.cookie_secure = false\nredis.sessions.legacy_prefix = old:\n"
+    ));
+    let mut config = Configurator::from_ini(&path).unwrap();
+    config.include("redis_sessions").unwrap();
+    let factory = config.registry().session_factory().unwrap();
+    let file = path.display();
+    let warnings: Vec<String> = factory.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "{file}:4: redis.sessions.cookie_secure: the session cookie is also sent over plain HTTP: set redis.sessions.cookie_secure = true outside development"
+            ),
+            format!(
+                "{file}:5: redis.sessions.legacy_prefix: has no effect without redis.sessions.legacy_secret (upgrade mode) or redis.sessions.compat = pyramid_redis_sessions"
+            ),
+        ]
+    );
+    assert!(
+        factory
+            .warnings()
+            .iter()
+            .all(|w| w.kind() == ErrorKind::Warning)
+    );
+}

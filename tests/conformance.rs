@@ -1,5 +1,6 @@
-//! The behavioural suite: every test runs against the embedded store and
-//! against a real redis-server, through the conformance app's routes.
+//! The behavioural suite: every test runs against the embedded store, a
+//! real redis-server and a real Redis Cluster, through the conformance app's
+//! routes.
 
 use std::sync::atomic::Ordering;
 
@@ -35,6 +36,14 @@ macro_rules! suite {
                 #[tokio::test]
                 async fn $name() {
                     super::$name(crate::support::Backend::redis()).await
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::Backend::cluster()).await
                 }
             )*
         }

@@ -102,7 +102,11 @@ async fn values_get_or_popitem_and_tag_work_like_pyramids_dict() {
     assert_eq!(tag.len(), 16);
     assert!(!cookie.contains(&tag), "the tag is not part of the cookie");
     assert_eq!(again.keys().await.unwrap(), ["a"]);
-    assert_eq!(again.tag().unwrap(), tag, "the same before and after loading");
+    assert_eq!(
+        again.tag().unwrap(),
+        tag,
+        "the same before and after loading"
+    );
     assert_eq!(again.popitem::<u32>().await.unwrap(), Some(("a".into(), 1)));
     assert_eq!(again.popitem::<u32>().await.unwrap(), None);
 }
@@ -112,10 +116,16 @@ async fn flash_takes_any_serializable_message() {
     let factory = Backend::memory().factory(|b| b);
     let session = factory.new_session(None);
     session.flash("Saved.", "", false).await.unwrap();
-    session.flash("Saved.".to_string(), "", false).await.unwrap();
+    session
+        .flash("Saved.".to_string(), "", false)
+        .await
+        .unwrap();
     session.flash(42, "", false).await.unwrap();
     let messages: Vec<serde_json::Value> = session.pop_flash("").await.unwrap();
-    assert_eq!(messages, [serde_json::json!("Saved."), serde_json::json!(42)]);
+    assert_eq!(
+        messages,
+        [serde_json::json!("Saved."), serde_json::json!(42)]
+    );
 }
 
 #[tokio::test]
@@ -126,22 +136,31 @@ async fn client_callable_runs_only_for_requests_that_use_their_session() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let factory = RedisSessionFactory::builder(SECRET)
-        .client_callable(move |_: &http::request::Parts, options: &redis_sessions::RedisOptions| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            redis_sessions::RedisClient::open(options)
-        })
+        .client_callable(
+            move |_: &http::request::Parts, options: &redis_sessions::RedisOptions| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                redis_sessions::RedisClient::open(options)
+            },
+        )
         .build()
         .unwrap();
     let app = Router::new()
         .route("/plain", get(|| async { "ok" }))
         .route(
             "/used",
-            get(|s: Session| async move { s.invalidate(); "ok" }),
+            get(|s: Session| async move {
+                s.invalidate();
+                "ok"
+            }),
         )
         .layer(factory.layer());
     let c = Client::new(app);
     c.send("/plain", Some("anything.x".into())).await;
     assert_eq!(calls.load(Ordering::SeqCst), 0, "an untouched session");
     c.send("/used", None).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "invalidating nothing needs no store");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "invalidating nothing needs no store"
+    );
 }

@@ -7,11 +7,21 @@ mod support;
 #[path = "../examples/conformance/app.rs"]
 mod app;
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/quickstart/app/mod.rs"]
+mod quickstart;
+
+mod browser;
 mod checklist;
 mod cli;
+mod compat;
 mod config;
 mod conformance;
+mod demo;
 mod extractor;
+mod fuzz;
 mod plugins;
 mod redis_only;
+mod store;
+mod topologies;
 mod users;

@@ -198,9 +198,7 @@ fn a_plugin_with_a_wrong_stamp_is_refused_without_being_called() {
         "{text}"
     );
     assert!(
-        text.contains(
-            "rebuild the plugin with the same rustc, redis-sessions version and features"
-        ),
+        text.contains("rebuild the plugin with the same rustc and redis-sessions-plugin"),
         "{text}"
     );
 }
@@ -210,7 +208,7 @@ fn each_way_a_plugin_fails_has_its_own_message() {
     let cases = [
         (
             "nostamp.codec",
-            "exports no `REDIS_SESSIONS_PLUGIN_STAMP`: expected a plugin made with redis_sessions::export_plugin!",
+            "exports no `redis_sessions_plugin_stamp`: expected a plugin made with redis_sessions_plugin::export_plugin!",
         ),
         (
             "missing.codec",
@@ -255,4 +253,238 @@ fn plugin_path_takes_several_folders() {
         )
         .with("redis.sessions.id_generator", "idgen.sortable");
     assert!(session_factory_from_settings(&settings).is_ok());
+}
+
+fn ini_with_plugins(extra: &str) -> std::path::PathBuf {
+    ini(&format!(
+        "[app:main]\nredis.sessions.plugin_path = {}\n{extra}",
+        plugin_dir().display()
+    ))
+}
+
+#[tokio::test]
+async fn a_plugin_included_from_an_ini_file_registers_its_names() {
+    let server = RedisServer::start();
+    let path = ini_with_plugins(&format!(
+        "pyramid.includes = hostroute redis_sessions\n\
+         redis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.client_callable = hostroute.by_host\n\
+         redis.sessions.hostroute.map = a.test {}\n",
+        server.url()
+    ));
+    let mut config = Configurator::from_ini(&path).unwrap();
+    config.include("hostroute").unwrap();
+    assert_eq!(
+        config.names().loaded_packages().collect::<Vec<_>>(),
+        ["hostroute"]
+    );
+    assert!(
+        config
+            .names()
+            .declared_settings()
+            .any(|(key, secret)| key == "redis.sessions.hostroute.map" && !secret)
+    );
+    let registry = config.commit().unwrap();
+    let mut c = Client::new(app::router(registry.session_factory().unwrap()));
+    c.get("http://a.test/incr").await;
+    assert_eq!(server.keys(), [key_of(&c.id())]);
+}
+
+#[test]
+fn settings_of_included_plugins_are_checked_with_file_and_line() {
+    let path = ini_with_plugins(
+        "pyramid.includes = hostroute\n\
+         redis.sessions.hostroute.map = a.test\n\
+         redis.sessions.hostroute.mpa = b.test redis://b\n\
+         redis.sessions.hostroute.default = localhost\n\
+         redis.sessions.elsewhere.thing = 1\n",
+    );
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    let file = path.display();
+    let lines: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{file}:4: redis.sessions.hostroute.map = \"a.test\": entry 1: expected `host url`, e.g. shop.example.com redis://127.0.0.1:6379/0"
+            ),
+            format!(
+                "{file}:5: redis.sessions.hostroute.mpa: unknown setting: did you mean redis.sessions.hostroute.map?"
+            ),
+            format!(
+                "{file}:6: redis.sessions.hostroute.default = \"localhost\": expected a Redis URL, e.g. redis://127.0.0.1:6379/0"
+            ),
+            format!(
+                "{file}:7: redis.sessions.elsewhere.thing: unknown setting: no included package declares it: expected a setting of a loaded plugin (name one of its objects, or list elsewhere in pyramid.includes)"
+            ),
+        ]
+    );
+    assert_eq!(err.problems()[1].kind(), ErrorKind::Unknown);
+    assert_eq!(err.problems()[0].kind(), ErrorKind::Invalid);
+}
+
+#[test]
+fn a_failing_plugin_includeme_registers_nothing() {
+    let path = ini_with_plugins("pyramid.includes = hostroute\n");
+    let mut config = Configurator::from_ini(&path).unwrap();
+    let err = config.include("hostroute").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot include hostroute: ")
+            && text.contains("libhostroute.so: includeme failed: hostroute routes no host: set redis.sessions.hostroute.map"),
+        "{text}"
+    );
+    assert_eq!(err.problems()[0].line(), Some(3), "{text}");
+    assert_eq!(config.names().loaded_packages().count(), 0);
+    assert_eq!(config.names().declared_settings().count(), 0);
+}
+
+#[test]
+fn secret_plugin_settings_never_show_their_values() {
+    let path = ini_with_plugins(
+        "pyramid.includes = aead\n\
+         redis.sessions.aead.key = sekrit-value\n\
+         redis.sessions.aead.kye = sekrit-typo\n",
+    );
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    let file = path.display();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{file}:4: redis.sessions.aead.key: the key has 12 characters: expected 64 hex digits (32 random bytes), e.g. the output of `openssl rand -hex 32`\n\
+             {file}:5: redis.sessions.aead.kye: unknown setting: did you mean redis.sessions.aead.key?"
+        )
+    );
+    assert!(!format!("{err:?}").contains("sekrit"));
+}
+
+#[test]
+fn a_panic_in_a_plugin_is_caught_on_its_side() {
+    let err = session_factory_from_settings(
+        &settings("memory://").with("redis.sessions.serialize", "panicky.codec"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("libpanicky.so: the plugin panicked"),
+        "{err}"
+    );
+    let path = ini_with_plugins("includes = panicky\nredis.sessions.panicky.when = include\n");
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("libpanicky.so: includeme failed: the plugin panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_plugin_cannot_declare_the_librarys_own_settings() {
+    let path = ini_with_plugins(
+        "includes = panicky
+redis.sessions.panicky.when = declare-core
+",
+    );
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("libpanicky.so: includeme failed: the host refused redis.sessions.timeout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn app_names_get_suggestions_and_are_never_searched_as_plugins() {
+    let path = ini_with_plugins(&format!(
+        "redis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.serialize = myapp.codecs.jsno\n\
+         redis.sessions.deserialize = myapp.codecs.xml\n"
+    ));
+    let mut config = Configurator::from_ini(&path).unwrap();
+    config.register_codec("myapp.codecs.json", redis_sessions::codec::Json);
+    let text = config.include("redis_sessions").unwrap_err().to_string();
+    assert!(
+        text.contains("no codec is named \"myapp.codecs.jsno\": did you mean myapp.codecs.json?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no codec is named \"myapp.codecs.xml\" (myapp.* names are registered in code, and this is not one of them)"),
+        "{text}"
+    );
+    assert!(!text.contains("libmyapp"), "{text}");
+    assert_eq!(config.names().loaded_packages().count(), 0);
+
+    let path = ini_with_plugins("pyramid.includes = redis_sesions\n");
+    let err = Configurator::from_ini(&path).unwrap().commit().unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            ":3: pyramid.includes = \"redis_sesions\": no include is named \"redis_sesions\": did you mean redis_sessions?"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_package_whose_library_is_missing_is_not_loaded() {
+    let path = ini_with_plugins(&format!(
+        "redis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.serialize = missing.one\nredis.sessions.deserialize = missing.two\n"
+    ));
+    let mut config = Configurator::from_ini(&path).unwrap();
+    let err = config.include("redis_sessions").unwrap_err();
+    // Both names get the true reason; neither claims the library loaded.
+    assert_eq!(err.problems().len(), 2, "{err}");
+    for problem in err.problems() {
+        assert!(
+            problem
+                .message()
+                .starts_with("no plugin library libmissing.so in redis.sessions.plugin_path"),
+            "{problem}"
+        );
+    }
+    assert_eq!(config.names().loaded_packages().count(), 0);
+}
+
+#[test]
+fn plugins_depend_on_the_plugin_abi_crate_alone() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for package in [
+        "redis-sessions-aead",
+        "redis-sessions-hostroute",
+        "redis-sessions-idgen",
+    ] {
+        let out = std::process::Command::new(&cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "tree",
+                "-p",
+                package,
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+            ])
+            .output()
+            .unwrap();
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let crates: Vec<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert!(
+            crates.contains(&"redis-sessions-plugin"),
+            "{package}: {tree}"
+        );
+        for host in ["redis-sessions", "redis", "tokio"] {
+            assert!(
+                !crates.contains(&host),
+                "{package} depends on {host}: {tree}"
+            );
+        }
+    }
 }

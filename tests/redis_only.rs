@@ -50,16 +50,38 @@ async fn round_trips_per_request_hold_the_floor() {
     assert_eq!(r.body, "2");
     assert_eq!(
         read,
-        counts(&[("hgetall", 1), ("expire", 1)]),
-        "first read: one pipelined round trip that also refreshes the TTL"
+        counts(&[("hgetall", 1)]),
+        "an ordinary read: one command (the TTL refresh is not due)"
     );
 
     let (r, incr) = server.commands_during(c.get("/incr")).await;
     assert_eq!(r.body, "3");
     assert_eq!(
         incr,
-        counts(&[("hgetall", 1), ("expire", 1), ("hset", 1), ("hexists", 1)]),
-        "read + change: one round trip each"
+        counts(&[("hgetall", 1), ("evalsha", 1), ("expire", 1), ("hset", 1)]),
+        "read + change: two round trips, four commands; the update sets the TTL"
+    );
+
+    // Make the refresh due: the last one was long ago.
+    let key = key_of(&c.id());
+    redis::cmd("HSET")
+        .arg(&key)
+        .arg(redis_sessions::store::REFRESHED_FIELD)
+        .arg(0)
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    let (r, due) = server.commands_during(c.get("/read")).await;
+    assert_eq!(r.body, "3");
+    assert_eq!(
+        due,
+        counts(&[("hgetall", 1), ("evalsha", 1), ("expire", 1), ("hset", 1)]),
+        "a due refresh happens at response time"
+    );
+    let (_, after) = server.commands_during(c.get("/read")).await;
+    assert_eq!(
+        after,
+        counts(&[("hgetall", 1)]),
+        "and then is not due again"
     );
 
     let mut fresh = c.clone();
@@ -80,13 +102,13 @@ async fn round_trips_per_request_hold_the_floor() {
         delete,
         counts(&[
             ("hgetall", 1),
+            ("evalsha", 1),
             ("expire", 1),
             ("hdel", 1),
-            ("hexists", 2),
-            ("hlen", 1),
+            ("hkeys", 1),
             ("del", 1),
         ]),
-        "emptying a session: the update finds it empty, then one DEL"
+        "emptying a session: the update finds it empty and deletes it, in one round trip"
     );
     assert!(!server.keys().contains(&emptied));
 
@@ -118,11 +140,22 @@ async fn ttl_is_the_idle_timeout_and_can_be_adjusted_or_disabled() {
         "a read keeps the adjusted timeout: {}",
         server.ttl(&key)
     );
-    let (_, touch) = server.commands_during(c.get("/read")).await;
-    assert_eq!(
-        touch,
-        counts(&[("hgetall", 1), ("expire", 2)]),
-        "a read of a session with its own timeout: the load, then its TTL at response time"
+    redis::cmd("EXPIRE")
+        .arg(&key)
+        .arg(10)
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(&key)
+        .arg(redis_sessions::store::REFRESHED_FIELD)
+        .arg(0)
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    c.get("/read").await;
+    assert!(
+        (4995..=5000).contains(&server.ttl(&key)),
+        "a due refresh restores the session's own timeout: {}",
+        server.ttl(&key)
     );
     c.get("/timeout?seconds=0").await;
     assert_eq!(server.ttl(&key), -1, "timeout 0: no expiry");
@@ -159,13 +192,13 @@ async fn sessions_expire_after_their_idle_timeout_in_memory() {
     c.get("/incr").await;
     tokio::time::advance(Duration::from_secs(59)).await;
     assert_eq!(
-        c.get("/read").await.body,
-        "1",
-        "a read refreshes the idle timeout"
+        c.get("/incr").await.body,
+        "2",
+        "alive after 59 s; the update sets the idle timeout again"
     );
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_eq!(c.get("/incr").await.body, "2");
-    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(c.get("/read").await.body, "2");
+    tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(c.get("/read").await.body, "0");
     if let Backend::Memory(store) = &backend {
         assert!(store.is_empty());

@@ -72,7 +72,10 @@ async fn my_sessions_lists_every_device_with_the_current_one_marked(backend: Bac
     let listed = laptop.get("/my_sessions").await.json();
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 2, "{listed:?}");
-    let current: Vec<bool> = listed.iter().map(|s| s["current"].as_bool().unwrap()).collect();
+    let current: Vec<bool> = listed
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
     assert_eq!(current.iter().filter(|c| **c).count(), 1);
     for session in listed {
         let tag = session["tag"].as_str().unwrap();
@@ -144,9 +147,15 @@ async fn logout_unbinds_and_the_listing_forgets_the_session(backend: Backend) {
     // still drops out of the listing.
     let mut c = Client::new(router);
     c.get("/login?user=erin").await;
-    assert_eq!(a.get("/my_sessions").await.json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        a.get("/my_sessions").await.json().as_array().unwrap().len(),
+        2
+    );
     c.get("/invalidate").await;
-    assert_eq!(a.get("/my_sessions").await.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        a.get("/my_sessions").await.json().as_array().unwrap().len(),
+        1
+    );
 }
 
 async fn the_admin_handle_lists_and_revokes_any_user(backend: Backend) {
@@ -160,7 +169,10 @@ async fn the_admin_handle_lists_and_revokes_any_user(backend: Backend) {
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|s| !s.current));
     assert!(users.revoke("frank", &listed[0].tag).await.unwrap());
-    assert!(!users.revoke("frank", &listed[0].tag).await.unwrap(), "already gone");
+    assert!(
+        !users.revoke("frank", &listed[0].tag).await.unwrap(),
+        "already gone"
+    );
     assert_eq!(users.revoke_all("frank").await.unwrap(), 1);
     assert_eq!(a.get("/whoami").await.body, "");
     assert_eq!(b.get("/whoami").await.body, "");

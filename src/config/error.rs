@@ -20,6 +20,10 @@ pub enum ErrorKind {
     /// A dotted name cannot be resolved (no such name, or a plugin library
     /// is missing, was built differently, or failed).
     Name,
+    /// Not an error: a setting that works but weakens security or has no
+    /// effect (a published secret, `cookie_secure = false`, …). Found in
+    /// `RedisSessionFactory::warnings`, never in an [`Error`].
+    Warning,
 }
 
 /// One configuration problem: where it is, which key, the value seen, and
@@ -55,6 +59,12 @@ impl Problem {
 
     /// Records the value seen (pass a masked value for secrets).
     pub fn with_value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// Records the value seen, in place (pass a masked value for secrets).
+    pub fn seen(&mut self, value: impl Into<String>) -> &mut Self {
         self.value = Some(value.into());
         self
     }
@@ -130,7 +140,14 @@ impl fmt::Display for Problem {
 /// assert_eq!(err.problems()[0].key(), Some("redis.sessions.secret"));
 /// assert!(err.to_string().contains("expected at least 32"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` prints the same lines as `Display`, so `?` in `main` reads well:
+///
+/// ```text
+/// Error: app.ini:14: redis.sessions.timeout = "ten": expected whole seconds, e.g. 1200
+/// app.ini:15: redis.sessions.cookie_secure = "maybe": expected true or false (also yes/no, on/off, y/n, t/f, 1/0)
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     problems: Vec<Problem>,
 }
@@ -173,6 +190,12 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {}
 
 #[cfg(test)]
@@ -198,6 +221,7 @@ mod tests {
             Problem::new(ErrorKind::Unknown, "unknown").with_key("b"),
         ]);
         assert_eq!(e.to_string(), "a: required\nb: unknown");
+        assert_eq!(format!("{e:?}"), e.to_string());
         assert_eq!(e.kind(), ErrorKind::Missing);
     }
 }

@@ -18,6 +18,12 @@ use super::{Error, ErrorKind, Problem};
 
 /// The deepest chain of `%(name)s` references followed, as in Python.
 const MAX_INTERPOLATION_DEPTH: usize = 10;
+/// The most `%(name)s` references expanded for one value, nested ones
+/// included: a file of references to references cannot make start-up
+/// do exponential work.
+const MAX_INTERPOLATIONS: usize = 1000;
+/// The longest value interpolation may produce.
+const MAX_INTERPOLATED_LEN: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -250,7 +256,7 @@ impl Ini {
         let mut values = Vec::new();
         let mut problems = Vec::new();
         for (key, entry) in merged {
-            match interpolate(&entry.value, &scope, 0) {
+            match interpolate(&entry.value, &scope, 0, &mut 0) {
                 Ok(value) => values.push(IniValue {
                     key: key.to_owned(),
                     value,
@@ -278,10 +284,13 @@ impl Ini {
     }
 }
 
+/// Expands `%(name)s` references; `expanded` counts the references
+/// expanded so far for the value being read.
 fn interpolate(
     value: &str,
     scope: &BTreeMap<&str, &Entry>,
     depth: usize,
+    expanded: &mut usize,
 ) -> Result<String, String> {
     if depth > MAX_INTERPOLATION_DEPTH {
         return Err(format!(
@@ -312,7 +321,18 @@ fn interpolate(
                 known.join(", ")
             ));
         };
-        out.push_str(&interpolate(&target.value, scope, depth + 1)?);
+        *expanded += 1;
+        if *expanded > MAX_INTERPOLATIONS {
+            return Err(format!(
+                "more than {MAX_INTERPOLATIONS} %(…)s references to expand: expected a few references, each to a plain value"
+            ));
+        }
+        out.push_str(&interpolate(&target.value, scope, depth + 1, expanded)?);
+        if out.len() > MAX_INTERPOLATED_LEN {
+            return Err(format!(
+                "%(…)s references expand to more than {MAX_INTERPOLATED_LEN} bytes: expected a value of reasonable size"
+            ));
+        }
         rest = &inner[close + 2..];
     }
     out.push_str(rest);
@@ -441,5 +461,54 @@ mod tests {
             err.to_string(),
             "/srv/app/app.ini:3: timeout: set twice (first on line 2): expected each key once per section"
         );
+    }
+
+    #[test]
+    fn reference_bombs_are_refused_without_expanding_them() {
+        // Each level doubles the text ten times over: 10^9 copies if expanded.
+        let mut text = String::from("[app:main]\nl0 = lol\n");
+        for level in 1..=9 {
+            let prev = format!("%(l{})s", level - 1);
+            text.push_str(&format!("l{level} = {}\n", prev.repeat(10)));
+        }
+        let err = parse(&text).unwrap().section("app:main").unwrap_err();
+        assert!(err.problems().iter().all(|p| p.kind() == ErrorKind::Syntax));
+        assert!(err.to_string().contains("l9 = "), "{err}");
+        // Empty expansions cost work, not memory: also bounded.
+        let mut text = String::from("[app:main]\ne0 =\n");
+        for level in 1..=9 {
+            let prev = format!("%(e{})s", level - 1);
+            text.push_str(&format!("e{level} = {}\n", prev.repeat(50)));
+        }
+        let err = parse(&text).unwrap().section("app:main").unwrap_err();
+        assert!(
+            err.to_string().contains("more than 1000 %(…)s references"),
+            "{err}"
+        );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_fails_without_panic(pieces in proptest::collection::vec(
+                prop::sample::select(&[
+                    "[", "]", "app:main", "DEFAULT", "key", "é", " ", "\t", "\n", "=", ":",
+                    "%", "%%", "%(", ")s", "%(key)s", "%(here)s", "#", ";", "\r\n",
+                ][..]),
+                0..200,
+            )) {
+                let text = pieces.concat();
+                if let Ok(ini) = parse(&text) {
+                    let names: Vec<String> = ini.section_names().map(str::to_owned).collect();
+                    for name in names {
+                        let _ = ini.section(&name);
+                    }
+                }
+            }
+        }
     }
 }

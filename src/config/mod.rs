@@ -9,7 +9,9 @@
 //!
 //! - Keys match by their full name (`redis.sessions.timeout`), not by their
 //!   last segment; an unknown `redis.sessions.*` key is an error with a
-//!   suggestion instead of a `TypeError`.
+//!   suggestion instead of a `TypeError`. Keys with a second dot
+//!   (`redis.sessions.<package>.<key>`) belong to the package that declares
+//!   them and are checked against its declarations.
 //! - `cookie_secure = maybe` is an error, not `false`.
 //! - Dotted names resolve to registered objects or to plugin libraries
 //!   (`libpkg.so` on `redis.sessions.plugin_path`), not to Python imports.
@@ -33,14 +35,14 @@ mod configurator;
 mod error;
 mod ini;
 mod names;
-pub mod plugins;
 pub mod settings;
 
 pub use configurator::{
-    Configurator, INCLUDES_KEYS, Registry, includeme, session_factory_from_settings,
+    Checked, Configurator, INCLUDES_KEYS, Includeme, Registry, includeme,
+    session_factory_from_settings,
 };
 pub use error::{Error, ErrorKind, Problem};
-pub use names::{BUILTIN_NAMES, Includeme, NameRegistry};
+pub use names::{BUILTIN_NAMES, NameRegistry, Validator};
 pub use settings::Settings;
 
 /// The closest of `options` to `word`, if it is a likely typo of it.

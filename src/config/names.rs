@@ -1,44 +1,83 @@
 //! The dotted-name registry: what `client_callable`, `serialize`,
-//! `deserialize`, `id_generator` and includes name.
+//! `deserialize` and `id_generator` name, the `redis.sessions.<pkg>.<key>`
+//! settings that packages declare, and the plugin packages loaded. (Includes
+//! are the [`Configurator`](super::Configurator)'s: an includeme takes the
+//! configurator, which holds this registry.)
 //!
-//! A name is looked up here first: the built-ins, then what the application
-//! registered. A dotted name `pkg.attr` that is not registered loads plugin
-//! library `libpkg.so` from `redis.sessions.plugin_path` (see
-//! [`plugins`](crate::plugin)), lets it register its names, and is looked up again.
+//! A name resolves honestly, in this order:
+//!
+//! 1. a registered name (built-in, registered by the application, or by a
+//!    plugin already included) is used as it is;
+//! 2. a dotted name `pkg.attr` whose package has names registered in code,
+//!    or is loaded already, is never searched as a plugin: if it is not
+//!    registered, the error suggests the closest registered name;
+//! 3. any other dotted name includes the plugin library `libpkg.so` from
+//!    `redis.sessions.plugin_path` (see [`plugin`](crate::plugin)), whose
+//!    includeme registers its names; then the name is looked up again. When
+//!    there is no such library and a registered name is close, the error is
+//!    "did you mean …?" rather than "no library".
+//!
+//! A package counts as loaded only once its library loaded and its includeme
+//! succeeded, so "was loaded but does not register it" is only ever said of
+//! a library that was.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[cfg(feature = "plugins")]
-use super::plugins::PluginSink;
-use super::plugins::{
-    HostClientCallable, HostCodec, HostIdGenerator, PluginMaker, RawClientCallable, RawCodec,
-    RawIdGenerator, SettingsLookup,
-};
-use super::{Configurator, Error};
-use crate::ClientCallable;
 use crate::codec::{Codec, Json, MsgPack};
+use crate::factory::ClientCallable;
 use crate::id::{DefaultIdGenerator, IdGenerator};
+#[cfg(feature = "plugins")]
+use crate::plugin::{Maker, PluginSink, SettingValidator};
 
-/// The function an include runs (Pyramid's `includeme`).
-pub type Includeme = fn(&mut Configurator) -> Result<(), Error>;
+/// Checks the text of a declared setting; the message must not repeat the
+/// value (it may be a secret).
+pub type Validator = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
-enum Entry<T: ?Sized, R> {
-    Ready(Arc<T>),
-    Plugin(PluginMaker<R>),
+/// A source of setting values by name (the host's settings, as plugin
+/// constructors read them).
+pub(crate) trait SettingsLookup {
+    /// The text of setting `name`, if set.
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
+    fn lookup(&self, name: &str) -> Option<String>;
 }
 
-impl<T: ?Sized, R> Clone for Entry<T, R> {
+/// What resolution needs besides the registry.
+pub(crate) struct Resolve<'a> {
+    /// Folders searched for plugin libraries.
+    pub(crate) plugin_path: &'a [PathBuf],
+    /// The settings plugin objects are built from.
+    pub(crate) settings: &'a dyn SettingsLookup,
+}
+
+enum Entry<T: ?Sized> {
+    Ready(Arc<T>),
+    #[cfg(feature = "plugins")]
+    Plugin(Maker<T>),
+}
+
+impl<T: ?Sized> Clone for Entry<T> {
     fn clone(&self) -> Self {
         match self {
             Self::Ready(value) => Self::Ready(Arc::clone(value)),
-            Self::Plugin(maker) => Self::Plugin(maker.clone()),
+            #[cfg(feature = "plugins")]
+            Self::Plugin(maker) => Self::Plugin(Arc::clone(maker)),
         }
     }
 }
 
-/// Dotted name → client callable, codec, id generator or includeme.
+/// A declared `redis.sessions.<pkg>.<key>` setting.
+#[derive(Clone)]
+pub(crate) struct Declared {
+    /// Masked in output, never shown in messages.
+    pub(crate) secret: bool,
+    /// Checks its value.
+    pub(crate) validator: Option<Validator>,
+}
+
+/// Dotted name → client callable, codec or id generator, plus the settings
+/// that packages declare.
 ///
 /// ```
 /// use redis_sessions::config::NameRegistry;
@@ -47,16 +86,21 @@ impl<T: ?Sized, R> Clone for Entry<T, R> {
 /// let mut names = NameRegistry::new();
 /// names.register_codec("myapp.codecs.json", Json);
 /// names.register_id_generator("myapp.ids.hex", || "0123456789abcdef0123".to_string());
+/// names.declare_validated_setting("redis.sessions.myapp.color", false, |v: &str| {
+///     if v == "red" || v == "blue" { Ok(()) } else { Err("expected red or blue".into()) }
+/// });
 /// assert!(names.codec_names().any(|n| n == "myapp.codecs.json"));
 /// assert!(names.codec_names().any(|n| n == "msgpack"));
 /// ```
 #[derive(Clone)]
 pub struct NameRegistry {
-    codecs: BTreeMap<String, Entry<dyn Codec, RawCodec>>,
-    client_callables: BTreeMap<String, Entry<dyn ClientCallable, RawClientCallable>>,
-    id_generators: BTreeMap<String, Entry<dyn IdGenerator, RawIdGenerator>>,
-    includemes: BTreeMap<String, Includeme>,
-    declared: BTreeMap<String, bool>,
+    codecs: BTreeMap<String, Entry<dyn Codec>>,
+    client_callables: BTreeMap<String, Entry<dyn ClientCallable>>,
+    id_generators: BTreeMap<String, Entry<dyn IdGenerator>>,
+    declared: BTreeMap<String, Declared>,
+    /// Packages that the application provides in code (its includes).
+    in_code: BTreeSet<String>,
+    /// Plugin packages whose library loaded and whose includeme ran here.
     loaded: BTreeSet<String>,
 }
 
@@ -72,7 +116,8 @@ impl std::fmt::Debug for NameRegistry {
                 "id_generators",
                 &self.id_generators.keys().collect::<Vec<_>>(),
             )
-            .field("includemes", &self.includemes.keys().collect::<Vec<_>>())
+            .field("declared", &self.declared.keys().collect::<Vec<_>>())
+            .field("loaded", &self.loaded)
             .finish()
     }
 }
@@ -98,6 +143,23 @@ pub const BUILTIN_NAMES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The prefix of every setting of this library.
+const SETTINGS_PREFIX: &str = "redis.sessions.";
+
+/// Whether a plugin may declare setting `name`: only in its own namespace,
+/// `redis.sessions.<pkg>.<key>`, never one of this library's keys.
+#[cfg(feature = "plugins")]
+fn is_package_setting(name: &str) -> bool {
+    name.strip_prefix(SETTINGS_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(package, key)| !package.is_empty() && !key.is_empty())
+}
+
+/// The kinds of named objects, for messages.
+const CODEC: &str = "codec";
+const CLIENT_CALLABLE: &str = "client callable";
+const ID_GENERATOR: &str = "id generator";
+
 impl NameRegistry {
     /// A registry holding the built-in names.
     pub fn new() -> Self {
@@ -105,8 +167,8 @@ impl NameRegistry {
             codecs: BTreeMap::new(),
             client_callables: BTreeMap::new(),
             id_generators: BTreeMap::new(),
-            includemes: BTreeMap::new(),
             declared: BTreeMap::new(),
+            in_code: BTreeSet::new(),
             loaded: BTreeSet::new(),
         };
         names.register_codec("msgpack", MsgPack);
@@ -115,7 +177,7 @@ impl NameRegistry {
         names.register_codec("bincode", crate::codec::Bincode);
         names.register_id_generator("generate_session_id", DefaultIdGenerator);
         names.register_id_generator("redis_sessions.id.generate_session_id", DefaultIdGenerator);
-        names.register_includeme("redis_sessions", super::includeme);
+        names.in_code.insert("redis_sessions".to_owned());
         names
     }
 
@@ -148,13 +210,42 @@ impl NameRegistry {
         self
     }
 
-    /// Registers `includeme` under `name` (for `include` and the includes line).
-    pub fn register_includeme(
+    /// Records that package `package` is provided in code (an include
+    /// registered by the application): no plugin library is searched for it.
+    pub(crate) fn provide_in_code(&mut self, package: &str) {
+        self.in_code.insert(package.to_owned());
+    }
+
+    /// Declares a setting `redis.sessions.<pkg>.<key>` that the application
+    /// reads, so that the configuration check does not report it as unknown;
+    /// `secret` settings are masked in output and never shown in messages.
+    pub fn declare_setting(&mut self, name: impl Into<String>, secret: bool) -> &mut Self {
+        self.declared.insert(
+            name.into(),
+            Declared {
+                secret,
+                validator: None,
+            },
+        );
+        self
+    }
+
+    /// Declares a setting like [`NameRegistry::declare_setting`], with a
+    /// validator whose message the configuration check reports with the
+    /// setting's file and line.
+    pub fn declare_validated_setting(
         &mut self,
         name: impl Into<String>,
-        includeme: Includeme,
+        secret: bool,
+        validator: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
     ) -> &mut Self {
-        self.includemes.insert(name.into(), includeme);
+        self.declared.insert(
+            name.into(),
+            Declared {
+                secret,
+                validator: Some(Arc::new(validator)),
+            },
+        );
         self
     }
 
@@ -163,13 +254,39 @@ impl NameRegistry {
         self.codecs.keys().map(String::as_str)
     }
 
-    /// Settings declared by loaded plugins, with whether each is secret.
+    /// Declared `redis.sessions.<pkg>.<key>` settings, with whether each is
+    /// secret.
     pub fn declared_settings(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.declared.iter().map(|(k, v)| (k.as_str(), *v))
+        self.declared.iter().map(|(k, d)| (k.as_str(), d.secret))
     }
 
-    pub(crate) fn includeme(&self, name: &str) -> Option<Includeme> {
-        self.includemes.get(name).copied()
+    /// The plugin packages loaded into this registry.
+    pub fn loaded_packages(&self) -> impl Iterator<Item = &str> {
+        self.loaded.iter().map(String::as_str)
+    }
+
+    pub(crate) fn declared(&self, key: &str) -> Option<&Declared> {
+        self.declared.get(key)
+    }
+
+    /// Whether `package` is loaded from a library, or has names registered
+    /// in code (then no library is searched for it).
+    pub(crate) fn knows_package(&self, package: &str) -> bool {
+        let prefix = format!("{package}.");
+        let settings = self
+            .declared
+            .keys()
+            .filter_map(|key| key.strip_prefix(SETTINGS_PREFIX));
+        self.loaded.contains(package)
+            || self.in_code.contains(package)
+            || self
+                .codecs
+                .keys()
+                .chain(self.client_callables.keys())
+                .chain(self.id_generators.keys())
+                .map(String::as_str)
+                .chain(settings)
+                .any(|name| name.starts_with(&prefix))
     }
 
     pub(crate) fn resolve_codec(
@@ -177,10 +294,7 @@ impl NameRegistry {
         name: &str,
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn Codec>, String> {
-        self.ensure(name, ctx, |n| n.codecs.contains_key(name))?;
-        resolve(&self.codecs, "codec", name, |maker| {
-            Ok(Arc::new(HostCodec::new(name, maker, ctx.settings)?))
-        })
+        self.resolve(name, ctx, CODEC, |n| &n.codecs)
     }
 
     pub(crate) fn resolve_client_callable(
@@ -188,10 +302,7 @@ impl NameRegistry {
         name: &str,
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn ClientCallable>, String> {
-        self.ensure(name, ctx, |n| n.client_callables.contains_key(name))?;
-        resolve(&self.client_callables, "client callable", name, |maker| {
-            Ok(Arc::new(HostClientCallable::new(maker, ctx.settings)?))
-        })
+        self.resolve(name, ctx, CLIENT_CALLABLE, |n| &n.client_callables)
     }
 
     pub(crate) fn resolve_id_generator(
@@ -199,98 +310,180 @@ impl NameRegistry {
         name: &str,
         ctx: &Resolve<'_>,
     ) -> Result<Arc<dyn IdGenerator>, String> {
-        self.ensure(name, ctx, |n| n.id_generators.contains_key(name))?;
-        resolve(&self.id_generators, "id generator", name, |maker| {
-            Ok(Arc::new(HostIdGenerator::new(maker, ctx.settings)?))
-        })
+        self.resolve(name, ctx, ID_GENERATOR, |n| &n.id_generators)
     }
 
-    /// Loads the plugin behind a dotted name that is not registered yet.
-    fn ensure(
+    /// The object registered as `name`, loading its plugin if it needs one
+    /// (see the module docs for the order).
+    fn resolve<T: ?Sized>(
         &mut self,
         name: &str,
         ctx: &Resolve<'_>,
-        known: impl Fn(&Self) -> bool,
-    ) -> Result<(), String> {
-        if known(self) {
-            return Ok(());
+        what: &str,
+        entries: impl Fn(&Self) -> &BTreeMap<String, Entry<T>>,
+    ) -> Result<Arc<T>, String> {
+        let package = name.split_once('.').map(|(package, _)| package);
+        if let Some(package) = package
+            && !entries(self).contains_key(name)
+            && !self.knows_package(package)
+        {
+            match self.include_package(package, ctx.plugin_path, ctx.settings) {
+                Ok(()) => {}
+                Err(PackageError::NotFound(why)) => {
+                    let keys = entries(self).keys().map(String::as_str);
+                    return Err(match super::suggest(name, keys) {
+                        Some(close) => {
+                            format!("no {what} is named {name:?}: did you mean {close}?")
+                        }
+                        None => why,
+                    });
+                }
+                Err(PackageError::Failed(why)) => return Err(why),
+            }
         }
-        let Some((package, _)) = name.split_once('.') else {
-            return Ok(());
+        match entries(self).get(name) {
+            Some(Entry::Ready(value)) => Ok(Arc::clone(value)),
+            #[cfg(feature = "plugins")]
+            Some(Entry::Plugin(make)) => {
+                let lookup = |key: &str| ctx.settings.lookup(key);
+                make(&lookup)
+            }
+            None => Err(self.unknown(what, name, entries(self).keys())),
+        }
+    }
+
+    /// Why `name` is not known: a suggestion, or what is known.
+    fn unknown<'a>(
+        &self,
+        what: &str,
+        name: &str,
+        known: impl Iterator<Item = &'a String>,
+    ) -> String {
+        let known: Vec<&str> = known.map(String::as_str).collect();
+        if let Some(close) = super::suggest(name, known.iter().copied()) {
+            return format!("no {what} is named {name:?}: did you mean {close}?");
+        }
+        let hint = match name.split_once('.') {
+            Some((package, _)) if self.loaded.contains(package) => {
+                format!(" (lib{package} was loaded but does not register it)")
+            }
+            Some((package, _)) if self.knows_package(package) => {
+                format!(" ({package}.* names are registered in code, and this is not one of them)")
+            }
+            _ => String::new(),
         };
-        if package == "redis_sessions" || !self.loaded.insert(package.to_owned()) {
+        format!(
+            "no {what} is named {name:?}{hint}: expected one of {}, or a dotted name pkg.attr from a plugin library",
+            known.join(", ")
+        )
+    }
+
+    /// Loads plugin library `lib{package}.so` from `dirs` (unless this
+    /// registry has it already) and runs its includeme into this registry.
+    ///
+    /// # Errors
+    ///
+    /// Why the library could not be found, loaded, checked or included.
+    #[cfg(feature = "plugins")]
+    pub(crate) fn include_package(
+        &mut self,
+        package: &str,
+        dirs: &[PathBuf],
+        settings: &dyn SettingsLookup,
+    ) -> Result<(), PackageError> {
+        if self.loaded.contains(package) {
             return Ok(());
         }
-        self.load_plugin(package, ctx.plugin_path)
+        let library = crate::plugin::load(package, dirs).map_err(|e| match e {
+            crate::plugin::PluginError::NotFound { .. }
+            | crate::plugin::PluginError::BadName { .. } => PackageError::NotFound(e.to_string()),
+            e => PackageError::Failed(e.to_string()),
+        })?;
+        let lookup = |key: &str| settings.lookup(key);
+        // Registrations go to a scratch registry first, so a failed includeme
+        // leaves nothing half-registered.
+        let mut scratch = Registrations::default();
+        library
+            .include(&mut scratch, &lookup)
+            .map_err(|e| PackageError::Failed(e.to_string()))?;
+        scratch.apply(self);
+        self.loaded.insert(package.to_owned());
+        Ok(())
     }
 
-    #[cfg(feature = "plugins")]
-    fn load_plugin(&mut self, package: &str, dirs: &[PathBuf]) -> Result<(), String> {
-        let loaded = super::plugins::load(package, dirs).map_err(|e| e.to_string())?;
-        super::plugins::register(&loaded, self).map_err(|e| e.to_string())
-    }
-
+    /// Without plugin support, a package that is not registered is an error.
     #[cfg(not(feature = "plugins"))]
-    fn load_plugin(&mut self, package: &str, _dirs: &[PathBuf]) -> Result<(), String> {
-        Err(format!(
-            "{package}.* would come from a plugin library, but plugin support is not compiled in: enable the `plugins` cargo feature"
-        ))
+    pub(crate) fn include_package(
+        &mut self,
+        package: &str,
+        _dirs: &[PathBuf],
+        _settings: &dyn SettingsLookup,
+    ) -> Result<(), PackageError> {
+        Err(PackageError::NotFound(format!(
+            "{package} would come from a plugin library, but plugin support is not compiled in: enable the `plugins` cargo feature"
+        )))
     }
 }
 
-/// The registered object for `name`, made by its plugin if it came from one.
-fn resolve<T: ?Sized, R>(
-    entries: &BTreeMap<String, Entry<T, R>>,
-    what: &str,
-    name: &str,
-    make: impl FnOnce(&PluginMaker<R>) -> Result<Arc<T>, String>,
-) -> Result<Arc<T>, String> {
-    match entries.get(name) {
-        Some(Entry::Ready(value)) => Ok(Arc::clone(value)),
-        Some(Entry::Plugin(maker)) => make(maker),
-        None => Err(unknown(what, name, entries.keys())),
-    }
+/// Why a plugin package could not be included.
+pub(crate) enum PackageError {
+    /// There is no library for it: the name may mean something else.
+    NotFound(String),
+    /// Its library exists but cannot be used.
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
+    Failed(String),
 }
 
-/// Why `name` is not known, with a suggestion or the names that are.
-fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
-    let known: Vec<&str> = known.map(String::as_str).collect();
-    if let Some(close) = super::suggest(name, known.iter().copied()) {
-        return format!("no {what} is named {name:?}: did you mean {close}?");
-    }
-    let hint = if name.contains('.') {
-        let package = name.split('.').next().unwrap_or(name);
-        format!(" (lib{package} was loaded but does not register it)")
-    } else {
-        String::new()
-    };
-    format!(
-        "no {what} is named {name:?}{hint}: expected one of {}, or a dotted name pkg.attr from a plugin library",
-        known.join(", ")
-    )
-}
-
-/// What resolution needs besides the registry.
-pub(crate) struct Resolve<'a> {
-    pub(crate) plugin_path: &'a [PathBuf],
-    pub(crate) settings: &'a dyn SettingsLookup,
+/// What one includeme registered, applied once it succeeded.
+#[cfg(feature = "plugins")]
+#[derive(Default)]
+struct Registrations {
+    codecs: Vec<(String, Maker<dyn Codec>)>,
+    client_callables: Vec<(String, Maker<dyn ClientCallable>)>,
+    id_generators: Vec<(String, Maker<dyn IdGenerator>)>,
+    settings: Vec<(String, Declared)>,
 }
 
 #[cfg(feature = "plugins")]
-impl PluginSink for NameRegistry {
-    fn codec(&mut self, name: String, make: PluginMaker<RawCodec>) {
-        self.codecs.insert(name, Entry::Plugin(make));
+impl Registrations {
+    fn apply(self, names: &mut NameRegistry) {
+        for (name, make) in self.codecs {
+            names.codecs.insert(name, Entry::Plugin(make));
+        }
+        for (name, make) in self.client_callables {
+            names.client_callables.insert(name, Entry::Plugin(make));
+        }
+        for (name, make) in self.id_generators {
+            names.id_generators.insert(name, Entry::Plugin(make));
+        }
+        names.declared.extend(self.settings);
+    }
+}
+
+#[cfg(feature = "plugins")]
+impl PluginSink for Registrations {
+    fn add_codec(&mut self, name: String, make: Maker<dyn Codec>) {
+        self.codecs.push((name, make));
     }
 
-    fn client_callable(&mut self, name: String, make: PluginMaker<RawClientCallable>) {
-        self.client_callables.insert(name, Entry::Plugin(make));
+    fn add_client_callable(&mut self, name: String, make: Maker<dyn ClientCallable>) {
+        self.client_callables.push((name, make));
     }
 
-    fn id_generator(&mut self, name: String, make: PluginMaker<RawIdGenerator>) {
-        self.id_generators.insert(name, Entry::Plugin(make));
+    fn add_id_generator(&mut self, name: String, make: Maker<dyn IdGenerator>) {
+        self.id_generators.push((name, make));
     }
 
-    fn declare_setting(&mut self, name: String, secret: bool) {
-        self.declared.insert(name, secret);
+    fn add_setting(
+        &mut self,
+        name: String,
+        secret: bool,
+        validator: Option<SettingValidator>,
+    ) -> bool {
+        if !is_package_setting(&name) {
+            return false;
+        }
+        self.settings.push((name, Declared { secret, validator }));
+        true
     }
 }

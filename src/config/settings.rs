@@ -4,50 +4,26 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::ini::Ini;
-use super::names::{NameRegistry, Resolve};
-use super::plugins::SettingsLookup;
+use super::names::{NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
-use crate::cookie::SameSite;
+use crate::factory::table::{self, Read, TABLE, is_unset};
+use crate::factory::{ClientCallable, RedisSessionFactory};
 use crate::id::IdGenerator;
 use crate::store::redact_url;
-use crate::{ClientCallable, RedisSessionFactory};
 
-/// The prefix of every setting of this library.
-pub const PREFIX: &str = "redis.sessions.";
+pub use crate::factory::table::PREFIX;
 
-/// Every `redis.sessions.*` key this library reads, with its default.
-pub const KNOWN_KEYS: &[(&str, &str)] = &[
-    ("secret", "(required)"),
-    ("timeout", "1200"),
-    ("cookie_name", "session"),
-    ("cookie_max_age", "None"),
-    ("cookie_path", "/"),
-    ("cookie_domain", "None"),
-    ("cookie_secure", "false"),
-    ("cookie_httponly", "true"),
-    ("cookie_samesite", "Lax"),
-    ("cookie_on_exception", "true"),
-    ("url", "None"),
-    ("host", "localhost"),
-    ("port", "6379"),
-    ("db", "0"),
-    ("password", "None"),
-    ("socket_timeout", "None (5 seconds)"),
-    ("connection_pool", "None (1 connection)"),
-    ("charset", "utf-8"),
-    ("errors", "strict"),
-    ("unix_socket_path", "None"),
-    ("client_callable", "None"),
-    ("serialize", "msgpack"),
-    ("deserialize", "msgpack"),
-    ("id_generator", "generate_session_id"),
-    ("prefix", "(empty)"),
-    ("plugin_path", "None"),
-];
+/// Every `redis.sessions.*` key this library reads (without the prefix),
+/// with its default as people read it, in the order of `docs/settings.md`.
+///
+/// Keys with a second dot (`redis.sessions.<package>.<key>`) belong to
+/// plugins and includemes, which declare them.
+pub fn known_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    TABLE.iter().map(|row| (row.name, row.shown_default()))
+}
 
 /// A setting's value: text (from an INI file or code) or, for code-only
 /// set-ups, the object itself.
@@ -251,7 +227,7 @@ impl Settings {
     pub fn describe(&self, names: &NameRegistry) -> Vec<String> {
         let declared: Vec<(&str, bool)> = names.declared_settings().collect();
         let mut lines = Vec::new();
-        for (name, default) in KNOWN_KEYS {
+        for (name, default) in known_keys() {
             let key = format!("{PREFIX}{name}");
             lines.push(match self.entries.get(&key).map(|s| &s.value) {
                 Some(Value::Text(text)) => format!("{key} = {}", mask(&key, text, &declared)),
@@ -360,7 +336,11 @@ impl SettingsLookup for Settings {
 /// True for keys whose values must not be shown.
 fn is_secret(key: &str, declared: &[(&str, bool)]) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
-    declared.iter().any(|(k, secret)| *k == key && *secret)
+    let ours = key
+        .strip_prefix(PREFIX)
+        .and_then(table::row)
+        .is_some_and(|row| row.secret);
+    ours || declared.iter().any(|(k, secret)| *k == key && *secret)
         || last.contains("secret")
         || last.contains("password")
         || last == "key"
@@ -391,200 +371,89 @@ fn mask(key: &str, value: &str, declared: &[(&str, bool)]) -> String {
     }
 }
 
-/// Python Paste's `asbool`.
-pub(crate) fn asbool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
-        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-fn is_unset(value: &str) -> bool {
-    let v = value.trim();
-    v.is_empty() || v.eq_ignore_ascii_case("none")
-}
-
-/// Reads typed values out of settings, collecting every problem.
-struct Coercer<'a> {
-    settings: &'a Settings,
-    problems: Vec<Problem>,
-}
-
-impl Coercer<'_> {
-    fn text(&self, name: &str) -> Option<&str> {
-        self.settings.get(&format!("{PREFIX}{name}"))
+impl Settings {
+    /// The plugin folders of `plugin_path`, relative ones made relative to
+    /// the INI file's folder.
+    fn plugin_path(&self) -> Vec<PathBuf> {
+        self.get(&format!("{PREFIX}plugin_path"))
+            .filter(|t| !is_unset(t))
+            .map(|t| t.split_whitespace().map(|p| self.path(p)).collect())
+            .unwrap_or_default()
     }
 
-    fn fail(&mut self, name: &str, message: &str) {
-        let problem =
-            self.settings
-                .problem(ErrorKind::Invalid, &format!("{PREFIX}{name}"), message);
-        self.problems.push(problem);
-    }
-
-    fn parse<T>(
-        &mut self,
-        name: &str,
-        expected: &str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Option<T> {
-        let text = self.text(name)?.trim().to_owned();
-        let value = parse(&text);
-        if value.is_none() {
-            self.fail(name, expected);
+    /// `path` as written in these settings: relative to the INI file's folder.
+    fn path(&self, path: &str) -> PathBuf {
+        match self.base_dir() {
+            Some(base) if Path::new(path).is_relative() => base.join(path),
+            _ => PathBuf::from(path),
         }
-        value
     }
 
-    fn optional<T>(
-        &mut self,
-        name: &str,
-        expected: &str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Option<Option<T>> {
-        let text = self.text(name)?;
-        if is_unset(text) {
-            return Some(None);
+    /// Gives every text setting of the table to the builder; the problems
+    /// are those of the text (ranges are the builder's to check).
+    fn apply(
+        &self,
+        mut builder: crate::factory::Builder,
+    ) -> (crate::factory::Builder, Vec<Problem>) {
+        let mut problems = Vec::new();
+        for row in TABLE {
+            let key = format!("{PREFIX}{}", row.name);
+            let Some(text) = self.get(&key).map(str::trim) else {
+                continue;
+            };
+            builder = match &row.read {
+                Read::Value(apply) => {
+                    let (builder, read) = apply(builder, text);
+                    if let Err(expected) = read {
+                        problems.push(self.problem(ErrorKind::Invalid, &key, expected));
+                    }
+                    builder
+                }
+                Read::File(apply) => apply(builder, (!is_unset(text)).then(|| self.path(text))),
+                Read::Secret | Read::Named | Read::PluginPath => builder,
+            };
         }
-        self.parse(name, expected, parse).map(Some)
+        (builder, problems)
     }
 
-    fn boolean(&mut self, name: &str) -> Option<bool> {
-        self.parse(
-            name,
-            "expected true or false (also yes/no, on/off, y/n, t/f, 1/0)",
-            asbool,
-        )
-    }
-
-    fn string(&self, name: &str) -> Option<String> {
-        self.text(name).map(|t| t.trim().to_owned())
-    }
-
-    fn optional_string(&self, name: &str) -> Option<Option<String>> {
-        self.text(name)
-            .map(|t| (!is_unset(t)).then(|| t.trim().to_owned()))
+    /// A problem for every `redis.sessions.*` key that is not ours.
+    /// `redis.sessions.<package>.<key>` keys belong to the package that
+    /// declares them, and are checked by the [`Configurator`](super::Configurator).
+    fn unknown_keys(&self, declared: &[String]) -> Vec<Problem> {
+        let known: Vec<String> = TABLE
+            .iter()
+            .map(|row| format!("{PREFIX}{}", row.name))
+            .chain(declared.iter().cloned())
+            .collect();
+        self.keys()
+            .filter(|key| {
+                key.strip_prefix(PREFIX)
+                    .is_some_and(|name| !name.contains('.') && table::row(name).is_none())
+            })
+            .map(|key| {
+                let hint = match super::suggest(key, known.iter().map(String::as_str)) {
+                    Some(k) => format!("did you mean {k}?"),
+                    None => "expected one of the keys listed in docs/settings.md, or one declared by a loaded plugin".into(),
+                };
+                self.problem(ErrorKind::Unknown, key, format!("unknown setting: {hint}"))
+            })
+            .collect()
     }
 }
 
 /// Builds a factory from `settings`, resolving dotted names with `names`
-/// (loading plugins as needed). Every problem is reported at once.
+/// (loading plugins as needed). Every problem is reported at once, and the
+/// factory's warnings are located in the settings' file and logged.
 pub(crate) fn build_factory(
     settings: &Settings,
     names: &mut NameRegistry,
 ) -> Result<RedisSessionFactory, Error> {
-    let mut c = Coercer {
-        settings,
-        problems: Vec::new(),
-    };
-    let secret = c
-        .text("secret")
+    let secret = settings
+        .get(&format!("{PREFIX}secret"))
         .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    let mut b = RedisSessionFactory::builder(secret);
-    const WHOLE: &str = "expected whole seconds, e.g. 1200";
-    if let Some(v) = c.parse("timeout", WHOLE, |t| t.parse().ok()) {
-        b = b.timeout(v);
-    }
-    if let Some(v) = c.string("cookie_name") {
-        b = b.cookie_name(v);
-    }
-    if let Some(v) = c.optional(
-        "cookie_max_age",
-        "expected whole seconds or None, e.g. 86400",
-        |t| t.parse().ok(),
-    ) {
-        b = b.cookie_max_age(v);
-    }
-    if let Some(v) = c.string("cookie_path") {
-        b = b.cookie_path(v);
-    }
-    if let Some(v) = c.optional_string("cookie_domain") {
-        b = b.cookie_domain(v);
-    }
-    if let Some(v) = c.boolean("cookie_secure") {
-        b = b.cookie_secure(v);
-    }
-    if let Some(v) = c.boolean("cookie_httponly") {
-        b = b.cookie_httponly(v);
-    }
-    if let Some(v) = c.parse(
-        "cookie_samesite",
-        "expected Strict, Lax or None",
-        SameSite::parse,
-    ) {
-        b = b.cookie_samesite(v);
-    }
-    if let Some(v) = c.boolean("cookie_on_exception") {
-        b = b.cookie_on_exception(v);
-    }
-    if let Some(v) = c.optional_string("url") {
-        b = b.url(v);
-    }
-    if let Some(v) = c.string("host") {
-        b = b.host(v);
-    }
-    if let Some(v) = c.parse(
-        "port",
-        "expected a port number from 1 to 65535, e.g. 6379",
-        |t| t.parse().ok().filter(|&p: &u16| p > 0),
-    ) {
-        b = b.port(v);
-    }
-    if let Some(v) = c.parse("db", "expected a database number, e.g. 0", |t| {
-        t.parse().ok().filter(|&d: &i64| d >= 0)
-    }) {
-        b = b.db(v);
-    }
-    if let Some(v) = c.optional_string("password") {
-        b = b.password(v);
-    }
-    if let Some(v) = c.optional(
-        "socket_timeout",
-        "expected a positive number of seconds or None, e.g. 1.5",
-        |t| {
-            t.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-                .map(Duration::from_secs_f64)
-        },
-    ) {
-        b = b.socket_timeout(v);
-    }
-    if let Some(v) = c.optional(
-        "connection_pool",
-        "expected a number of connections or None, e.g. 4",
-        |t| t.parse().ok(),
-    ) {
-        b = b.connection_pool(v);
-    }
-    if let Some(v) = c.string("charset") {
-        b = b.charset(v);
-    }
-    if let Some(v) = c.string("errors") {
-        b = b.errors(v);
-    }
-    if let Some(v) = c.optional_string("unix_socket_path") {
-        b = b.unix_socket_path(v.map(PathBuf::from));
-    }
-    if let Some(v) = c.string("prefix") {
-        b = b.prefix(v);
-    }
-    let plugin_path: Vec<PathBuf> = c
-        .text("plugin_path")
-        .filter(|t| !is_unset(t))
-        .map(|t| {
-            t.split_whitespace()
-                .map(|p| match settings.base_dir() {
-                    Some(base) if Path::new(p).is_relative() => base.join(p),
-                    _ => PathBuf::from(p),
-                })
-                .collect()
-        })
         .unwrap_or_default();
-    let mut problems = c.problems;
+    let (mut b, mut problems) = settings.apply(RedisSessionFactory::builder(secret));
+    let plugin_path = settings.plugin_path();
     let resolve = Resolve {
         plugin_path: &plugin_path,
         settings,
@@ -637,32 +506,18 @@ pub(crate) fn build_factory(
     if let Ok(Some(generator)) = generator {
         b = b.id_generator_arc(generator);
     }
-    // Only now are plugin-declared settings known.
+    // Only now are plugin-declared settings known (for suggestions).
     let declared: Vec<String> = names
         .declared_settings()
         .map(|(k, _)| k.to_owned())
         .collect();
-    let known: Vec<String> = KNOWN_KEYS
-        .iter()
-        .map(|(k, _)| format!("{PREFIX}{k}"))
-        .chain(declared.iter().cloned())
-        .collect();
-    for key in settings.keys().filter(|k| k.starts_with(PREFIX)) {
-        if known.iter().any(|k| k == key) {
-            continue;
+    problems.extend(settings.unknown_keys(&declared));
+    match b.build_unlogged() {
+        Ok(mut factory) if problems.is_empty() => {
+            factory.locate_warnings(|w| settings.locate(w));
+            factory.log_warnings();
+            Ok(factory)
         }
-        let hint = match super::suggest(key, known.iter().map(String::as_str)) {
-            Some(k) => format!("did you mean {k}?"),
-            None => "expected one of the keys listed in docs/settings.md, or one declared by a loaded plugin".into(),
-        };
-        problems.push(settings.problem(
-            ErrorKind::Unknown,
-            key,
-            format!("unknown setting: {hint}"),
-        ));
-    }
-    match b.build() {
-        Ok(factory) if problems.is_empty() => Ok(factory),
         Ok(_) => Err(Error::new(problems)),
         Err(e) => {
             problems.extend(e.problems().iter().cloned().map(|p| settings.locate(p)));
@@ -674,6 +529,8 @@ pub(crate) fn build_factory(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -708,19 +565,6 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn asbool_takes_pastes_words_and_nothing_else() {
-        for t in ["true", "Yes", "ON", "y", "t", "1", " true "] {
-            assert_eq!(asbool(t), Some(true), "{t}");
-        }
-        for f in ["false", "No", "off", "N", "f", "0"] {
-            assert_eq!(asbool(f), Some(false), "{f}");
-        }
-        for bad in ["maybe", "", "2", "truthy"] {
-            assert_eq!(asbool(bad), None, "{bad}");
-        }
-    }
-
     macro_rules! invalid {
         ($($name:ident: $key:expr => $value:expr;)*) => {$(
             #[test]
@@ -744,6 +588,125 @@ mod tests {
         charset_latin1: "charset" => "latin-1";
         errors_unknown: "errors" => "loud";
         pool_of_zero: "connection_pool" => "0";
+        timeout_beyond_ten_years: "timeout" => "315360001";
+        lifetime_of_zero: "max_lifetime" => "0";
+        lifetime_in_words: "max_lifetime" => "a day";
+        session_bytes_of_zero: "max_session_bytes" => "0";
+        session_bytes_in_words: "max_session_bytes" => "1 MiB";
+        cache_control_unknown: "cache_control" => "private";
+        compat_unknown: "compat" => "flask";
+        short_old_secret: "old_secrets" => "tooshort";
+        missing_ca_file: "tls_ca_file" => "/nonexistent/ca.pem";
+    }
+
+    #[test]
+    fn every_default_of_the_table_is_the_builders() {
+        let defaults = build(&[]).unwrap();
+        let pairs: Vec<(&str, &str)> = TABLE
+            .iter()
+            .filter(|row| !matches!(row.read, Read::Secret))
+            .map(|row| (row.name, row.default))
+            .collect();
+        let written = build(&pairs).unwrap();
+        assert_eq!(format!("{written:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn new_settings_are_read() {
+        let f = build(&[
+            (
+                "old_secrets",
+                "an-old-secret-that-is-long-enough-1\n  another-old-secret-long-enough-too-2",
+            ),
+            ("max_lifetime", "86400"),
+            ("max_session_bytes", "4096"),
+            ("cache_control", "None"),
+            ("compat", "pyramid_redis_sessions"),
+            ("legacy_prefix", "session:"),
+        ])
+        .unwrap();
+        let c = &f.context;
+        assert_eq!(c.signer.old_secrets(), 2);
+        assert_eq!(c.max_lifetime, Some(86_400));
+        assert_eq!(c.max_session_bytes, 4096);
+        assert_eq!(c.cache_control, crate::CacheControl::None);
+        assert_eq!(c.compat, crate::Compat::PyramidRedisSessions);
+        assert_eq!(c.legacy.as_ref().unwrap().prefix, "session:");
+    }
+
+    #[test]
+    fn keys_of_packages_are_left_to_their_package() {
+        let f = build(&[("aead.kee", "x"), ("myapp.anything", "y")]);
+        assert!(f.is_ok(), "{:?}", f.err());
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_ini_file_and_located_when_unreadable() {
+        let dir = std::env::temp_dir().join(format!("rs-settings-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "pem").unwrap();
+        let ini = dir.join("app.ini");
+        std::fs::write(
+            &ini,
+            format!("[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.tls_ca_file = ca.pem\nredis.sessions.tls_cert_file = client.pem\n"),
+        )
+        .unwrap();
+        let settings = Settings::from_ini(&ini).unwrap();
+        let err = build_factory(&settings, &mut NameRegistry::new()).unwrap_err();
+        let text = err.to_string();
+        // ca.pem was found next to the INI file; client.pem is missing and
+        // has no key.
+        assert_eq!(err.problems().len(), 2, "{text}");
+        assert!(
+            text.starts_with(&format!(
+                "{}:4: redis.sessions.tls_cert_file = ",
+                ini.display()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("expected a readable PEM file"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn warnings_carry_their_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("rs-settings-warn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ini = dir.join("app.ini");
+        std::fs::write(
+            &ini,
+            "[app:main]\nredis.sessions.url = redis://127.0.0.1:6390/0\nredis.sessions.secret = changeme-changeme-changeme-changeme\n",
+        )
+        .unwrap();
+        let settings = Settings::from_ini(&ini).unwrap();
+        let f = build_factory(&settings, &mut NameRegistry::new()).unwrap();
+        let first = f.warnings()[0].to_string();
+        assert!(
+            first.starts_with(&format!("{}:3: redis.sessions.secret", ini.display())),
+            "{first}"
+        );
+        assert!(!first.contains("changeme-"), "{first}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn describe_lists_every_key_of_the_table() {
+        let settings: Settings = [(
+            "redis.sessions.old_secrets",
+            "an-old-secret-that-is-long-enough-1",
+        )]
+        .into_iter()
+        .collect();
+        let lines = settings.describe(&NameRegistry::new());
+        assert_eq!(lines.len(), TABLE.len());
+        assert!(
+            lines.contains(&"redis.sessions.old_secrets = ********".to_owned()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&"redis.sessions.secret = (required)  (default)".to_owned()));
+        assert!(
+            lines.contains(&"redis.sessions.max_session_bytes = 1048576  (default)".to_owned())
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::factory::{RedisSessionFactory, Shared as FactoryContext};
+use crate::factory::{Context as FactoryContext, RedisSessionFactory};
 use crate::session::{self, Outcome, ResponseHeaders, Session, StoreSlot};
 
 /// Adds a lazy [`Session`] to every request and saves it when the response
@@ -34,7 +34,7 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            context: Arc::clone(&self.factory.shared),
+            context: Arc::clone(&self.factory.context),
         }
     }
 }

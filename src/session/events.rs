@@ -113,7 +113,7 @@ impl RedisSessionFactory {
     /// # Ok::<(), redis_sessions::config::Error>(())
     /// ```
     pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &Self {
-        self.shared.events.add(Arc::new(hook));
+        self.context.events.add(Arc::new(hook));
         self
     }
 }

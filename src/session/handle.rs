@@ -11,7 +11,6 @@ use super::Error;
 use super::lifecycle::Session;
 use super::state::Mode;
 use super::user;
-use crate::store::session_key;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -243,9 +242,7 @@ impl Session {
             // Delete whatever the cookie points at without reading it first
             // (a user index still listing it drops it when next read).
             if let Some(id) = self.verified_id() {
-                state
-                    .to_delete
-                    .insert(session_key(&self.context().prefix, id));
+                state.to_delete.insert(self.context().key_of(&id));
             }
         }
         state.reset();
@@ -352,7 +349,7 @@ impl Session {
             Mode::Unloaded => {
                 drop(state);
                 let id = self.verified_id()?;
-                Some(user::tag_of(&session_key(&self.context().prefix, id)))
+                Some(user::tag_of(&self.context().key_of(&id)))
             }
         }
     }

@@ -8,6 +8,7 @@
 //! [`Session::commit`] (one batch of writes, then the user index) → the
 //! headers the layer adds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -18,14 +19,14 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::events::{Reason, emit};
+use super::scheme::Scheme;
 use super::state::{AGENT_FIELD, Mode, Plan, Policy, State, USER_FIELD, now};
 use super::user;
 use crate::codec::{self, FieldContext};
-use crate::factory::{KeyErrors, Shared as Context, StoreSource};
-use crate::id::Id;
+use crate::factory::{Context, KeyErrors, StoreSelector};
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, SessionStore, TIMEOUT_FIELD, Write,
-    Written, classify, log_tag, session_key,
+    Written, classify, log_tag,
 };
 
 /// How often a fresh id is tried when the store reports a collision.
@@ -46,8 +47,8 @@ impl StoreSlot {
     /// The slot for a request with head `parts`.
     pub(crate) fn for_request(context: &Context, parts: &http::request::Parts) -> Self {
         match &context.store {
-            StoreSource::Shared(store) => Self::Ready(Arc::clone(store)),
-            StoreSource::PerRequest(_) => {
+            StoreSelector::Fixed(store) => Self::Ready(Arc::clone(store)),
+            StoreSelector::PerRequest(_) => {
                 let (mut head, ()) = http::Request::builder()
                     .method(parts.method.clone())
                     .uri(parts.uri.clone())
@@ -133,7 +134,7 @@ pub(crate) struct ResponseHeaders {
 
 /// What the cookie in the response must do.
 enum CookieAction {
-    Set(Id),
+    Set(String),
     Refresh,
     Delete,
     Keep,
@@ -143,7 +144,7 @@ enum CookieAction {
 enum Presented<'a> {
     Nothing,
     BadSignature,
-    Valid { id: &'a str, old_secret: bool },
+    Valid { id: Cow<'a, str>, old_secret: bool },
 }
 
 impl Session {
@@ -181,12 +182,10 @@ impl Session {
             StoreSlot::Ready(store) => return Ok(&**store),
             StoreSlot::Callable { head, store } => {
                 store.get_or_init(|| match &self.context().store {
-                    StoreSource::PerRequest(callable) => {
-                        callable.client(head, &self.context().redis).map(|client| {
-                            Arc::new(store::RedisStore::new(client)) as Arc<dyn SessionStore>
-                        })
-                    }
-                    StoreSource::Shared(store) => Ok(Arc::clone(store)),
+                    StoreSelector::PerRequest(callable) => callable
+                        .client(head, &self.context().redis)
+                        .map(|client| self.context().store_over(client)),
+                    StoreSelector::Fixed(store) => Ok(Arc::clone(store)),
                 })
             }
         };
@@ -209,10 +208,10 @@ impl Session {
         let mut seen = false;
         for value in self.cookie_values() {
             seen = true;
-            if let Some(id) = context.signer.verify(&context.cookie.name, value) {
+            if let Some(verified) = context.verify_cookie(value) {
                 return Presented::Valid {
-                    id,
-                    old_secret: false,
+                    id: verified.id,
+                    old_secret: verified.old_secret,
                 };
             }
         }
@@ -224,7 +223,7 @@ impl Session {
     }
 
     /// The verified id of the request's cookie, if any.
-    pub(super) fn verified_id(&self) -> Option<&str> {
+    pub(super) fn verified_id(&self) -> Option<Cow<'_, str>> {
         match self.presented() {
             Presented::Valid { id, .. } => Some(id),
             _ => None,
@@ -243,17 +242,22 @@ impl Session {
         let context = self.context();
         let now = now();
         let (id, old_secret) = match self.presented() {
-            Presented::Nothing => (None, false),
-            Presented::BadSignature => {
-                emit(&context.events, Reason::BadSignature, None);
+            Presented::Valid { id, old_secret } => (Some(id), old_secret),
+            other => {
+                // No cookie of ours: maybe one of the original app's.
+                if self.upgrade().await? {
+                    return Ok(());
+                }
+                if matches!(other, Presented::BadSignature) {
+                    emit(&context.events, Reason::BadSignature, None);
+                }
                 (None, false)
             }
-            Presented::Valid { id, old_secret } => (Id::from_cookie(id), old_secret),
         };
         let mut doomed = None;
         let mut adopted = None;
         if let Some(id) = id {
-            let key = session_key(&context.prefix, id.as_str());
+            let key = context.key_of(&id);
             let tag = Some(user::tag_of(&key));
             match self.store()?.load(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag),
@@ -296,6 +300,50 @@ impl Session {
             state.resign = old_secret;
         }
         Ok(())
+    }
+
+    /// Upgrade mode: when the request carries a valid cookie of the
+    /// original app, takes its session out of Redis (once: the original key
+    /// is deleted) and adopts its data as a new native session, created under
+    /// a fresh id when the response goes out. Returns whether it did.
+    async fn upgrade(&self) -> Result<bool, Error> {
+        let context = self.context();
+        let Scheme::Upgrade { legacy, client } = &context.scheme else {
+            return Ok(false);
+        };
+        let (first, rest) = &self.inner.cookies;
+        let id = crate::cookie::find(first.iter().chain(rest), legacy.cookie_name())
+            .find_map(|value| legacy.verify_cookie(value));
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        let key = legacy.store_key(&id);
+        let taken = match crate::compat::take_legacy(client, &key).await {
+            Ok(Some(taken)) => taken,
+            Ok(None) => return Ok(false),
+            Err(crate::compat::Error::Store(e)) => return Err(Error::Store(e)),
+            Err(e) => {
+                // The original session was put back, untouched.
+                tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), error = %e, "original session not upgraded");
+                return Ok(false);
+            }
+        };
+        let mut entries = BTreeMap::new();
+        for (name, value) in taken.entries {
+            entries.insert(name, self.encode(&value)?);
+        }
+        let mut state = self.state();
+        if state.is_loaded() {
+            return Ok(true);
+        }
+        state.mode = Mode::Fresh;
+        state.adopt(entries);
+        state.created = taken.created;
+        state.session_timeout = taken.timeout.filter(|t| *t != context.timeout);
+        state.timeout_changed = state.session_timeout.is_some();
+        state.dirty = true;
+        tracing::debug!(target: "redis_sessions::session", "original session upgraded to a native one");
+        Ok(true)
     }
 
     pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
@@ -387,7 +435,7 @@ impl Session {
             .transpose()?;
         let mut create = None;
         if let Some((fields, ttl)) = &plan.create {
-            let id = Id::generate(&*context.id_generator)?;
+            let id = context.new_id()?;
             let slot = batch.push(create_write(context, &id, fields.clone(), *ttl)?);
             create = Some((id, slot));
         }
@@ -410,7 +458,7 @@ impl Session {
             let mut attempts = 1;
             while written == Written::Collision && attempts < CREATE_ATTEMPTS {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
-                id = Id::generate(&*context.id_generator)?;
+                id = context.new_id()?;
                 let mut retry = Batch::default();
                 let slot = retry.push(create_write(context, &id, fields.clone(), ttl)?);
                 written = retry.send(store).await?[slot];
@@ -421,7 +469,7 @@ impl Session {
                     "could not create a session under a fresh id".into(),
                 )));
             }
-            created_key = Some(session_key(&context.prefix, id.as_str()));
+            created_key = Some(context.key_of(&id));
             cookie = CookieAction::Set(id);
         }
         user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
@@ -429,9 +477,7 @@ impl Session {
             return Ok(ResponseHeaders::default());
         }
         let set_cookie = match cookie {
-            CookieAction::Set(id) => context
-                .cookie
-                .set_cookie(context.signer.sign(&context.cookie.name, id.as_str())),
+            CookieAction::Set(id) => context.cookie.set_cookie(context.sign_cookie(&id)),
             CookieAction::Refresh => self.refreshed_cookie(),
             CookieAction::Delete if self.cookie_values().next().is_some() => {
                 context.cookie.deletion()
@@ -443,7 +489,8 @@ impl Session {
 
     fn headers(&self, set_cookie: Option<HeaderValue>) -> ResponseHeaders {
         ResponseHeaders {
-            no_store: set_cookie.is_some() && self.context().cache_control_no_store,
+            no_store: set_cookie.is_some()
+                && self.context().cache_control == crate::factory::CacheControl::NoStore,
             set_cookie,
             vary: true,
         }
@@ -465,9 +512,7 @@ impl Session {
             return None;
         }
         let id = self.verified_id()?;
-        context
-            .cookie
-            .set_cookie(context.signer.sign(&context.cookie.name, id))
+        context.cookie.set_cookie(context.sign_cookie(&id))
     }
 
     /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
@@ -522,8 +567,8 @@ impl Batch {
     }
 }
 
-fn create_write(context: &Context, id: &Id, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
-    let key = session_key(&context.prefix, id.as_str());
+fn create_write(context: &Context, id: &str, fields: Vec<Field>, ttl: u64) -> Result<Write, Error> {
+    let key = context.key_of(id);
     let fields = seal(context, &key, fields)?;
     Ok(Write::Create {
         key,
@@ -707,8 +752,8 @@ impl crate::factory::RedisSessionFactory {
             Vec::new(),
         );
         let (parts, ()) = http::Request::new(()).into_parts();
-        let store = StoreSlot::for_request(&self.shared, &parts);
-        Session::new(Arc::clone(&self.shared), store, cookies)
+        let store = StoreSlot::for_request(&self.context, &parts);
+        Session::new(Arc::clone(&self.context), store, cookies)
     }
 }
 

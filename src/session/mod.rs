@@ -21,6 +21,27 @@
 //! | `events.rs` | the event hook (sessions not adopted, old secrets) |
 //! | `error.rs` | [`Error`] and the status each failure becomes |
 //!
+//! # Failures, limits and what they cost
+//!
+//! - A store that is unreachable or slower than `socket_timeout` makes the
+//!   first access fail with a 503 and no `Set-Cookie`; the request never
+//!   falls back to an empty session. A 503 caused by a *timeout* does not
+//!   prove that a write did not happen: Redis may still apply a command it
+//!   received before the deadline. Each write is atomic, so a session is
+//!   never half-written, and no key is ever left without a TTL.
+//! - `max_session_bytes` (default 1 MiB) bounds the encoded size of all
+//!   keys and values: the call that would exceed it fails with a 413 and
+//!   changes nothing. It costs one addition per change.
+//! - `max_lifetime` ends a session a fixed time after its creation, however
+//!   active; every TTL is cut at that point. It costs one comparison per load.
+//! - `old_secrets`: a cookie signed with an old secret is accepted and
+//!   re-signed with the current one. A cookie that verifies with neither the
+//!   current secret nor an old one costs one HMAC per secret, so keep the
+//!   list short and drop secrets once sessions signed with them have expired.
+//! - A stored session that does not decode, is idle past its timeout or past
+//!   its lifetime is deleted and reported through the event hook
+//!   ([`RedisSessionFactory::on_event`](crate::RedisSessionFactory::on_event)).
+//!
 //! # Differences from pyramid_redis_sessions
 //!
 //! - Methods are `async` and return `Result`: a store outage is an error
@@ -41,6 +62,7 @@ mod events;
 mod flash;
 mod handle;
 mod lifecycle;
+mod scheme;
 mod state;
 mod user;
 
@@ -49,4 +71,5 @@ pub(crate) use events::EventSlot;
 pub use events::{Event, EventHook, Reason};
 pub use lifecycle::Session;
 pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
+pub(crate) use scheme::Scheme;
 pub use user::{UserSession, Users};

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::Error;
 use super::lifecycle::{Session, parse};
 use super::state::{IndexChange, now};
-use crate::factory::Shared as Context;
+use crate::factory::Context;
 use crate::store::{IndexEntry, SessionStore, Write, user_index_key};
 
 /// One live session of a user, as [`Session::user_sessions`] lists it.
@@ -379,11 +379,11 @@ impl crate::factory::RedisSessionFactory {
     /// [`Error::Store`] when the factory has no single store (it uses a
     /// `client_callable`, which picks one per request).
     pub fn users(&self) -> Result<Users, Error> {
-        match &self.shared.store {
-            crate::factory::StoreSource::Shared(store) => {
-                Ok(Users::new(std::sync::Arc::clone(&self.shared), std::sync::Arc::clone(store)))
+        match &self.context.store {
+            crate::factory::StoreSelector::Fixed(store) => {
+                Ok(Users::new(std::sync::Arc::clone(&self.context), std::sync::Arc::clone(store)))
             }
-            crate::factory::StoreSource::PerRequest(_) => Err(Error::Store(crate::store::Error::Config(
+            crate::factory::StoreSelector::PerRequest(_) => Err(Error::Store(crate::store::Error::Config(
                 "this factory picks a store per request (client_callable): there is no single store to list users in".into(),
             ))),
         }

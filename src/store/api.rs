@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
+use super::layout::is_user_field;
 
 /// The future returned by [`SessionStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
@@ -117,6 +118,12 @@ impl Write {
     }
 }
 
+/// True if an update with these fields may leave the session without a
+/// user field: it deletes some, and sets none. Only then do stores check.
+pub(crate) fn may_empty(set: &[Field], delete: &[Vec<u8>]) -> bool {
+    !delete.is_empty() && !set.iter().any(|(name, _)| is_user_field(name))
+}
+
 /// Refuses a batch with a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT)
 /// before anything of it is written.
 pub(crate) fn check_batch(writes: &[Write]) -> Result<(), Error> {
@@ -224,11 +231,13 @@ impl IndexEntry {
 
     /// True if this entry replaces `old` for the same member: the newer
     /// observation wins (later `last_seen`, then later `expires`).
+    #[cfg(feature = "memory-store")]
     pub(crate) fn supersedes(&self, old: &Self) -> bool {
         (self.last_seen, self.expires) > (old.last_seen, old.expires)
     }
 
     /// Merges a put into the stored entry (see [`SessionStore::index_put`]).
+    #[cfg(feature = "memory-store")]
     pub(crate) fn merged_into(self, old: &Self) -> Self {
         let created = match (old.created, self.created) {
             (0, new) => new,
@@ -286,7 +295,8 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Applies `writes` in one round trip and says what happened to each:
     /// the result has one [`Written`] per write, in the same order. Writes
-    /// to one key are applied in their order.
+    /// to one key are applied in their order (on Redis, a batch that names
+    /// a key more than once takes one more round trip per repeat).
     ///
     /// # Errors
     ///
@@ -395,6 +405,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "memory-store")]
     #[test]
     fn the_newer_observation_wins_whatever_the_order() {
         let old = entry(100, 1300, Some("a"));

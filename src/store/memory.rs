@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch};
+use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use super::error::Error;
 use super::layout::{CREATED_FIELD, REFRESHED_FIELD, is_user_field};
 use super::{Field, SessionStore, StoreFuture, Write, Written};
@@ -206,7 +206,7 @@ impl MemoryStore {
                     return Ok(Written::Missing);
                 };
                 entry.expire_in(timeout, now)?;
-                let check_empty = !delete.is_empty() && !set.iter().any(|(n, _)| is_user_field(n));
+                let check_empty = may_empty(&set, &delete);
                 entry.fields.extend(set);
                 for name in &delete {
                     entry.fields.remove(name);

@@ -22,17 +22,20 @@
 //! | [`Write::Refresh`] | `EVALSHA` → `EXPIRE`, `HSET` | 1 |
 //! | [`Write::Create`] | `EVALSHA` → `EXISTS`, `HSET`, `EXPIRE` | 1 |
 //! | [`Write::Delete`] | `DEL` | 1 |
-//! | a batch of writes | one pipeline of the above (one per key on Cluster) | 1 |
+//! | a batch of writes | one pipeline of the above | 1 (+1 per repeat of a key) |
 //! | [`index_put`](SessionStore::index_put), [`index_list`](SessionStore::index_list), [`index_remove`](SessionStore::index_remove) | `EVALSHA` → `HGET`/`HSET`, `HGETALL`, `HDEL`, `EXPIREAT` | 1 |
 //!
 //! So an ordinary read is one command, and an increment (read, then
 //! update) two round trips and four commands. Each row is one round trip
 //! because every conditional step runs inside one cached Lua script
-//! (`EVALSHA`; after a Redis restart the `NOSCRIPT` answer makes the store
-//! load the script and replay exactly the writes that did not run). A
-//! script is atomic, so an update racing a delete either finds the session
-//! (and sets its TTL with its fields) or writes nothing: no key is ever left
-//! without its TTL, whatever fails between two commands.
+//! (`EVALSHA`). When Redis answers `NOSCRIPT` (a restart, a failover, a
+//! `SCRIPT FLUSH`, or the first use on a server), the store replays exactly
+//! the writes that did not run, with the script's source (`EVAL`, which
+//! caches it again). A batch that names a key twice is sent in two waves,
+//! so a replay never runs after a later write to its key. A script is
+//! atomic, so an update racing a delete either finds the session (and sets
+//! its TTL with its fields) or writes nothing: no key is ever left without
+//! its TTL, whatever fails between two commands.
 //!
 //! **Every command of a session touches one key, so everything is
 //! single-slot and works on Redis Cluster; keep it so.** The user index is a

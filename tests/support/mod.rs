@@ -3,8 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod cluster;
 pub mod plugins;
 pub mod redis_server;
+pub mod sentinel;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +27,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tower::ServiceExt as _;
 
+pub use cluster::Cluster;
 pub use redis_server::RedisServer;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -36,6 +41,8 @@ pub fn key_of(id: &str) -> String {
 pub enum Backend {
     Memory(Arc<MemoryStore>),
     Redis(RedisServer),
+    /// A Redis Cluster, shared by the tests that run at the same time.
+    Cluster(Arc<Cluster>),
 }
 
 impl Backend {
@@ -47,10 +54,24 @@ impl Backend {
         Self::Redis(RedisServer::start())
     }
 
+    pub fn cluster() -> Self {
+        Self::Cluster(Cluster::shared())
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Memory(_) => "memory",
             Self::Redis(_) => "redis",
+            Self::Cluster(_) => "cluster",
+        }
+    }
+
+    /// The Redis URL of this backend, if it is Redis.
+    pub fn url(&self) -> Option<String> {
+        match self {
+            Self::Memory(_) => None,
+            Self::Redis(server) => Some(server.url()),
+            Self::Cluster(cluster) => Some(cluster.url()),
         }
     }
 
@@ -58,9 +79,9 @@ impl Backend {
     pub fn store(&self) -> Arc<dyn SessionStore> {
         match self {
             Self::Memory(store) => store.clone(),
-            Self::Redis(server) => {
+            Self::Redis(_) | Self::Cluster(_) => {
                 let options = RedisOptions {
-                    url: Some(server.url()),
+                    url: self.url(),
                     ..RedisOptions::default()
                 };
                 Arc::new(RedisStore::new(RedisClient::open(&options).unwrap()))
@@ -70,14 +91,18 @@ impl Backend {
 
     /// A factory on this backend with `configure` applied.
     pub fn factory(&self, configure: impl FnOnce(Builder) -> Builder) -> RedisSessionFactory {
-        let builder = RedisSessionFactory::builder(SECRET);
-        let builder = match self {
+        configure(self.builder(SECRET)).build().unwrap()
+    }
+
+    /// A builder with `secret` on this backend.
+    pub fn builder(&self, secret: &str) -> Builder {
+        let builder = RedisSessionFactory::builder(secret);
+        match self {
             Self::Memory(store) => builder.store(store.clone()),
-            Self::Redis(server) => builder
-                .url(Some(server.url()))
+            Self::Redis(_) | Self::Cluster(_) => builder
+                .url(self.url())
                 .socket_timeout(Some(std::time::Duration::from_secs(2))),
-        };
-        configure(builder).build().unwrap()
+        }
     }
 
     /// True if a session with this id is stored.

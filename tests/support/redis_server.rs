@@ -18,11 +18,27 @@ pub struct RedisServer {
     password: Option<String>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("the OS hands out a free loopback port")
+}
+
+/// A free port below 55536 whose cluster bus port (+10000) is free too.
+pub fn free_cluster_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Spread over 20000..45000 by process and call, then probe.
+    let start = 20000 + (std::process::id() as usize * 7919) % 25000;
+    loop {
+        let port = (start + NEXT.fetch_add(1, Ordering::Relaxed) * 13) % 25000 + 20000;
+        let port = port as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok()
+        {
+            return port;
+        }
+    }
 }
 
 impl RedisServer {
@@ -34,6 +50,12 @@ impl RedisServer {
     /// Starts a server with extra `redis-server` arguments (`%dir%` is
     /// replaced by its directory) and, if given, a password.
     pub fn start_with(extra: &[&str], password: Option<&str>) -> Self {
+        Self::start_on(free_port, extra, password)
+    }
+
+    /// Like [`start_with`](Self::start_with), on a port from `pick` (`%port%`
+    /// in `extra` is replaced by it).
+    pub fn start_on(pick: fn() -> u16, extra: &[&str], password: Option<&str>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "redis-sessions-test-{}-{}",
             std::process::id(),
@@ -41,13 +63,17 @@ impl RedisServer {
         ));
         std::fs::create_dir_all(&dir).expect("temp dir is writable");
         for _ in 0..5 {
+            let port = pick();
             let mut server = Self {
-                port: free_port(),
+                port,
                 dir: dir.clone(),
                 child: None,
                 extra: extra
                     .iter()
-                    .map(|a| a.replace("%dir%", &dir.display().to_string()))
+                    .map(|a| {
+                        a.replace("%dir%", &dir.display().to_string())
+                            .replace("%port%", &port.to_string())
+                    })
                     .collect(),
                 password: password.map(str::to_owned),
             };
@@ -124,7 +150,16 @@ impl RedisServer {
         );
     }
 
-    fn log_text(&self) -> String {
+    /// The process id while the server runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.log()).unwrap_or_default()
     }
 
@@ -237,4 +272,16 @@ fn signal(pid: u32, sig: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill {sig} {pid}");
+}
+/// Calls `check` until it gives `Some`, for at most `within`; panics with
+/// `what` after that. For waiting on a server's state, never on the clock.
+pub fn wait_until<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -14,7 +14,7 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use redis_sessions::plugin::{PluginCodec, PluginSettings, Registrar};
+use redis_sessions_plugin::{PluginCodec, PluginSettings, Registrar};
 
 /// The setting holding the key.
 pub const KEY_SETTING: &str = "redis.sessions.aead.key";
@@ -40,15 +40,12 @@ fn parse_key(hex: &str) -> Result<[u8; 32], String> {
     let expected =
         "expected 64 hex digits (32 random bytes), e.g. the output of `openssl rand -hex 32`";
     if hex.len() != 64 {
-        return Err(format!(
-            "{KEY_SETTING} has {} characters: {expected}",
-            hex.len()
-        ));
+        return Err(format!("the key has {} characters: {expected}", hex.len()));
     }
     let mut key = [0u8; 32];
     for (i, byte) in key.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| format!("{KEY_SETTING} is not hexadecimal: {expected}"))?;
+            .map_err(|_| format!("the key is not hexadecimal: {expected}"))?;
     }
     Ok(key)
 }
@@ -58,7 +55,7 @@ impl PluginCodec for Encrypted {
         let hex = settings
             .get(KEY_SETTING)
             .ok_or_else(|| format!("{KEY_SETTING} is not set: expected 64 hex digits, e.g. the output of `openssl rand -hex 32`"))?;
-        let key = parse_key(&hex)?;
+        let key = parse_key(&hex).map_err(|e| format!("{KEY_SETTING}: {e}"))?;
         Ok(Self {
             cipher: XChaCha20Poly1305::new(&key.into()),
         })
@@ -106,15 +103,15 @@ impl PluginCodec for Encrypted {
     }
 }
 
-fn register(registrar: &mut Registrar<'_>) -> Result<(), String> {
-    registrar.declare_setting(KEY_SETTING, true)?;
+fn includeme(registrar: &mut Registrar<'_>) -> Result<(), String> {
+    registrar.declare_validated_setting(KEY_SETTING, true, |v| parse_key(v).map(drop))?;
     for name in ["aead.encrypted", "aead.encrypt", "aead.decrypt"] {
         registrar.codec::<Encrypted>(name)?;
     }
     Ok(())
 }
 
-redis_sessions::export_plugin!(register);
+redis_sessions_plugin::export_plugin!(includeme);
 
 #[cfg(test)]
 mod tests {

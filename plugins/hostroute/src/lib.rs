@@ -11,11 +11,14 @@
 //! redis.sessions.hostroute.default = redis://10.0.0.3:6379/0
 //! ```
 //!
-//! The host keeps one shared connection per URL.
+//! The host keeps one shared connection per URL. The plugin can be loaded by
+//! naming `hostroute.by_host`, or included explicitly (`pyramid.includes =
+//! hostroute`), which checks its settings at start-up: each is validated
+//! with its file and line, and a set-up that routes no host is refused.
 
 use std::collections::HashMap;
 
-use redis_sessions::plugin::{PluginClientCallable, PluginRequest, PluginSettings, Registrar};
+use redis_sessions_plugin::{PluginClientCallable, PluginRequest, PluginSettings, Registrar};
 
 /// The setting holding `host url` lines.
 pub const MAP_SETTING: &str = "redis.sessions.hostroute.map";
@@ -26,6 +29,16 @@ pub const DEFAULT_SETTING: &str = "redis.sessions.hostroute.default";
 pub struct ByHost {
     routes: HashMap<String, String>,
     default: Option<String>,
+}
+
+/// Checks the URL for other hosts.
+pub fn check_default(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    if url.is_empty() || url.contains("://") {
+        Ok(())
+    } else {
+        Err("expected a Redis URL, e.g. redis://127.0.0.1:6379/0".into())
+    }
 }
 
 /// Parses `host url` lines.
@@ -44,15 +57,12 @@ pub fn parse_map(text: &str) -> Result<HashMap<String, String>, String> {
                     .insert(host.to_ascii_lowercase(), url.to_owned())
                     .is_some()
                 {
-                    return Err(format!(
-                        "{MAP_SETTING}, entry {}: host {host} is mapped twice",
-                        i + 1
-                    ));
+                    return Err(format!("entry {}: host {host} is mapped twice", i + 1));
                 }
             }
             _ => {
                 return Err(format!(
-                    "{MAP_SETTING}, entry {}: expected `host url`, e.g. shop.example.com redis://127.0.0.1:6379/0",
+                    "entry {}: expected `host url`, e.g. shop.example.com redis://127.0.0.1:6379/0",
                     i + 1
                 ));
             }
@@ -66,7 +76,7 @@ impl PluginClientCallable for ByHost {
         let map = settings
             .get(MAP_SETTING)
             .ok_or_else(|| format!("{MAP_SETTING} is not set: expected `host url` lines"))?;
-        let routes = parse_map(&map)?;
+        let routes = parse_map(&map).map_err(|e| format!("{MAP_SETTING}: {e}"))?;
         let default = settings
             .get(DEFAULT_SETTING)
             .filter(|d| !d.trim().is_empty());
@@ -88,13 +98,27 @@ impl PluginClientCallable for ByHost {
     }
 }
 
-fn register(registrar: &mut Registrar<'_>) -> Result<(), String> {
-    registrar.declare_setting(MAP_SETTING, false)?;
-    registrar.declare_setting(DEFAULT_SETTING, false)?;
-    registrar.client_callable::<ByHost>("hostroute.by_host")
+/// Declares the settings (each checked on its own by the host's
+/// configuration check, with file and line), registers `hostroute.by_host`,
+/// and checks what no single setting can: that some host is routed.
+fn includeme(registrar: &mut Registrar<'_>) -> Result<(), String> {
+    registrar.declare_validated_setting(MAP_SETTING, false, |v| parse_map(v).map(drop))?;
+    registrar.declare_validated_setting(DEFAULT_SETTING, false, check_default)?;
+    registrar.client_callable::<ByHost>("hostroute.by_host")?;
+    let set = |name| {
+        registrar
+            .setting(name)
+            .is_some_and(|v| !v.trim().is_empty())
+    };
+    if !set(MAP_SETTING) && !set(DEFAULT_SETTING) {
+        return Err(format!(
+            "hostroute routes no host: set {MAP_SETTING} (`host url` lines) or {DEFAULT_SETTING}"
+        ));
+    }
+    Ok(())
 }
 
-redis_sessions::export_plugin!(register);
+redis_sessions_plugin::export_plugin!(includeme);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redis_sessions::plugin::{PluginIdGenerator, PluginSettings, Registrar};
+use redis_sessions_plugin::{PluginIdGenerator, PluginSettings, Registrar};
 
 /// The setting holding the number of random bytes.
 pub const RANDOM_BYTES_SETTING: &str = "redis.sessions.idgen.random_bytes";
@@ -27,16 +27,21 @@ impl Sortable {
     }
 }
 
+/// Parses the number of random bytes.
+fn parse_random_bytes(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| (16..=64).contains(n))
+        .ok_or_else(|| "expected a number from 16 to 64, e.g. 20".to_owned())
+}
+
 impl PluginIdGenerator for Sortable {
     fn from_settings(settings: &PluginSettings<'_>) -> Result<Self, String> {
         let random_bytes = match settings.get(RANDOM_BYTES_SETTING) {
             None => 20,
-            Some(text) => text
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (16..=64).contains(n))
-                .ok_or_else(|| format!("{RANDOM_BYTES_SETTING} = {text:?}: expected a number from 16 to 64, e.g. 20"))?,
+            Some(text) => parse_random_bytes(&text)
+                .map_err(|e| format!("{RANDOM_BYTES_SETTING} = {text:?}: {e}"))?,
         };
         Ok(Self { random_bytes })
     }
@@ -52,12 +57,14 @@ impl PluginIdGenerator for Sortable {
     }
 }
 
-fn register(registrar: &mut Registrar<'_>) -> Result<(), String> {
-    registrar.declare_setting(RANDOM_BYTES_SETTING, false)?;
+fn includeme(registrar: &mut Registrar<'_>) -> Result<(), String> {
+    registrar.declare_validated_setting(RANDOM_BYTES_SETTING, false, |v| {
+        parse_random_bytes(v).map(drop)
+    })?;
     registrar.id_generator::<Sortable>("idgen.sortable")
 }
 
-redis_sessions::export_plugin!(register);
+redis_sessions_plugin::export_plugin!(includeme);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,59 @@
-//! The Redis client: settings, one shared, multiplexed, self-healing
-//! connection (or a small pool of them), a timeout on every call.
+//! The Redis client: settings, shared, multiplexed, self-healing
+//! connections, a timeout on every call, on every topology.
+//!
+//! # Where the sessions live
+//!
+//! One setting, `redis.sessions.url`, says where:
+//!
+//! | URL | what |
+//! |---|---|
+//! | `redis://[user:password@]host[:port][/db]` | one server over TCP |
+//! | `rediss://[user:password@]host[:port][/db]` | one server over TLS (feature `tls`) |
+//! | `redis+unix:///path/to/redis.sock?db=N` | one server over a Unix socket |
+//! | `redis+sentinel://[user:password@]host:port[,host:port…]/MASTER[/db]` | the master that Sentinels name (feature `sentinel`; `rediss+sentinel://` for TLS) |
+//! | `redis+cluster://[user:password@]host:port[,host:port…]` | a Redis Cluster (feature `cluster`; `rediss+cluster://` for TLS) |
+//!
+//! The user and password of a Sentinel URL are those of the Redis servers;
+//! the Sentinels themselves are asked without them. Sentinel ports default
+//! to 26379, Cluster ports to 6379.
+//!
+//! **TLS** is always verified: against the system's roots, or against
+//! `tls_ca_file` (PEM) for a private authority; the host name in the URL
+//! must match the server's certificate. `tls_cert_file` and `tls_key_file`
+//! (PEM, both or neither) add a client certificate for mutual TLS. There is
+//! no setting that skips verification, and a URL fragment such as
+//! `#insecure` is refused.
+//!
+//! # Failover
+//!
+//! A command that cannot reach Redis fails with [`Error::Unreachable`] or
+//! [`Error::Timeout`] (so the request answers 503 without `Set-Cookie`);
+//! the connection heals by itself, and a later request is served again
+//! without a restart. With Sentinel, a lost connection, a timeout or a
+//! `READONLY` answer make the next request ask the Sentinels for the master
+//! again. With Cluster, redis-rs follows `MOVED`/`ASK` and refreshes its slot
+//! map when a replica takes over.
+//!
+//! Redis replicates asynchronously: a write that the old master
+//! acknowledged but had not yet sent to its replica is lost when that
+//! replica is promoted. Bound the window with `min-replicas-to-write 1` and
+//! `min-replicas-max-lag 10` on the masters: a master then refuses writes
+//! (the request answers 503) when no replica is in reach.
+//!
+//! # One key per session
+//!
+//! Every command of a request touches one key, the session's hash, so every
+//! command is single-slot and works on a Cluster unchanged. A pipeline that
+//! writes several sessions at once is split per slot (see the Cluster
+//! connection). Anyone adding a second key to a request must either keep it
+//! in the same slot (a `{hash tag}`) or make its updates idempotent and
+//! order-free.
+
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "sentinel")]
+mod sentinel;
+mod target;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,10 +61,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::store::Error;
+use target::Target;
 
 /// The timeout used when `socket_timeout` is not set.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,8 +89,11 @@ pub const MAX_CONNECTION_POOL: usize = 64;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// `redis.sessions.url`: `redis://[user:password@]host[:port][/db]` or
-    /// `redis+unix:///path?db=N`. Default: unset.
+    /// `redis.sessions.url`: `redis://[user:password@]host[:port][/db]`,
+    /// `rediss://…` (TLS), `redis+unix:///path?db=N`,
+    /// `redis+sentinel://[user:password@]host:port[,host:port…]/MASTER[/db]`
+    /// or `redis+cluster://[user:password@]host:port[,host:port…]`
+    /// (`rediss+sentinel://`, `rediss+cluster://` for TLS). Default: unset.
     pub url: Option<String>,
     /// `redis.sessions.host`. Default: `localhost`.
     pub host: String,
@@ -105,29 +163,49 @@ impl RedisOptions {
         self.socket_timeout.unwrap_or(DEFAULT_SOCKET_TIMEOUT)
     }
 
-    fn connection_info(&self) -> Result<redis::ConnectionInfo, Error> {
-        if let Some(url) = &self.url {
-            return url.as_str().into_connection_info().map_err(|e| {
-                Error::Config(format!(
-                    "{e}: expected redis://[user:password@]host[:port][/db], redis+unix:///path or memory://, e.g. redis://127.0.0.1:6379/0"
-                ))
-            });
+    /// Checks the settings without connecting: the URL (or host), and the
+    /// TLS files (readable PEM of the right kind, only with a TLS URL,
+    /// certificate and key together). [`RedisClient::open`] runs the same
+    /// checks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] whose message starts with the setting's name and
+    /// value (the URL's password redacted), then says what was wrong and
+    /// what was expected, e.g. `tls_ca_file = "/etc/redis/ca.pem": cannot
+    /// read it (No such file or directory (os error 2)): expected a PEM
+    /// file …`. `memory://` (the embedded store) passes. A caller that knows where the setting came from puts
+    /// `file:line: redis.sessions.` in front.
+    ///
+    /// ```
+    /// use redis_sessions::RedisOptions;
+    ///
+    /// let options = RedisOptions {
+    ///     url: Some("redis+sentinel://:hunter2@10.0.0.1:26379".into()),
+    ///     ..RedisOptions::default()
+    /// };
+    /// let message = options.validate().unwrap_err().to_string();
+    /// assert!(message.starts_with("url = \"redis+sentinel://:<redacted>@10.0.0.1:26379\": no master name"));
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.url.as_deref() == Some(crate::MEMORY_URL) {
+            // The embedded store: nothing of Redis to check.
+            return Ok(());
         }
-        let addr = match &self.unix_socket_path {
-            Some(path) => ConnectionAddr::Unix(path.clone()),
-            None => ConnectionAddr::Tcp(self.host.clone(), self.port),
-        };
-        let mut redis = RedisConnectionInfo::default().set_db(self.db);
-        if let Some(password) = &self.password {
-            redis = redis.set_password(password);
+        target::validate(self).map(|_| ())
+    }
+
+    /// Checks one URL alone, as [`validate`](Self::validate) does
+    /// (`memory://`, the embedded store, passes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] starting with `url = "…": `.
+    pub fn validate_url(url: &str) -> Result<(), Error> {
+        if url == crate::MEMORY_URL {
+            return Ok(());
         }
-        addr.into_connection_info()
-            .map(|info| info.set_redis_settings(redis))
-            .map_err(|e| {
-                Error::Config(format!(
-                    "{e}: expected a host name or address, e.g. 127.0.0.1"
-                ))
-            })
+        target::parse_url(url).map(|_| ())
     }
 }
 
@@ -167,12 +245,13 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-/// A handle on one Redis server: cheap to clone, shared by every request.
+/// A handle on Redis (one server, a Sentinel-managed master or a Cluster):
+/// cheap to clone, shared by every request.
 ///
-/// Opening a client checks its settings but does not connect. The first
-/// command connects; a dropped connection is re-established in the
-/// background, so the application recovers by itself when Redis comes back.
-/// Every command is bounded by `socket_timeout`.
+/// Opening a client checks its settings (and reads the TLS files) but does
+/// not connect. The first command connects; a dropped connection is
+/// re-established, and a failover followed, by itself, so the application
+/// recovers when Redis does. Every command is bounded by `socket_timeout`.
 ///
 /// ```
 /// use redis_sessions::{RedisClient, RedisOptions};
@@ -187,19 +266,99 @@ pub struct RedisClient {
 }
 
 struct ClientInner {
-    client: redis::Client,
+    backend: Backend,
     timeout: Duration,
-    size: usize,
-    pool: OnceLock<Vec<ConnectionManager>>,
-    next: AtomicUsize,
+}
+
+// Made once per client and kept behind its `Arc`: size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Backend {
+    Single {
+        client: redis::Client,
+        size: usize,
+        pool: OnceLock<Vec<ConnectionManager>>,
+        next: AtomicUsize,
+    },
+    #[cfg(feature = "sentinel")]
+    Sentinel(sentinel::SentinelConnection),
+    #[cfg(feature = "cluster")]
+    Cluster(Box<cluster::LazyCluster>),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Single { .. } => "single",
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => "sentinel",
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => "cluster",
+        }
+    }
 }
 
 impl fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisClient")
-            .field("timeout", &self.inner.timeout)
-            .field("connections", &self.inner.size)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("RedisClient");
+        debug
+            .field("topology", &self.inner.backend.name())
+            .field("timeout", &self.inner.timeout);
+        #[allow(irrefutable_let_patterns)]
+        if let Backend::Single { size, .. } = &self.inner.backend {
+            debug.field("connections", size);
+        }
+        debug.finish_non_exhaustive()
+    }
+}
+
+/// One connection to Redis, whatever the topology: cheap to clone, and
+/// usable with `query_async` like any redis-rs connection.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// One server, reconnected in the background.
+    Single(ConnectionManager),
+    /// The master the Sentinels name.
+    #[cfg(feature = "sentinel")]
+    Sentinel(sentinel::SentinelConnection),
+    /// A Cluster.
+    #[cfg(feature = "cluster")]
+    Cluster(cluster::ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => conn.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => conn.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => conn.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(conn) => conn.get_db(),
+        }
     }
 }
 
@@ -208,8 +367,10 @@ impl RedisClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the URL or address is malformed or the pool
-    /// size is out of range.
+    /// [`Error::Config`] when the URL or address is malformed, a TLS file
+    /// cannot be read or holds the wrong thing, the URL needs a Cargo
+    /// feature this build leaves out, or the pool size is out of range (see
+    /// [`RedisOptions::validate`]).
     pub fn open(options: &RedisOptions) -> Result<Self, Error> {
         let size = options.connection_pool.unwrap_or(1);
         if !(1..=MAX_CONNECTION_POOL).contains(&size) {
@@ -217,22 +378,86 @@ impl RedisClient {
                 "connection_pool = {size}: expected a number of connections from 1 to {MAX_CONNECTION_POOL}, e.g. 4"
             )));
         }
-        let client = redis::Client::open(options.connection_info()?)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let timeout = options.timeout();
+        let target = target::validate(options)?;
+        #[cfg(feature = "tls")]
+        let certificates = if target.is_tls() {
+            install_crypto_provider();
+            Some(target::certificates(options)?)
+        } else {
+            None
+        };
+        let backend = match target {
+            Target::Single(info) => {
+                #[cfg(feature = "tls")]
+                let client = match certificates {
+                    Some(certificates) => redis::Client::build_with_tls(info, certificates),
+                    None => redis::Client::open(info),
+                };
+                #[cfg(not(feature = "tls"))]
+                let client = redis::Client::open(info);
+                Backend::Single {
+                    client: client.map_err(|e| Error::Config(e.to_string()))?,
+                    size,
+                    pool: OnceLock::new(),
+                    next: AtomicUsize::new(0),
+                }
+            }
+            #[cfg(feature = "sentinel")]
+            Target::Sentinel {
+                nodes,
+                master,
+                auth,
+                db,
+                tls,
+            } => Backend::Sentinel(sentinel::SentinelConnection::new(
+                sentinel::SentinelTarget {
+                    nodes,
+                    master,
+                    auth,
+                    db,
+                    tls,
+                    #[cfg(feature = "tls")]
+                    certificates,
+                },
+                timeout,
+            )?),
+            #[cfg(feature = "cluster")]
+            Target::Cluster { nodes, auth, tls } => {
+                Backend::Cluster(Box::new(cluster::LazyCluster::new(
+                    cluster::ClusterTarget {
+                        nodes,
+                        auth,
+                        tls,
+                        #[cfg(feature = "tls")]
+                        certificates,
+                    },
+                    timeout,
+                )?))
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(Error::Config(
+                    "url: this topology needs a Cargo feature this build leaves out".into(),
+                ));
+            }
+        };
         Ok(Self {
-            inner: Arc::new(ClientInner {
-                client,
-                timeout: options.timeout(),
-                size,
-                pool: OnceLock::new(),
-                next: AtomicUsize::new(0),
-            }),
+            inner: Arc::new(ClientInner { backend, timeout }),
         })
     }
 
     /// The timeout applied to every command.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// True when the client talks to a Redis Cluster. A pipeline whose
+    /// commands name keys in different slots is split per slot by the
+    /// connection, so callers need not care; a `MULTI`/`EXEC` transaction
+    /// must stay within one slot.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.backend.name() == "cluster"
     }
 
     /// Sends `PING` and waits for the answer.
@@ -250,38 +475,51 @@ impl RedisClient {
         }
     }
 
-    pub(crate) fn connection(&self) -> Result<ConnectionManager, Error> {
+    /// A connection: shared and multiplexed, never one per request. Must
+    /// be called inside a Tokio runtime.
+    pub(crate) fn connection(&self) -> Result<Connection, Error> {
         let inner = &self.inner;
-        let pool = match inner.pool.get() {
-            Some(pool) => pool,
-            None => {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    // `bounded` puts one timer on every call; a second one
-                    // here would only cost time.
-                    .set_connection_timeout(Some(inner.timeout))
-                    .set_response_timeout(None)
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(10))
-                    .set_max_delay(Duration::from_millis(200));
-                let pool = (0..inner.size)
-                    .map(|_| {
-                        ConnectionManager::new_lazy_with_config(
-                            inner.client.clone(),
-                            config.clone(),
-                        )
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Error::Config(e.to_string()))?;
-                // Another task may have won the race; either pool works.
-                let _ = inner.pool.set(pool);
-                inner
-                    .pool
-                    .get()
-                    .ok_or_else(|| Error::Config("no connection".into()))?
+        match &inner.backend {
+            Backend::Single {
+                client,
+                size,
+                pool,
+                next,
+            } => {
+                let pool = match pool.get() {
+                    Some(pool) => pool,
+                    None => {
+                        let config = redis::aio::ConnectionManagerConfig::new()
+                            // `bounded` puts one timer on every call; a
+                            // second one here would only cost time.
+                            .set_connection_timeout(Some(inner.timeout))
+                            .set_response_timeout(None)
+                            .set_number_of_retries(1)
+                            .set_min_delay(Duration::from_millis(10))
+                            .set_max_delay(Duration::from_millis(200));
+                        let fresh = (0..*size)
+                            .map(|_| {
+                                ConnectionManager::new_lazy_with_config(
+                                    client.clone(),
+                                    config.clone(),
+                                )
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| Error::Config(e.to_string()))?;
+                        // Another task may have won the race; either pool works.
+                        let _ = pool.set(fresh);
+                        pool.get()
+                            .ok_or_else(|| Error::Config("no connection".into()))?
+                    }
+                };
+                let i = next.fetch_add(1, Ordering::Relaxed) % pool.len();
+                Ok(Connection::Single(pool[i].clone()))
             }
-        };
-        let i = inner.next.fetch_add(1, Ordering::Relaxed) % pool.len();
-        Ok(pool[i].clone())
+            #[cfg(feature = "sentinel")]
+            Backend::Sentinel(conn) => Ok(Connection::Sentinel(conn.clone())),
+            #[cfg(feature = "cluster")]
+            Backend::Cluster(lazy) => Ok(Connection::Cluster(lazy.connection())),
+        }
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: Cmd) -> Result<T, Error> {
@@ -300,13 +538,44 @@ impl RedisClient {
     }
 }
 
+/// rustls needs one process-wide cryptography provider; this build brings
+/// `ring`. An application that installed its own keeps it.
+#[cfg(feature = "tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: one is in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// Sorts a redis-rs error: unreachable (503), too slow (503), or an answer
+/// that is an error. A server that is loading, read-only (a demoted master),
+/// a Cluster without a master for the slot, or a slot that keeps moving
+/// after the redirects were followed counts as unreachable: a failover is
+/// under way and a later request may succeed.
 pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
+    use redis::{ErrorKind, ServerErrorKind};
     if e.is_timeout() {
         Error::Timeout(timeout)
     } else if e.is_io_error()
         || e.is_connection_refusal()
         || e.is_connection_dropped()
         || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::MasterNameNotFoundBySentinel
+                | ErrorKind::NoValidReplicasFoundBySentinel
+                | ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::ReadOnly
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::Moved
+                        | ServerErrorKind::Ask
+                )
+        )
     {
         Error::Unreachable(e.to_string())
     } else {
@@ -326,6 +595,10 @@ mod tests {
         );
         assert_eq!(redact_url("redis://:pw@host"), "redis://:<redacted>@host");
         assert_eq!(redact_url("redis://host:1/0"), "redis://host:1/0");
+        assert_eq!(
+            redact_url("redis+sentinel://u:pw@a:1,b:2/m"),
+            "redis+sentinel://u:<redacted>@a:1,b:2/m"
+        );
     }
 
     #[test]
@@ -346,5 +619,55 @@ mod tests {
             ..RedisOptions::default()
         };
         assert!(matches!(RedisClient::open(&pool), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn validation_passes_the_embedded_store_and_names_the_setting() {
+        let memory = RedisOptions {
+            url: Some("memory://".into()),
+            ..RedisOptions::default()
+        };
+        assert!(memory.validate().is_ok());
+        let e = RedisOptions::validate_url("redis+cluster://:pw@a:1/3")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("url = \"redis+cluster://:<redacted>@a:1/3\": "),
+            "{e}"
+        );
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn every_topology_opens_without_connecting() {
+        let urls = [
+            ("redis://127.0.0.1:1/0", cfg!(all())),
+            ("rediss://127.0.0.1:1/0", cfg!(feature = "tls")),
+            (
+                "redis+sentinel://127.0.0.1:1,127.0.0.1:2/m/1",
+                cfg!(feature = "sentinel"),
+            ),
+            (
+                "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+                cfg!(feature = "cluster"),
+            ),
+        ];
+        for (url, supported) in urls {
+            let options = RedisOptions {
+                url: Some(url.into()),
+                ..RedisOptions::default()
+            };
+            match RedisClient::open(&options) {
+                Ok(client) => {
+                    assert!(supported, "{url}");
+                    assert_eq!(client.is_cluster(), url.contains("cluster"));
+                }
+                Err(e) => {
+                    assert!(!supported, "{url}: {e}");
+                    assert!(e.to_string().contains("Cargo feature"), "{e}");
+                }
+            }
+        }
     }
 }

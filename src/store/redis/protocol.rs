@@ -6,28 +6,37 @@
 //! each write gets its own typed [`Written`], with no index arithmetic and
 //! no cleanup round trip.
 //!
-//! # Why scripts rather than `MULTI`
+//! # Why a script rather than `MULTI`
 //!
 //! An update must set its fields and the TTL only if the session still
-//! exists, atomically (otherwise an update racing a delete leaves a
-//! field-only hash, and a connection lost between two commands leaves a key
-//! without TTL). `MULTI`/`EXEC` makes the commands atomic but cannot make
-//! them conditional without `WATCH` (a second round trip), and it leaves
-//! the fields behind for a cleanup. Measured on redis-server 7.0 on the
-//! 2-core test machine (`scripts/update-cpu.py`, 200 000 updates of a
-//! session with 3 fields, 64 in flight; Redis CPU from `INFO cpu`, and the
-//! `INFO commandstats` time summed over all commands):
+//! exists, atomically: otherwise an update racing a delete leaves a
+//! field-only hash behind, and a connection lost between two commands
+//! leaves a key without TTL. `MULTI`/`EXEC` makes commands atomic but cannot
+//! make them conditional without `WATCH` (another round trip), so the best
+//! it can do is `MULTI`, `HSET`, `EXPIRE`, `HEXISTS`, `EXEC`: fields written
+//! to a deleted session linger (with a TTL) until they expire. The cached
+//! script (`lua/update.lua`) checks existence with the `EXPIRE` it needs
+//! anyway (`EXPIRE` answers 0 for a missing key) and writes nothing to a
+//! deleted session.
 //!
-//! | candidate | commands per update | Redis CPU µs/update | commandstats µs/update |
-//! |---|---:|---:|---:|
-//! | `EVALSHA` of `update.lua` (`EXPIRE`, `HSET`) | 3 | 5.0 | 2.3 |
-//! | `MULTI`, `HSET`, `EXPIRE`, `HEXISTS`, `EXEC` | 5 | 5.8 | 0.9 |
+//! Measured with `python3 scripts/update-cpu.py 300000` (redis-server 7.0.15
+//! on the shared 2-core test machine; 300 000 updates of 200 sessions, 64
+//! in flight; Redis main-thread CPU from `INFO cpu`; ranges over 7 runs of
+//! each, interleaved):
 //!
-//! The script does its existence check with the `EXPIRE` it needs anyway
-//! (`EXPIRE` answers 0 for a missing key), so it counts fewer commands and
-//! costs Redis less CPU in all (per-command parsing and dispatch dominate);
-//! the script, and not `MULTI`, is also the only one that writes nothing
-//! when the session is gone. Hence the script.
+//! | candidate | commands per update | Redis CPU µs per update |
+//! |---|---:|---:|
+//! | `EVALSHA` `update.lua` (→ `EXPIRE`, `HSET`) | 3 | 5.2 – 8.7 |
+//! | `MULTI`, `HSET`, `EXPIRE`, `HEXISTS`, `EXEC` | 5 | 3.3 – 5.2 |
+//!
+//! The script costs Redis about 1 – 4 µs more per update (entering Lua and
+//! running each command through it is dearer than dispatching two more
+//! plain commands), and we pay it: it is the only candidate that keeps the
+//! guarantee exactly (nothing is ever written to a deleted session), the
+//! only one within the budget of four commands per increment (`HGETALL` +
+//! 3; `MULTI` needs at least `MULTI`, `HSET`, `EXPIRE`, `EXEC`, so 5 or 6),
+//! and the application parses one reply per write instead of five. Reads,
+//! the common case, run no script at all.
 
 use std::sync::LazyLock;
 
@@ -35,16 +44,31 @@ use futures_util::future::try_join_all;
 use redis::{Cmd, RedisError, Script, Value};
 
 use super::client::{RedisClient, map_error};
-use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch};
-use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD, is_user_field};
+use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
+use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{Error, Field, SessionStore, StoreFuture, Write, Written};
+
+/// One of our Lua scripts: its source and its (lazily hashed) cache entry.
+struct Lua {
+    source: &'static str,
+    script: LazyLock<Script>,
+}
 
 const CREATE_LUA: &str = include_str!("lua/create.lua");
 const UPDATE_LUA: &str = include_str!("lua/update.lua");
 const INDEX_LUA: &str = include_str!("lua/index.lua");
-static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE_LUA));
-static UPDATE: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE_LUA));
-static INDEX: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_LUA));
+static CREATE: Lua = Lua {
+    source: CREATE_LUA,
+    script: LazyLock::new(|| Script::new(CREATE_LUA)),
+};
+static UPDATE: Lua = Lua {
+    source: UPDATE_LUA,
+    script: LazyLock::new(|| Script::new(UPDATE_LUA)),
+};
+static INDEX: Lua = Lua {
+    source: INDEX_LUA,
+    script: LazyLock::new(|| Script::new(INDEX_LUA)),
+};
 
 /// Sessions in Redis, through a [`RedisClient`].
 ///
@@ -74,9 +98,12 @@ impl RedisStore {
     }
 
     /// Sends the writes of each session key in a pipeline of their own
-    /// (all at once, each still one round trip) instead of one pipeline for
-    /// the whole batch. Redis Cluster needs it: a pipeline must stay within
-    /// one slot there. Default: `false` (one pipeline).
+    /// (all at once, so still one round trip) instead of one pipeline for
+    /// the whole batch: for a connection that cannot route one pipeline to
+    /// several Cluster nodes (a plain redis-rs cluster connection refuses a
+    /// pipeline that spans slots). The Cluster connection of
+    /// [`RedisClient`] splits pipelines by slot itself and does not need
+    /// it. Default: `false` (one pipeline).
     pub fn pipeline_per_key(mut self, yes: bool) -> Self {
         self.pipeline_per_key = yes;
         self
@@ -97,26 +124,31 @@ impl RedisStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         check_batch(&writes)?;
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let all: Vec<usize> = (0..writes.len()).collect();
-        let mut replies = self.send(&writes, &all).await?;
-        let noscript: Vec<usize> = replies
-            .iter()
-            .enumerate()
-            .filter(|(_, reply)| matches!(reply, Err(e) if is_noscript(e)))
-            .map(|(i, _)| i)
-            .collect();
-        if !noscript.is_empty() {
-            // Redis restarted or flushed its scripts: those writes did not
-            // run. Load the scripts, then replay exactly those writes.
-            self.load_scripts().await?;
-            let again = self.send(&writes, &noscript).await?;
-            for (i, reply) in noscript.into_iter().zip(again) {
-                replies[i] = reply;
+        let waves = waves(&writes);
+        let replies = match waves.as_slice() {
+            [] => Vec::new(),
+            [all] => self.run(&writes, all).await?,
+            _ => {
+                // A key named twice: one round trip per repeat, so that a
+                // replayed script can never run after a later write to its
+                // key.
+                let mut slots: Vec<Option<Reply>> = (0..writes.len()).map(|_| None).collect();
+                for wave in &waves {
+                    for (&i, reply) in wave.iter().zip(self.run(&writes, wave).await?) {
+                        slots[i] = Some(reply);
+                    }
+                }
+                slots
+                    .into_iter()
+                    .map(|slot| {
+                        slot.ok_or(Error::UnexpectedReply {
+                            to: "a batch of session writes",
+                            expected: "one reply per write",
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
             }
-        }
+        };
         let timeout = self.client.timeout();
         writes
             .iter()
@@ -125,54 +157,96 @@ impl RedisStore {
             .collect()
     }
 
-    /// Sends `writes[i]` for each `i` in `which` and returns their replies,
-    /// in the order of `which`: one pipeline, or one per key.
-    async fn send(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
-        let groups = if self.pipeline_per_key {
-            group_by_key(writes, which)
-        } else {
-            vec![which.to_vec()]
-        };
-        let sent = try_join_all(groups.iter().map(|group| async move {
-            let mut conn = self.client.connection()?;
-            let mut pipe = redis::pipe();
-            for &i in group {
-                pipe.add_command(command(&writes[i]));
+    /// Sends `writes[i]` for each `i` in `which` (at most one per key) and
+    /// returns their replies in that order, replaying any write that found
+    /// its script missing.
+    async fn run(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+        let mut replies = self.send(writes, which, Invoke::Cached).await?;
+        let noscript: Vec<usize> = replies
+            .iter()
+            .enumerate()
+            .filter(|(_, reply)| matches!(reply, Err(e) if is_noscript(e)))
+            .map(|(at, _)| at)
+            .collect();
+        if !noscript.is_empty() {
+            // Redis restarted, failed over or flushed its scripts: those
+            // writes did not run. Replay exactly those, with the script's
+            // source (`EVAL`, which also caches it again on that node).
+            let again: Vec<usize> = noscript.iter().map(|&at| which[at]).collect();
+            let replayed = self.send(writes, &again, Invoke::Source).await?;
+            for (at, reply) in noscript.into_iter().zip(replayed) {
+                replies[at] = reply;
             }
-            let replies: Vec<Reply> = self
-                .client
-                .bounded(pipe.ignore_errors().query_async(&mut conn))
-                .await?;
-            if replies.len() != group.len() {
-                return Err(Error::UnexpectedReply {
-                    to: "a pipeline of session writes",
-                    expected: "one reply per write",
-                });
-            }
-            Ok::<_, Error>(group.iter().copied().zip(replies).collect::<Vec<_>>())
-        }))
-        .await?;
-        let mut slots: Vec<(usize, Reply)> = sent.into_iter().flatten().collect();
-        let position = |i: usize| which.iter().position(|&w| w == i);
-        slots.sort_by_key(|(i, _)| position(*i));
-        Ok(slots.into_iter().map(|(_, reply)| reply).collect())
+        }
+        Ok(replies)
     }
 
-    async fn load_scripts(&self) -> Result<(), Error> {
+    /// Sends `writes[i]` for each `i` in `which` and returns their replies,
+    /// in the order of `which`: one pipeline, or one per key (all at once).
+    async fn send(
+        &self,
+        writes: &[Write],
+        which: &[usize],
+        invoke: Invoke,
+    ) -> Result<Vec<Reply>, Error> {
+        if !self.pipeline_per_key {
+            return self.pipeline(writes, which, invoke).await;
+        }
+        let groups = group_by_key(writes, which);
+        let sent = try_join_all(
+            groups
+                .iter()
+                .map(|group| self.pipeline(writes, group, invoke)),
+        )
+        .await?;
+        let mut slots: Vec<Option<Reply>> = (0..writes.len()).map(|_| None).collect();
+        for (group, replies) in groups.iter().zip(sent) {
+            for (&i, reply) in group.iter().zip(replies) {
+                slots[i] = Some(reply);
+            }
+        }
+        which
+            .iter()
+            .map(|&i| {
+                slots[i].take().ok_or(Error::UnexpectedReply {
+                    to: "a pipeline of session writes",
+                    expected: "one reply per write",
+                })
+            })
+            .collect()
+    }
+
+    /// One pipeline of `writes[i]` for each `i` in `which`: its replies, in
+    /// that order.
+    async fn pipeline(
+        &self,
+        writes: &[Write],
+        which: &[usize],
+        invoke: Invoke,
+    ) -> Result<Vec<Reply>, Error> {
         let mut conn = self.client.connection()?;
         let mut pipe = redis::pipe();
-        for source in [CREATE_LUA, UPDATE_LUA, INDEX_LUA] {
-            pipe.add_command(script_load(source)).ignore();
+        for &i in which {
+            pipe.add_command(command(&writes[i], invoke));
         }
-        self.client.bounded(pipe.query_async::<()>(&mut conn)).await
+        let replies: Vec<Reply> = self
+            .client
+            .bounded(pipe.ignore_errors().query_async(&mut conn))
+            .await?;
+        if replies.len() != which.len() {
+            return Err(Error::UnexpectedReply {
+                to: "a pipeline of session writes",
+                expected: "one reply per write",
+            });
+        }
+        Ok(replies)
     }
 
     /// Runs the index script on `index_key` with `args`, loading it once if
     /// Redis does not know it.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(INDEX.get_hash()).arg(1).arg(index_key);
+        let mut cmd = script_call(&INDEX, index_key, Invoke::Cached);
         for arg in args {
             cmd.arg(*arg);
         }
@@ -183,9 +257,10 @@ impl RedisStore {
             };
         match reply {
             Err(e) if is_noscript(&e) => {
-                self.client
-                    .bounded(script_load(INDEX_LUA).query_async::<()>(&mut conn))
-                    .await?;
+                let mut cmd = script_call(&INDEX, index_key, Invoke::Source);
+                for arg in args {
+                    cmd.arg(*arg);
+                }
                 self.client.bounded(cmd.query_async(&mut conn)).await
             }
             other => other.map_err(|e| map_error(e, self.client.timeout())),
@@ -197,10 +272,21 @@ fn is_noscript(e: &RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-fn script_load(source: &str) -> Cmd {
-    let mut cmd = redis::cmd("SCRIPT");
-    cmd.arg("LOAD").arg(source);
-    cmd
+/// The batch in waves that name each key at most once, in batch order: the
+/// n-th write to a key goes in wave n.
+fn waves(writes: &[Write]) -> Vec<Vec<usize>> {
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (i, write) in writes.iter().enumerate() {
+        let repeats = writes[..i]
+            .iter()
+            .filter(|w| w.key() == write.key())
+            .count();
+        match waves.get_mut(repeats) {
+            Some(wave) => wave.push(i),
+            None => waves.push(vec![i]),
+        }
+    }
+    waves
 }
 
 /// Positions in `which`, grouped by the key of their write, each group in
@@ -218,7 +304,7 @@ fn group_by_key(writes: &[Write], which: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// The one command of a write.
-fn command(write: &Write) -> Cmd {
+fn command(write: &Write, invoke: Invoke) -> Cmd {
     match write {
         Write::Delete { key } => {
             let mut cmd = redis::cmd("DEL");
@@ -230,7 +316,7 @@ fn command(write: &Write) -> Cmd {
             fields,
             timeout,
         } => {
-            let mut cmd = evalsha(&CREATE, key);
+            let mut cmd = script_call(&CREATE, key, invoke);
             cmd.arg(timeout);
             for (name, value) in fields {
                 cmd.arg(name).arg(value);
@@ -243,10 +329,8 @@ fn command(write: &Write) -> Cmd {
             delete,
             timeout,
         } => {
-            // Only an update that deletes and sets no user field can
-            // leave the session without one.
-            let check_empty = !delete.is_empty() && !set.iter().any(|(n, _)| is_user_field(n));
-            let mut cmd = evalsha(&UPDATE, key);
+            let check_empty = may_empty(set, delete);
+            let mut cmd = script_call(&UPDATE, key, invoke);
             cmd.arg(timeout).arg(set.len()).arg(u8::from(check_empty));
             for (name, value) in set {
                 cmd.arg(name).arg(value);
@@ -257,7 +341,7 @@ fn command(write: &Write) -> Cmd {
             cmd
         }
         Write::Refresh { key, timeout, now } => {
-            let mut cmd = evalsha(&UPDATE, key);
+            let mut cmd = script_call(&UPDATE, key, invoke);
             cmd.arg(timeout)
                 .arg(1)
                 .arg(0)
@@ -268,9 +352,29 @@ fn command(write: &Write) -> Cmd {
     }
 }
 
-fn evalsha(script: &Script, key: &str) -> Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash()).arg(1).arg(key);
+/// How a script is called.
+#[derive(Debug, Clone, Copy)]
+enum Invoke {
+    /// `EVALSHA`: by its hash, from the server's script cache.
+    Cached,
+    /// `EVAL`: with its source, when the server answered `NOSCRIPT`.
+    Source,
+}
+
+/// The call of `lua` on `key`, arguments to follow.
+fn script_call(lua: &Lua, key: &str, invoke: Invoke) -> Cmd {
+    let mut cmd;
+    match invoke {
+        Invoke::Cached => {
+            cmd = redis::cmd("EVALSHA");
+            cmd.arg(lua.script.get_hash());
+        }
+        Invoke::Source => {
+            cmd = redis::cmd("EVAL");
+            cmd.arg(lua.source);
+        }
+    }
+    cmd.arg(1).arg(key);
     cmd
 }
 
@@ -452,5 +556,174 @@ impl SessionStore for RedisStore {
                 }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Cases per property: 64 in CI, `PROPTEST_CASES` for long runs.
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(64)
+    }
+
+    /// Any reply Redis (or something posing as Redis) could send.
+    fn reply() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            Just(Value::Okay),
+            any::<i64>().prop_map(Value::Int),
+            (-2i64..4).prop_map(Value::Int),
+            vec(any::<u8>(), 0..24).prop_map(Value::BulkString),
+            entry_text().prop_map(Value::BulkString),
+            Just(Value::BulkString(CREATED_FIELD.to_vec())),
+            any::<String>().prop_map(Value::SimpleString),
+            any::<f64>().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Boolean),
+        ];
+        leaf.prop_recursive(3, 48, 8, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..10).prop_map(Value::Array),
+                vec((inner.clone(), inner.clone()), 0..5).prop_map(Value::Map),
+                vec(inner, 0..4).prop_map(Value::Set),
+            ]
+        })
+    }
+
+    /// Bytes that look like index entries, some of them well formed.
+    fn entry_text() -> impl Strategy<Value = Vec<u8>> {
+        vec(
+            prop_oneof![
+                4 => b'0'..=b'9',
+                2 => Just(b' '),
+                1 => Just(b'-'),
+                1 => any::<u8>(),
+            ],
+            0..40,
+        )
+    }
+
+    fn any_write() -> impl Strategy<Value = Write> {
+        prop_oneof![
+            Just(Write::delete("k")),
+            Just(Write::create("k", vec![], 1)),
+            Just(Write::update("k", vec![], vec![], 1)),
+            Just(Write::refresh("k", 1, 1)),
+        ]
+    }
+
+    /// The entry text `index.lua` writes.
+    fn lua_text(entry: &IndexEntry) -> String {
+        let mut text = format!("{} {} {}", entry.expires, entry.created, entry.last_seen);
+        if let Some(agent) = &entry.agent {
+            text.push(' ');
+            text.push_str(agent);
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_load_reply_gives_fields_or_a_typed_error(reply in reply()) {
+            match session_fields(reply) {
+                Ok(Some(fields)) => prop_assert!(fields.iter().any(|(n, _)| n == CREATED_FIELD)),
+                Ok(None) => {}
+                Err(e) => prop_assert!(matches!(e, Error::UnexpectedReply { .. }), "{}", e),
+            }
+        }
+
+        #[test]
+        fn any_index_reply_gives_entries_or_a_typed_error(reply in reply()) {
+            if let Err(e) = index_entries(reply) {
+                prop_assert!(matches!(e, Error::UnexpectedReply { .. }), "{}", e);
+            }
+        }
+
+        #[test]
+        fn any_reply_to_a_write_is_typed(write in any_write(), reply in reply()) {
+            let is_int = matches!(reply, Value::Int(_));
+            match written(&write, reply) {
+                Ok(_) => prop_assert!(is_int),
+                Err(e) => prop_assert!(matches!(e, Error::UnexpectedReply { .. }), "{}", e),
+            }
+        }
+
+        #[test]
+        fn index_entries_read_back_what_the_script_writes(
+            member in "[A-Za-z0-9_:-]{1,50}",
+            expires in 0..=MAX_INDEX_TIME,
+            created in 0..=MAX_INDEX_TIME,
+            last_seen in 0..=MAX_INDEX_TIME,
+            agent in proptest::option::of("\\PC{1,40}"),
+        ) {
+            let entry = IndexEntry { member, expires, created, last_seen, agent }
+                .checked()
+                .unwrap();
+            let text = lua_text(&entry);
+            let read = index_entry(entry.member.clone().into_bytes(), text.as_bytes()).unwrap();
+            prop_assert_eq!(read, entry);
+        }
+    }
+
+    #[test]
+    fn odd_replies_are_named_without_quoting_them() {
+        let secret = Value::Array(vec![Value::BulkString(b"session-data".to_vec())]);
+        let e = session_fields(secret).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the session store sent an unexpected reply to a session load: expected field/value pairs of strings"
+        );
+        assert!(!format!("{e:?}").contains("session-data"));
+        assert!(matches!(
+            index_entry(b"m".to_vec(), b"12 x 3"),
+            Err(Error::UnexpectedReply { .. })
+        ));
+        assert!(matches!(
+            index_entry(b"m".to_vec(), b"99999999999999999999999 1 1"),
+            Err(Error::UnexpectedReply { .. })
+        ));
+    }
+
+    #[test]
+    fn replies_of_both_protocol_versions_load() {
+        let resp2 = Value::Array(vec![
+            Value::BulkString(CREATED_FIELD.to_vec()),
+            Value::BulkString(b"1".to_vec()),
+        ]);
+        let resp3 = Value::Map(vec![(
+            Value::BulkString(CREATED_FIELD.to_vec()),
+            Value::BulkString(b"1".to_vec()),
+        )]);
+        let expected = Some(vec![(CREATED_FIELD.to_vec(), b"1".to_vec())]);
+        assert_eq!(session_fields(resp2).unwrap(), expected);
+        assert_eq!(session_fields(resp3).unwrap(), expected);
+        assert_eq!(session_fields(Value::Array(vec![])).unwrap(), None);
+    }
+
+    #[test]
+    fn writes_to_one_key_stay_together_and_in_order() {
+        let writes = [
+            Write::delete("a"),
+            Write::delete("b"),
+            Write::refresh("a", 1, 1),
+            Write::delete("c"),
+            Write::delete("b"),
+        ];
+        assert_eq!(
+            group_by_key(&writes, &[0, 1, 2, 3, 4]),
+            [vec![0, 2], vec![1, 4], vec![3]]
+        );
+        assert_eq!(group_by_key(&writes, &[2, 4]), [vec![2], vec![4]]);
+        assert_eq!(waves(&writes), [vec![0, 1, 3], vec![2, 4]]);
+        assert_eq!(waves(&writes[..2]), [vec![0, 1]]);
+        assert!(waves(&[]).is_empty());
     }
 }

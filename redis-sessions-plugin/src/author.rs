@@ -1,0 +1,283 @@
+//! The plugin author's side: safe traits to implement and safe views of what
+//! the host lends.
+
+use std::marker::PhantomData;
+
+use crate::trampolines::{
+    make_client_callable, make_codec, make_id_generator, validate_call, validator_ctx,
+};
+use crate::wire::{
+    FOUND, OK, RawBytes, RawRegistrar, RawRequest, RawSettings, RawSink, RawValidator,
+};
+
+/// Checks the text of a declared setting; the message must not repeat the
+/// value (it may be a secret).
+pub type Validator = fn(&str) -> Result<(), String>;
+
+/// A plugin's view of the host's settings (values after INI interpolation).
+pub struct PluginSettings<'a> {
+    raw: RawSettings,
+    _life: PhantomData<&'a ()>,
+}
+
+impl PluginSettings<'_> {
+    /// Wraps settings the host passed to the call that is running now.
+    pub(crate) fn new(raw: RawSettings) -> Self {
+        Self {
+            raw,
+            _life: PhantomData,
+        }
+    }
+
+    /// The value of setting `name`, if set.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let mut buf = Vec::new();
+        // SAFETY: the host lent these settings for the call that made this
+        // view, which is still running (the view cannot escape it); `name`
+        // and `buf` outlive the call.
+        let found = unsafe {
+            (self.raw.get)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                RawSink::for_vec(&mut buf),
+            )
+        };
+        (found == FOUND).then(|| String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+/// A plugin's view of the request (for [`PluginClientCallable`]).
+pub struct PluginRequest<'a> {
+    raw: RawRequest,
+    _life: PhantomData<&'a ()>,
+}
+
+impl PluginRequest<'_> {
+    /// Wraps a request the host passed to the call that is running now.
+    pub(crate) fn new(raw: RawRequest) -> Self {
+        Self {
+            raw,
+            _life: PhantomData,
+        }
+    }
+
+    /// The request's host, without a port: the URI's authority, else the
+    /// `Host` header. Empty when there is none.
+    pub fn host(&self) -> &str {
+        // SAFETY: the host keeps the string alive for the whole call, and
+        // this view does not outlive it.
+        let bytes = unsafe { self.raw.host.as_slice() };
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// The value of header `name`, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut buf = Vec::new();
+        // SAFETY: as for `host`; `name` and `buf` outlive the call.
+        let found = unsafe {
+            (self.raw.header)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                RawSink::for_vec(&mut buf),
+            )
+        };
+        (found == FOUND).then(|| String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+/// A codec stage in a plugin: seals (for example, encrypts) values encoded by
+/// the host's MessagePack codec, and opens them again.
+///
+/// Both methods get the Redis key and field the value lives under, so a
+/// sealed value can be bound to its place.
+pub trait PluginCodec: Send + Sync + Sized + 'static {
+    /// Builds the codec from the settings.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the setting that is missing or wrong.
+    fn from_settings(settings: &PluginSettings<'_>) -> Result<Self, String>;
+    /// Seals `encoded` for `key`/`field`.
+    ///
+    /// # Errors
+    ///
+    /// A message (never containing the value).
+    fn seal(&self, key: &str, field: &[u8], encoded: &[u8]) -> Result<Vec<u8>, String>;
+    /// Opens `stored`, which must have been sealed for `key`/`field`.
+    ///
+    /// # Errors
+    ///
+    /// A message (never containing the value).
+    fn open(&self, key: &str, field: &[u8], stored: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// A client callable in a plugin: picks a Redis URL for each request; the
+/// host keeps one shared client per URL.
+pub trait PluginClientCallable: Send + Sync + Sized + 'static {
+    /// Builds the callable from the settings.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the setting that is missing or wrong.
+    fn from_settings(settings: &PluginSettings<'_>) -> Result<Self, String>;
+    /// The Redis URL for this request.
+    ///
+    /// # Errors
+    ///
+    /// A message; the session access fails with it.
+    fn select(&self, request: &PluginRequest<'_>) -> Result<String, String>;
+}
+
+/// An id generator in a plugin.
+pub trait PluginIdGenerator: Send + Sync + Sized + 'static {
+    /// Builds the generator from the settings.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the setting that is missing or wrong.
+    fn from_settings(settings: &PluginSettings<'_>) -> Result<Self, String>;
+    /// A new, unpredictable session id.
+    ///
+    /// # Errors
+    ///
+    /// A message; the request fails with a 500.
+    fn generate(&self) -> Result<String, String>;
+}
+
+/// What a plugin's includeme gets: registers names, declares the plugin's
+/// settings, and reads settings.
+pub struct Registrar<'a> {
+    raw: &'a RawRegistrar,
+}
+
+impl<'a> Registrar<'a> {
+    /// Wraps the registrar the host passed to the includeme that is running.
+    pub(crate) fn new(raw: &'a RawRegistrar) -> Self {
+        Self { raw }
+    }
+
+    fn status(code: i32, what: &str) -> Result<(), String> {
+        if code == OK {
+            Ok(())
+        } else {
+            Err(format!("the host refused {what}"))
+        }
+    }
+
+    /// The value of setting `name`, if set.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.settings().get(name)
+    }
+
+    /// The settings, e.g. to hand to a parser shared with `from_settings`.
+    pub fn settings(&self) -> PluginSettings<'_> {
+        PluginSettings::new(self.raw.settings)
+    }
+
+    /// Registers codec `T` under the dotted `name` (for `serialize` and
+    /// `deserialize`).
+    ///
+    /// # Errors
+    ///
+    /// When the host refuses the name.
+    pub fn codec<T: PluginCodec>(&mut self, name: &str) -> Result<(), String> {
+        // SAFETY: the registrar is the host's, lent for the running includeme;
+        // `name` outlives the call.
+        let code = unsafe {
+            (self.raw.codec)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                make_codec::<T>,
+            )
+        };
+        Self::status(code, name)
+    }
+
+    /// Registers client callable `T` under the dotted `name`.
+    ///
+    /// # Errors
+    ///
+    /// When the host refuses the name.
+    pub fn client_callable<T: PluginClientCallable>(&mut self, name: &str) -> Result<(), String> {
+        // SAFETY: as in `codec`.
+        let code = unsafe {
+            (self.raw.client_callable)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                make_client_callable::<T>,
+            )
+        };
+        Self::status(code, name)
+    }
+
+    /// Registers id generator `T` under the dotted `name`.
+    ///
+    /// # Errors
+    ///
+    /// When the host refuses the name.
+    pub fn id_generator<T: PluginIdGenerator>(&mut self, name: &str) -> Result<(), String> {
+        // SAFETY: as in `codec`.
+        let code = unsafe {
+            (self.raw.id_generator)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                make_id_generator::<T>,
+            )
+        };
+        Self::status(code, name)
+    }
+
+    /// Declares a setting `redis.sessions.<pkg>.<key>` this plugin reads, so
+    /// that it is not reported as unknown; `secret` settings are masked in
+    /// output and their values never appear in messages.
+    ///
+    /// # Errors
+    ///
+    /// When the host refuses the name.
+    pub fn declare_setting(&mut self, name: &str, secret: bool) -> Result<(), String> {
+        self.declare(
+            name,
+            secret,
+            RawValidator {
+                ctx: std::ptr::null(),
+                validate: None,
+            },
+        )
+    }
+
+    /// Declares a setting like [`Registrar::declare_setting`], with a
+    /// validator: the host's configuration check reports its message with the
+    /// file and line of the setting.
+    ///
+    /// # Errors
+    ///
+    /// When the host refuses the name.
+    pub fn declare_validated_setting(
+        &mut self,
+        name: &str,
+        secret: bool,
+        validator: Validator,
+    ) -> Result<(), String> {
+        self.declare(
+            name,
+            secret,
+            RawValidator {
+                ctx: validator_ctx(validator),
+                validate: Some(validate_call),
+            },
+        )
+    }
+
+    fn declare(&mut self, name: &str, secret: bool, validator: RawValidator) -> Result<(), String> {
+        // SAFETY: as in `codec`.
+        let code = unsafe {
+            (self.raw.declare_setting)(
+                self.raw.ctx,
+                RawBytes::new(name.as_bytes()),
+                u8::from(secret),
+                validator,
+            )
+        };
+        Self::status(code, name)
+    }
+}
