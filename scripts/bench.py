@@ -776,7 +776,15 @@ def main():
                    help="instead of the load runs: perf profiles of /read and /incr (scripts/profile.sh)")
     p.add_argument("--frequency", type=int, default=1999, help="perf samples per second (--profile)")
     p.add_argument("--top", type=int, default=20, help="functions listed per profile (--profile)")
+    p.add_argument("--rewrite", action="store_true",
+                   help="only rewrite BENCHMARKS.md from benches/results/latest.json (after editing benches/analysis.md)")
     args = p.parse_args()
+    if args.rewrite:
+        with open(os.path.join(RESULTS, "latest.json")) as f:
+            data = json.load(f)
+        write_markdown(data, args.out)
+        print(f"==> rewrote {os.path.relpath(args.out, ROOT)} from benches/results/latest.json")
+        return
     if args.quick:
         args.duration, args.warmup, args.scale, args.rounds = 3, 1, 100_000, 1
     os.makedirs(RESULTS, exist_ok=True)
@@ -790,12 +798,17 @@ def main():
             runs = {}
             for round_no in range(args.rounds):
                 print(f"== round {round_no + 1} of {args.rounds}", flush=True)
-                for name, cmd, env_extra, uses_redis in contestants(redis):
+                # Each round starts with another contestant, so that none is
+                # always first (or last) after a disturbance.
+                everyone = contestants(redis)
+                shift = round_no % len(everyone)
+                for name, cmd, env_extra, uses_redis in everyone[shift:] + everyone[:shift]:
                     if args.only and name not in args.only:
                         continue
                     r = run_contestant(name, cmd, env_extra, uses_redis, redis, args, workdir)
                     runs.setdefault(name, []).append(r)
-            results = [combine(rs) for rs in runs.values()]
+            order = [c[0] for c in contestants(redis)]
+            results = [combine(runs[name]) for name in order if name in runs]
             if args.only:
                 return
             scale = None
