@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: builds in release mode, runs the criterion micro-benchmarks,
-# profiles /read and /incr with perf (scripts/profile.sh), then runs every
-# contestant against a private redis-server with wrk, and writes
+# runs every contestant against a private redis-server with wrk, profiles
+# /read and /incr with perf (as scripts/profile.sh does), and writes
 # BENCHMARKS.md and benches/results/ (tables, profile, raw JSON, chart).
 # Not part of the test command. About 15 minutes on a fresh 2-core machine
 # (6 of them building), about 10 with warm caches.
@@ -34,6 +34,10 @@ CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path benches/pee
 echo "==> criterion micro-benchmarks"
 cargo bench --bench micro -- --warm-up-time 1 --measurement-time 3 --noplot
 
+echo "==> load runs"
+python3 scripts/bench.py "$@"
+
+# The profiles run last, so that their perf runs never disturb a load run.
 if [ "${1:-}" = "--quick" ]; then
   echo "==> profiles skipped (--quick); the report keeps benches/results/profile.md as it is"
 elif perf stat -e cpu-clock true >/dev/null 2>&1; then
@@ -43,6 +47,4 @@ else
   echo "==> perf cannot sample here (needs root or kernel.perf_event_paranoid <= 1): no profile in the report"
   rm -f benches/results/profile.md benches/results/profile.json
 fi
-
-echo "==> load runs"
-exec python3 scripts/bench.py "$@"
+python3 scripts/bench.py --rewrite
