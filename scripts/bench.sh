@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks: builds in release mode, then runs every contestant against a
-# private redis-server with wrk, runs the criterion micro-benchmarks, and
-# writes BENCHMARKS.md and benches/results/ (tables, raw JSON, chart).
-# Not part of the test command. About 13 minutes on a fresh 2-core machine
-# (6 of them building), about 8 with warm caches.
+# Benchmarks: builds in release mode, runs the criterion micro-benchmarks,
+# runs every contestant against a private redis-server with wrk, profiles
+# /read and /incr with perf (as scripts/profile.sh does), and writes
+# BENCHMARKS.md and benches/results/ (tables, profile, raw JSON, chart).
+# Not part of the test command. About 15 minutes on a fresh 2-core machine
+# (6 of them building), about 10 with warm caches.
 #
 #   scripts/bench.sh            # full run
 #   scripts/bench.sh --quick    # 3 s per route, 100k preloaded sessions: a smoke run
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v perf >/dev/null 2>&1 || need_apt+=(linux-perf)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]} (Debian packages)"
   sudo_cmd=""
@@ -33,4 +35,16 @@ echo "==> criterion micro-benchmarks"
 cargo bench --bench micro -- --warm-up-time 1 --measurement-time 3 --noplot
 
 echo "==> load runs"
-exec python3 scripts/bench.py "$@"
+python3 scripts/bench.py "$@"
+
+# The profiles run last, so that their perf runs never disturb a load run.
+if [ "${1:-}" = "--quick" ]; then
+  echo "==> profiles skipped (--quick); the report keeps benches/results/profile.md as it is"
+elif perf stat -e cpu-clock true >/dev/null 2>&1; then
+  echo "==> profiles"
+  python3 scripts/bench.py --profile
+else
+  echo "==> perf cannot sample here (needs root or kernel.perf_event_paranoid <= 1): no profile in the report"
+  rm -f benches/results/profile.md benches/results/profile.json
+fi
+python3 scripts/bench.py --rewrite

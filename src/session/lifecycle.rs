@@ -262,28 +262,29 @@ impl Session {
         let mut adopted = None;
         if let Some(id) = id {
             let key = context.key_of(&id);
-            let tag = Some(user::tag_of(&key));
+            // The events' tag is a digest of its own: made only for an event.
+            let tag = |key: &str| Some(user::tag_of(key));
             let loaded = match self.store()?.load(&key).await {
                 // Not a session: handled as a corrupt one (deleted).
                 Err(store::Error::WrongType) => Some(Vec::new()),
                 other => other?,
             };
             match loaded {
-                None => emit(&context.events, Reason::UnknownId, tag),
+                None => emit(&context.events, Reason::UnknownId, tag(&key)),
                 Some(fields) => match parse(context, &key, fields) {
                     Err(problem) => {
                         tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, "stored session cannot be read: deleting it");
-                        emit(&context.events, Reason::Corrupt, tag);
+                        emit(&context.events, Reason::Corrupt, tag(&key));
                         doomed = Some(key);
                     }
                     Ok(parsed) => match parsed.expired(context, now) {
                         Some(reason) => {
-                            emit(&context.events, reason, tag);
+                            emit(&context.events, reason, tag(&key));
                             doomed = Some(key);
                         }
                         None => {
                             if old_secret {
-                                emit(&context.events, Reason::OldSecret, tag);
+                                emit(&context.events, Reason::OldSecret, tag(&key));
                             }
                             adopted = Some((key, parsed));
                         }

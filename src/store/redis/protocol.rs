@@ -121,7 +121,7 @@ impl RedisStore {
 
     async fn load_fields(&self, key: &str) -> Result<Option<Vec<Field>>, Error> {
         let mut conn = self.client.connection()?;
-        let mut cmd = redis::cmd("HGETALL");
+        let mut cmd = sized_cmd("HGETALL", 1, key.len());
         cmd.arg(key);
         let reply: Value = self.client.bounded(cmd.query_async(&mut conn)).await?;
         session_fields(reply)
@@ -129,8 +129,14 @@ impl RedisStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         check_batch(&writes)?;
-        let waves = waves(&writes);
+        // One write (the usual batch) is one wave: no need to sort.
+        let waves = if writes.len() == 1 {
+            Vec::new()
+        } else {
+            waves(&writes)
+        };
         let replies = match waves.as_slice() {
+            [] if writes.len() == 1 => self.run(&writes, &[0]).await?,
             [] => Vec::new(),
             [all] => self.run(&writes, all).await?,
             _ => {
@@ -230,6 +236,17 @@ impl RedisStore {
         invoke: Invoke,
     ) -> Result<Vec<Reply>, Error> {
         let mut conn = self.client.connection()?;
+        if let [i] = which {
+            // A pipeline of one costs more than the command alone.
+            let cmd = command(&writes[*i], invoke);
+            let timeout = self.client.timeout();
+            let reply = match tokio::time::timeout(timeout, cmd.query_async(&mut conn)).await {
+                Err(_) => return Err(Error::Timeout(timeout)),
+                Ok(Err(e)) if is_noscript(&e) => Err(e),
+                Ok(reply) => Ok(reply.map_err(|e| map_error(e, timeout))?),
+            };
+            return Ok(vec![reply]);
+        }
         let mut pipe = redis::pipe();
         for &i in which {
             pipe.add_command(command(&writes[i], invoke));
@@ -251,7 +268,8 @@ impl RedisStore {
     /// Redis does not know it.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
-        let mut cmd = script_call(&INDEX, index_key, Invoke::Cached);
+        let bytes = args.iter().map(|a| a.len()).sum();
+        let mut cmd = script_call(&INDEX, index_key, Invoke::Cached, args.len(), bytes);
         for arg in args {
             cmd.arg(*arg);
         }
@@ -262,7 +280,7 @@ impl RedisStore {
             };
         match reply {
             Err(e) if is_noscript(&e) => {
-                let mut cmd = script_call(&INDEX, index_key, Invoke::Source);
+                let mut cmd = script_call(&INDEX, index_key, Invoke::Source, args.len(), bytes);
                 for arg in args {
                     cmd.arg(*arg);
                 }
@@ -312,7 +330,7 @@ fn group_by_key(writes: &[Write], which: &[usize]) -> Vec<Vec<usize>> {
 fn command(write: &Write, invoke: Invoke) -> Cmd {
     match write {
         Write::Delete { key } => {
-            let mut cmd = redis::cmd("DEL");
+            let mut cmd = sized_cmd("DEL", 1, key.len());
             cmd.arg(key);
             cmd
         }
@@ -321,7 +339,8 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             fields,
             timeout,
         } => {
-            let mut cmd = script_call(&CREATE, key, invoke);
+            let (args, bytes) = field_sizes(fields);
+            let mut cmd = script_call(&CREATE, key, invoke, 1 + args, NUMBER + bytes);
             cmd.arg(timeout);
             for (name, value) in fields {
                 cmd.arg(name).arg(value);
@@ -359,7 +378,15 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             timeout,
         } => {
             let check_empty = may_empty(set, delete);
-            let mut cmd = script_call(&UPDATE, key, invoke);
+            let (args, bytes) = field_sizes(set);
+            let deleted: usize = delete.iter().map(Vec::len).sum();
+            let mut cmd = script_call(
+                &UPDATE,
+                key,
+                invoke,
+                3 + args + delete.len(),
+                3 * NUMBER + bytes + deleted,
+            );
             cmd.arg(timeout).arg(set.len()).arg(u8::from(check_empty));
             for (name, value) in set {
                 cmd.arg(name).arg(value);
@@ -370,7 +397,7 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             cmd
         }
         Write::Refresh { key, timeout, now } => {
-            let mut cmd = script_call(&UPDATE, key, invoke);
+            let mut cmd = script_call(&UPDATE, key, invoke, 5, 5 * NUMBER);
             cmd.arg(timeout)
                 .arg(1)
                 .arg(0)
@@ -390,20 +417,32 @@ enum Invoke {
     Source,
 }
 
-/// The call of `lua` on `key`, arguments to follow.
-fn script_call(lua: &Lua, key: &str, invoke: Invoke) -> Cmd {
-    let mut cmd;
-    match invoke {
-        Invoke::Cached => {
-            cmd = redis::cmd("EVALSHA");
-            cmd.arg(lua.script.get_hash());
-        }
-        Invoke::Source => {
-            cmd = redis::cmd("EVAL");
-            cmd.arg(lua.source);
-        }
-    }
-    cmd.arg(1).arg(key);
+/// Room for a decimal number argument (a `u64` has at most 20 digits).
+const NUMBER: usize = 20;
+
+/// A command `name` with room for `args` more arguments of `bytes` bytes in
+/// all, so that adding them never grows its buffers.
+fn sized_cmd(name: &str, args: usize, bytes: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(1 + args, name.len() + bytes);
+    cmd.arg(name);
+    cmd
+}
+
+/// How many arguments, and how many bytes, `fields` adds to a command.
+fn field_sizes(fields: &[Field]) -> (usize, usize) {
+    let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+    (2 * fields.len(), bytes)
+}
+
+/// The call of `lua` on `key`, with room for `args` more arguments of
+/// `bytes` bytes in all.
+fn script_call(lua: &Lua, key: &str, invoke: Invoke, args: usize, bytes: usize) -> Cmd {
+    let (name, script) = match invoke {
+        Invoke::Cached => ("EVALSHA", lua.script.get_hash()),
+        Invoke::Source => ("EVAL", lua.source),
+    };
+    let mut cmd = sized_cmd(name, 3 + args, script.len() + 1 + key.len() + bytes);
+    cmd.arg(script).arg(1).arg(key);
     cmd
 }
 
