@@ -578,8 +578,9 @@ mod tests {
         s.user = Some("alice".into());
         s.regenerate();
         let plan = s.plan(&policy());
-        assert_eq!(plan.deletes, ["k"]);
-        let (fields, ttl) = plan.create.unwrap();
+        assert!(plan.deletes.is_empty(), "the old key is moved, not deleted");
+        assert_eq!(plan.moved_from.as_deref(), Some("k"));
+        let (fields, ttl) = plan.create.clone().unwrap();
         assert_eq!(ttl, 99);
         for expected in [
             (b"a".to_vec(), b"1".to_vec()),
@@ -601,6 +602,25 @@ mod tests {
                     expires: NOW + 99
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_regenerated_session_that_ends_empty_deletes_the_old_key() {
+        let mut s = existing();
+        s.regenerate();
+        s.remove("a");
+        s.remove("b");
+        let plan = s.plan(&policy());
+        assert_eq!(plan.deletes, ["k"]);
+        assert!(plan.create.is_none() && plan.moved_from.is_none());
+        let mut s = existing();
+        s.regenerate();
+        s.reset();
+        assert_eq!(
+            s.plan(&policy()).deletes,
+            ["k"],
+            "invalidate after regenerate"
         );
     }
 
