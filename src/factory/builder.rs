@@ -395,31 +395,7 @@ impl Builder {
     /// The cookie's attributes, with the rules of names, paths and prefixes.
     fn cookie_attributes(&self, found: &mut Findings) -> CookieAttributes {
         checks::cookie_name(found, "cookie_name", &self.cookie_name);
-        if !self.cookie_path.starts_with('/')
-            || self.cookie_path.contains([';', ','])
-            || self.cookie_path.chars().any(char::is_control)
-        {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "cookie_path",
-                    "expected a path starting with /, without ; or ,, e.g. /",
-                )
-                .seen(&self.cookie_path);
-        }
-        if let Some(domain) = &self.cookie_domain
-            && (domain.is_empty()
-                || domain.contains([';', ',', ' ', '/'])
-                || domain.chars().any(char::is_control))
-        {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "cookie_domain",
-                    "expected a domain name, e.g. example.com",
-                )
-                .seen(domain);
-        }
+        checks::cookie_path_and_domain(found, &self.cookie_path, self.cookie_domain.as_deref());
         if self.cookie_samesite == SameSite::None && !self.cookie_secure {
             found
                 .problem(
@@ -436,18 +412,7 @@ impl Builder {
             &self.cookie_path,
             self.cookie_domain.as_deref(),
         );
-        if let Some(max_age) = self.cookie_max_age
-            && self.timeout > 0
-            && max_age > self.timeout
-        {
-            found.warning(
-                "cookie_max_age",
-                format!(
-                    "the cookie outlives the session: browsers keep it {max_age} s, the session ends after {} s idle; set it to at most redis.sessions.timeout",
-                    self.timeout
-                ),
-            );
-        }
+        checks::cookie_max_age(found, self.cookie_max_age, self.timeout);
         if !self.cookie_secure {
             found.warning(
                 "cookie_secure",

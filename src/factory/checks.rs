@@ -177,6 +177,49 @@ pub(super) fn redis_problem(found: &mut Findings, text: &str, default: &str) {
     found.problem(ErrorKind::Invalid, name, message.to_owned());
 }
 
+/// A cookie path starts with `/`; neither it nor a domain may hold
+/// separators or control characters (an indented INI continuation line
+/// would otherwise make every `Set-Cookie` header invalid, silently).
+pub(super) fn cookie_path_and_domain(found: &mut Findings, path: &str, domain: Option<&str>) {
+    if !path.starts_with('/') || path.contains([';', ',']) || path.chars().any(char::is_control) {
+        found
+            .problem(
+                ErrorKind::Invalid,
+                "cookie_path",
+                "expected a path starting with /, without ; or ,, e.g. /",
+            )
+            .seen(path);
+    }
+    if let Some(domain) = domain
+        && (domain.is_empty()
+            || domain.contains([';', ',', ' ', '/'])
+            || domain.chars().any(char::is_control))
+    {
+        found
+            .problem(
+                ErrorKind::Invalid,
+                "cookie_domain",
+                "expected a domain name, e.g. example.com",
+            )
+            .seen(domain);
+    }
+}
+
+/// Warns when the cookie would outlive the session it carries.
+pub(super) fn cookie_max_age(found: &mut Findings, max_age: Option<u64>, timeout: u64) {
+    if let Some(max_age) = max_age
+        && timeout > 0
+        && max_age > timeout
+    {
+        found.warning(
+            "cookie_max_age",
+            format!(
+                "the cookie outlives the session: browsers keep it {max_age} s, the session ends after {timeout} s idle; set it to at most redis.sessions.timeout"
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,10 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `handle.rs` | the public dict API |
-//! | `lifecycle.rs` | load, parse, plan, commit: one request, top to bottom |
+//! | `lifecycle.rs` | load, plan, commit: one request, top to bottom |
+//! | `parse.rs` | reading a stored session (corrupt ones are refused whole) |
+//! | `scheme.rs` | cookie, id and key formats: ours, or the original's |
+//! | `upgrade.rs`, `detached.rs` | upgrade mode; sessions outside the layer |
 //! | `state.rs` | the change log and the commit plan |
 //! | `flash.rs`, `csrf.rs` | flash queues and CSRF tokens |
 //! | `user.rs` | binding to a user, listing and revoking a user's sessions |
@@ -63,6 +66,7 @@ mod events;
 mod flash;
 mod handle;
 mod lifecycle;
+mod parse;
 mod scheme;
 mod state;
 mod upgrade;

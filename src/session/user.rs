@@ -18,7 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::Error;
-use super::lifecycle::{Session, parse};
+use super::lifecycle::Session;
+use super::parse::parse;
 use super::state::{IndexChange, now};
 use crate::factory::Context;
 use crate::store::{IndexEntry, SessionStore, Write, user_index_key};

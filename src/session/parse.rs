@@ -1,0 +1,122 @@
+//! Reading a stored session: its fields become entries and metadata, and
+//! anything that does not decode makes the whole session corrupt.
+
+use std::collections::BTreeMap;
+
+use super::events::Reason;
+use super::state::{AGENT_FIELD, USER_FIELD};
+use crate::codec::FieldContext;
+use crate::factory::{Context, KeyErrors};
+use crate::store::{
+    self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
+};
+
+/// A stored session, read.
+pub(super) struct Parsed {
+    pub(super) entries: BTreeMap<String, Vec<u8>>,
+    pub(super) created: Option<u64>,
+    pub(super) refreshed: u64,
+    pub(super) timeout: Option<u64>,
+    pub(super) user: Option<String>,
+    pub(super) agent: Option<String>,
+}
+
+impl Parsed {
+    /// Why this session must not be adopted at `now`, if it must not.
+    pub(super) fn expired(&self, context: &Context, now: u64) -> Option<Reason> {
+        let created = self.created.unwrap_or(now);
+        if let Some(lifetime) = context.max_lifetime
+            && now >= created.saturating_add(lifetime)
+        {
+            return Some(Reason::LifetimeExpired);
+        }
+        let timeout = self.timeout.unwrap_or(context.timeout);
+        // A one-second margin: the TTL was set from the same clock.
+        if timeout > 0 && self.refreshed > 0 && now > self.refreshed.saturating_add(timeout) {
+            return Some(Reason::IdleExpired);
+        }
+        None
+    }
+}
+
+/// Reads stored fields; `Err` names what is corrupt (never a value).
+pub(super) fn parse(
+    context: &Context,
+    store_key: &str,
+    fields: Vec<Field>,
+) -> Result<Parsed, &'static str> {
+    let mut parsed = Parsed {
+        entries: BTreeMap::new(),
+        created: None,
+        refreshed: 0,
+        timeout: None,
+        user: None,
+        agent: None,
+    };
+    for (name, value) in fields {
+        match classify(&name) {
+            FieldName::Meta(meta) => parse_meta(&mut parsed, meta, value)?,
+            FieldName::User(raw) => {
+                let escape = name.len() - raw.len();
+                let user_key = match (std::str::from_utf8(raw), context.key_errors) {
+                    (Ok(_), _) => None,
+                    (Err(_), KeyErrors::Replace) => Some(String::from_utf8_lossy(raw).into_owned()),
+                    (Err(_), KeyErrors::Ignore) => continue,
+                    (Err(_), KeyErrors::Strict) => return Err("a key name is not UTF-8"),
+                };
+                let ctx = FieldContext {
+                    key: store_key,
+                    field: &name,
+                };
+                let value = context
+                    .deserialize
+                    .open(&ctx, value)
+                    .map_err(|_| "a value cannot be opened by the configured codec")?;
+                if context.deserialize.validate(&value).is_err() {
+                    return Err("a value does not decode with the configured codec");
+                }
+                let user_key = match user_key {
+                    Some(key) => key,
+                    None => {
+                        // Checked as UTF-8 above: reuse the store's buffer.
+                        let mut bytes = name;
+                        bytes.drain(..escape);
+                        String::from_utf8(bytes).map_err(|_| "a key name is not UTF-8")?
+                    }
+                };
+                parsed.entries.insert(user_key, value);
+            }
+        }
+    }
+    if parsed.created.is_none() {
+        // Stores never return a session without it: not a session of ours.
+        return Err("the creation time is missing");
+    }
+    Ok(parsed)
+}
+
+fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'static str> {
+    let number = || {
+        std::str::from_utf8(&value)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let text = || String::from_utf8(value.clone()).map_err(|_| "a metadata field is not UTF-8");
+    if meta == CREATED_FIELD {
+        parsed.created = Some(number().ok_or("the creation time is not a number")?);
+    } else if meta == TIMEOUT_FIELD {
+        let timeout = number().ok_or("the session timeout is not a number")?;
+        if timeout > store::MAX_TIMEOUT {
+            return Err("the session timeout is beyond the maximum");
+        }
+        parsed.timeout = Some(timeout);
+    } else if meta == REFRESHED_FIELD {
+        parsed.refreshed = number().ok_or("the refresh time is not a number")?;
+    } else if meta == USER_FIELD {
+        parsed.user = Some(text()?);
+    } else if meta == AGENT_FIELD {
+        parsed.agent = Some(text()?);
+    }
+    // Other metadata fields are left to newer versions.
+    Ok(())
+}
