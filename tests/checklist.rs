@@ -550,16 +550,9 @@ async fn checklist_16_a_slow_write_never_resurrects_a_logged_out_session() {
     let mut c = Client::new(app::router(&factory));
     c.get("/login?user=carol").await;
     let id = c.id();
-    let loads = probe.loads.load(Ordering::SeqCst);
-    let notified = probe.loaded.notified();
-    let slow = {
-        let c = c.clone();
-        let cookie = c.cookie.clone();
-        tokio::spawn(async move { c.send("/slow_set?key=late&value=1&ms=1500", cookie).await })
-    };
-    if probe.loads.load(Ordering::SeqCst) == loads {
-        notified.await;
-    }
+    let slow = probe
+        .spawn_after_load(&c, "/slow_set?key=late&value=1&ms=1500")
+        .await;
     c.get("/logout").await;
     assert!(
         !slow.is_finished(),

@@ -2,8 +2,6 @@
 //! real redis-server and a real Redis Cluster, through the conformance app's
 //! routes.
 
-use std::sync::atomic::Ordering;
-
 use redis_sessions::cookie::CookieSigner;
 use redis_sessions::id::generate_session_id;
 use redis_sessions::store::TIMEOUT_FIELD;
@@ -383,17 +381,10 @@ async fn slow_write_does_not_resurrect_an_invalidated_session(backend: Backend) 
     let mut c = Client::new(app::router(&factory));
     c.get("/set?key=a&value=1").await;
     let id = c.id();
-    let loads = probe.loads.load(Ordering::SeqCst);
-    let notified = probe.loaded.notified();
-    let slow = {
-        let c = c.clone();
-        let cookie = c.cookie.clone();
-        tokio::spawn(async move { c.send("/slow_set?key=late&value=2&ms=1500", cookie).await })
-    };
     // Wait until the slow request has read the session, then end the session.
-    if probe.loads.load(Ordering::SeqCst) == loads {
-        notified.await;
-    }
+    let slow = probe
+        .spawn_after_load(&c, "/slow_set?key=late&value=2&ms=1500")
+        .await;
     let r = c.get("/invalidate").await;
     assert_eq!(r.cookie("session").as_deref(), Some(""));
     assert!(

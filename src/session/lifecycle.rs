@@ -415,7 +415,7 @@ impl Session {
             if moved_from.is_some() {
                 // Listed before it exists: a revocation that lists the
                 // user's sessions after this point sees the new key too.
-                user::register_created(context, store, &plan.index, &context.key_of(&id)).await?;
+                user::list_created(context, store, &plan.index, &context.key_of(&id), true).await?;
             }
             let write = create_write(context, &id, fields.clone(), *ttl, moved_from.as_deref())?;
             create = Some((id, batch.push(write)));
@@ -441,7 +441,7 @@ impl Session {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = context.new_id()?;
                 if moved_from.is_some() {
-                    user::register_created(context, store, &plan.index, &context.key_of(&id))
+                    user::list_created(context, store, &plan.index, &context.key_of(&id), true)
                         .await?;
                 }
                 let mut retry = Batch::default();
@@ -453,7 +453,8 @@ impl Session {
             if written == Written::Missing {
                 // Revoked or logged out while this request ran: it stays so.
                 tracing::debug!(target: "redis_sessions::session", "session ended before it could move to a new id: not recreated");
-                user::unregister_created(context, store, &plan.index, &context.key_of(&id)).await?;
+                user::list_created(context, store, &plan.index, &context.key_of(&id), false)
+                    .await?;
                 return Ok(self.headers(match self.cookie_values().next() {
                     Some(_) if !server_error || context.cookie_on_exception => {
                         context.cookie.deletion()

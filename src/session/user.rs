@@ -105,39 +105,29 @@ pub(crate) async fn apply_index(
 }
 
 /// Lists the session about to be created at `key` in its user's index
-/// before it exists (a regenerate with a user bound).
-pub(crate) async fn register_created(
+/// before it exists (a regenerate with a user bound), or, with `listed`
+/// false, takes that back when it was not created.
+pub(crate) async fn list_created(
     context: &Context,
     store: &dyn SessionStore,
     changes: &[IndexChange],
     key: &str,
+    listed: bool,
 ) -> Result<(), Error> {
     let now = now();
     for change in changes {
         if let IndexChange::Created { user, expires } = change {
             let index = user_index_key(&context.prefix, user);
-            store
-                .index_put(&index, entry(key.to_owned(), *expires, now))
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Takes back [`register_created`] when the session was not created.
-pub(crate) async fn unregister_created(
-    context: &Context,
-    store: &dyn SessionStore,
-    changes: &[IndexChange],
-    key: &str,
-) -> Result<(), Error> {
-    let now = now();
-    for change in changes {
-        if let IndexChange::Created { user, .. } = change {
-            let index = user_index_key(&context.prefix, user);
-            store
-                .index_remove(&index, &[key.to_owned()], latest_expiry(context, now))
-                .await?;
+            if listed {
+                store
+                    .index_put(&index, entry(key.to_owned(), *expires, now))
+                    .await?;
+            } else {
+                let key = [key.to_owned()];
+                store
+                    .index_remove(&index, &key, latest_expiry(context, now))
+                    .await?;
+            }
         }
     }
     Ok(())

@@ -292,6 +292,27 @@ impl ProbeStore {
     }
 }
 
+impl ProbeStore {
+    /// Sends `path` with `client`'s cookie on another task and returns once
+    /// that request has loaded its session (so a test can act while the
+    /// request is still running).
+    pub async fn spawn_after_load(
+        &self,
+        client: &Client,
+        path: &str,
+    ) -> tokio::task::JoinHandle<Reply> {
+        let loads = self.loads.load(Ordering::SeqCst);
+        let notified = self.loaded.notified();
+        let (client, path) = (client.clone(), path.to_owned());
+        let cookie = client.cookie.clone();
+        let handle = tokio::spawn(async move { client.send(&path, cookie).await });
+        if self.loads.load(Ordering::SeqCst) == loads {
+            notified.await;
+        }
+        handle
+    }
+}
+
 impl SessionStore for ProbeStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
         Box::pin(async move {

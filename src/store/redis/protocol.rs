@@ -353,19 +353,9 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             fields,
             timeout,
         } => {
-            let mut cmd = match invoke {
-                Invoke::Cached => {
-                    let mut cmd = redis::cmd("EVALSHA");
-                    cmd.arg(MOVE.script.get_hash());
-                    cmd
-                }
-                Invoke::Source => {
-                    let mut cmd = redis::cmd("EVAL");
-                    cmd.arg(MOVE.source);
-                    cmd
-                }
-            };
-            cmd.arg(2).arg(from).arg(key).arg(timeout);
+            let (args, bytes) = field_sizes(fields);
+            let mut cmd = script_call_keys(&MOVE, &[from, key], invoke, 1 + args, NUMBER + bytes);
+            cmd.arg(timeout);
             for (name, value) in fields {
                 cmd.arg(name).arg(value);
             }
@@ -437,12 +427,25 @@ fn field_sizes(fields: &[Field]) -> (usize, usize) {
 /// The call of `lua` on `key`, with room for `args` more arguments of
 /// `bytes` bytes in all.
 fn script_call(lua: &Lua, key: &str, invoke: Invoke, args: usize, bytes: usize) -> Cmd {
+    script_call_keys(lua, &[key], invoke, args, bytes)
+}
+
+/// The call of `lua` on `keys`, arguments to follow.
+fn script_call_keys(lua: &Lua, keys: &[&str], invoke: Invoke, args: usize, bytes: usize) -> Cmd {
     let (name, script) = match invoke {
         Invoke::Cached => ("EVALSHA", lua.script.get_hash()),
         Invoke::Source => ("EVAL", lua.source),
     };
-    let mut cmd = sized_cmd(name, 3 + args, script.len() + 1 + key.len() + bytes);
-    cmd.arg(script).arg(1).arg(key);
+    let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
+    let mut cmd = sized_cmd(
+        name,
+        2 + keys.len() + args,
+        script.len() + 1 + key_bytes + bytes,
+    );
+    cmd.arg(script).arg(keys.len());
+    for key in keys {
+        cmd.arg(*key);
+    }
     cmd
 }
 
