@@ -11,17 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
-command -v perf >/dev/null 2>&1 || need_apt+=(linux-perf)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "==> installing ${need_apt[*]} (Debian packages)"
-  sudo_cmd=""
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+bash scripts/install-missing.sh redis-server:redis-server wrk:wrk perf:linux-perf
 # perf needs permission to sample another process (root, or a relaxed
 # kernel.perf_event_paranoid).
 if ! perf stat -e cpu-clock true >/dev/null 2>&1; then

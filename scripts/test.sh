@@ -11,30 +11,14 @@ cd "$(dirname "$0")/.."
 
 # redis-server (its `--sentinel` mode runs the Sentinels), redis-cli (creates
 # the test Cluster), openssl (makes the test certificates), python3 (the soak).
-missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "==> installing ${missing[*]} (Debian packages)"
-  sudo_cmd=""
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-  # The redis-server package starts a system service on port 6379; the tests never use it.
-fi
+bash scripts/install-missing.sh redis-server:redis-server redis-cli:redis-tools \
+  openssl:openssl python3:python3
+# The redis-server package starts a system service on port 6379; the tests never use it.
 redis-server --version
 bash scripts/python-env.sh >/dev/null  # the original Python package, for the compat tests
 
 # The browser test drives headless Chromium through chromedriver.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "==> installing chromium and chromium-driver (Debian packages)"
-  sudo_cmd=""
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
-fi
+bash scripts/install-missing.sh chromium:chromium chromedriver:chromium-driver
 chromedriver --version
 
 echo "==> cargo fmt --check"

@@ -84,15 +84,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let context = &self.context;
         // Header values share the request's buffer: cloning them copies no
         // bytes. They are parsed and verified only if the session is used.
         let mut values = req.headers().get_all(http::header::COOKIE).iter();
         let cookies = (values.next().cloned(), values.cloned().collect());
-        let (parts, body) = req.into_parts();
-        let store = StoreSlot::for_request(context, &parts);
-        let mut req = Request::from_parts(parts, body);
+        let store = StoreSlot::for_request(context, &req);
         let session = Session::new(Arc::clone(context), store, cookies);
         req.extensions_mut().insert(session.clone());
         // The service that was driven to readiness must be the one called;

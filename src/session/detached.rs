@@ -43,8 +43,7 @@ impl crate::factory::RedisSessionFactory {
             cookie.and_then(|c| HeaderValue::from_str(c).ok()),
             Vec::new(),
         );
-        let (parts, ()) = http::Request::new(()).into_parts();
-        let store = StoreSlot::for_request(&self.context, &parts);
+        let store = StoreSlot::for_request(&self.context, &http::Request::new(()));
         Session::new(Arc::clone(&self.context), store, cookies)
     }
 }

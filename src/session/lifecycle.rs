@@ -41,18 +41,18 @@ pub(crate) enum StoreSlot {
 
 impl StoreSlot {
     /// The slot for a request with head `parts`.
-    pub(crate) fn for_request(context: &Context, parts: &http::request::Parts) -> Self {
+    pub(crate) fn for_request<B>(context: &Context, request: &http::Request<B>) -> Self {
         match &context.store {
             StoreSelector::Fixed(store) => Self::Ready(Arc::clone(store)),
             StoreSelector::PerRequest(_) => {
                 let (mut head, ()) = http::Request::builder()
-                    .method(parts.method.clone())
-                    .uri(parts.uri.clone())
-                    .version(parts.version)
+                    .method(request.method().clone())
+                    .uri(request.uri().clone())
+                    .version(request.version())
                     .body(())
                     .unwrap_or_default()
                     .into_parts();
-                head.headers = parts.headers.clone();
+                head.headers = request.headers().clone();
                 Self::Callable {
                     head: Box::new(head),
                     store: OnceLock::new(),
