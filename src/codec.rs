@@ -119,6 +119,63 @@ pub trait Codec: Send + Sync + 'static {
         let _ = ctx;
         Ok(stored)
     }
+
+    /// How this codec stores an integer, when a store may read and rewrite
+    /// it in place: [`Session::incr`](crate::Session::incr) then adds to a
+    /// counter inside the store, atomically and in one round trip, without
+    /// loading the session. `None` (the default) makes `incr` load, add and
+    /// save instead. Return `Some` only if [`Codec::seal`] and
+    /// [`Codec::open`] keep the encoding as it is, and the codec writes
+    /// integers exactly as the [`Integers`] format says.
+    fn integers(&self) -> Option<Integers> {
+        None
+    }
+}
+
+/// How a codec stores integers, for in-place increments (see
+/// [`Codec::integers`]).
+///
+/// ```
+/// use redis_sessions::codec::{Codec, Integers, Json, MsgPack};
+///
+/// assert_eq!(MsgPack.integers(), Some(Integers::MsgPack));
+/// assert_eq!(Json.integers(), Some(Integers::Json));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Integers {
+    /// A MessagePack integer (any of its int and uint encodings).
+    MsgPack,
+    /// A JSON number without fraction or exponent, in decimal.
+    Json,
+}
+
+impl Integers {
+    /// The integer `bytes` hold, read as `Session::get::<i64>` would.
+    pub(crate) fn read(self, bytes: &[u8]) -> Option<i64> {
+        match self {
+            Self::MsgPack => decode(&MsgPack, bytes).ok(),
+            Self::Json => decode(&Json, bytes).ok(),
+        }
+    }
+
+    /// `n` in this format, as `Session::insert` would write it.
+    pub(crate) fn write(self, n: i64) -> Vec<u8> {
+        let encoded = match self {
+            Self::MsgPack => encode(&MsgPack, &n),
+            Self::Json => encode(&Json, &n),
+        };
+        // Both formats represent every i64.
+        encoded.unwrap_or_default()
+    }
+
+    /// The letter the Redis script knows this format by.
+    pub(crate) fn letter(self) -> &'static str {
+        match self {
+            Self::MsgPack => "m",
+            Self::Json => "j",
+        }
+    }
 }
 
 /// Where a value is stored: given to [`Codec::seal`] and [`Codec::open`].
@@ -248,6 +305,10 @@ impl Codec for MsgPack {
             Err(decode_error(self.name(), "trailing bytes after the value"))
         }
     }
+
+    fn integers(&self) -> Option<Integers> {
+        Some(Integers::MsgPack)
+    }
 }
 
 /// JSON: readable in `redis-cli`, interoperable with other languages.
@@ -271,6 +332,10 @@ impl Codec for Json {
         visitor(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
             .map_err(|e| decode_error(self.name(), e))?;
         de.end().map_err(|e| decode_error(self.name(), e))
+    }
+
+    fn integers(&self) -> Option<Integers> {
+        Some(Integers::Json)
     }
 }
 

@@ -17,6 +17,7 @@ mod cli;
 mod compat;
 mod config;
 mod conformance;
+mod counters;
 mod demo;
 mod extractor;
 mod fuzz;

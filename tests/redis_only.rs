@@ -31,9 +31,11 @@ fn redis_client(
 async fn round_trips_per_request_hold_the_floor() {
     let server = RedisServer::start();
     let mut c = redis_client(&server, |b| b);
-    // Warm up: connect and load both scripts.
+    // Warm up: connect and load the scripts (create, increment, update).
     c.get("/incr").await;
     c.get("/incr").await;
+    c.get("/set?key=warm&value=1").await;
+    c.get("/delete?key=warm").await;
 
     let (r, plain) = server.commands_during(c.get("/plain")).await;
     assert_eq!(r.body, "ok");
@@ -58,9 +60,18 @@ async fn round_trips_per_request_hold_the_floor() {
     assert_eq!(r.body, "3");
     assert_eq!(
         incr,
+        counts(&[("evalsha", 1), ("hmget", 1), ("hset", 1)]),
+        "an increment: one round trip, no load, the TTL left as the last refresh set it"
+    );
+
+    let (r, set) = server.commands_during(c.get("/set?key=name&value=x")).await;
+    assert_eq!(r.body, "ok");
+    assert_eq!(
+        set,
         counts(&[("hgetall", 1), ("evalsha", 1), ("expire", 1), ("hset", 1)]),
         "read + change: two round trips, four commands; the update sets the TTL"
     );
+    c.get("/delete?key=name").await;
 
     // Make the refresh due: the last one was long ago.
     let key = key_of(&c.id());
@@ -192,12 +203,12 @@ async fn sessions_expire_after_their_idle_timeout_in_memory() {
     c.get("/incr").await;
     tokio::time::advance(Duration::from_secs(59)).await;
     assert_eq!(
-        c.get("/incr").await.body,
-        "2",
+        c.get("/set?key=seen&value=1").await.body,
+        "ok",
         "alive after 59 s; the update sets the idle timeout again"
     );
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_eq!(c.get("/read").await.body, "2");
+    assert_eq!(c.get("/read").await.body, "1");
     tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(c.get("/read").await.body, "0");
     if let Backend::Memory(store) = &backend {

@@ -100,9 +100,7 @@ fn json(value: &impl serde::Serialize) -> Answer {
 }
 
 async fn incr(session: Session) -> Answer {
-    let n = session.get::<i64>("counter").await?.unwrap_or(0) + 1;
-    session.insert("counter", n).await?;
-    text(n.to_string())
+    text(session.incr("counter", 1).await?.to_string())
 }
 
 async fn read(session: Session) -> Answer {

@@ -39,6 +39,10 @@ pub enum Error {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// [`Session::incr`](crate::Session::incr) would go beyond the range of
+    /// an `i64`; the value is left as it was.
+    #[error("the increment would overflow a 64-bit integer: the value was left as it was")]
+    Overflow,
     /// A timeout beyond [`store::MAX_TIMEOUT`] was asked for; the session is
     /// left as it was.
     #[error("timeout = {requested} s is too long: expected at most {max} s (10 years)")]

@@ -137,7 +137,7 @@ enum CookieAction {
 }
 
 /// The id found in the request's cookies.
-enum Presented<'a> {
+pub(super) enum Presented<'a> {
     Nothing,
     BadSignature,
     Valid { id: Cow<'a, str>, old_secret: bool },
@@ -204,7 +204,7 @@ impl Session {
 
     /// The first cookie with our name and a valid signature (the first
     /// match wins: see `crate::cookie`).
-    fn presented(&self) -> Presented<'_> {
+    pub(super) fn presented(&self) -> Presented<'_> {
         let context = self.context();
         let mut seen = false;
         for value in self.cookie_values() {
@@ -335,10 +335,11 @@ impl Session {
 
     /// True once a method has needed the data (or the session was invalidated).
     pub(crate) fn was_used(&self) -> bool {
-        self.state().is_loaded()
+        let state = self.state();
+        state.is_loaded() || state.applied
     }
 
-    fn policy(&self) -> Policy {
+    pub(super) fn policy(&self) -> Policy {
         Policy {
             default_timeout: self.context().timeout,
             max_lifetime: self.context().max_lifetime,
@@ -353,7 +354,10 @@ impl Session {
     pub(crate) fn begin_finish(&self, server_error: bool) -> Outcome {
         let (plan, used) = {
             let state = self.state();
-            (state.plan(&self.policy()), state.is_loaded())
+            (
+                state.plan(&self.policy()),
+                state.is_loaded() || state.applied,
+            )
         };
         if !used {
             return Outcome::Ready(ResponseHeaders::default());
@@ -501,7 +505,13 @@ impl Session {
         let context = self.context();
         let resign = {
             let state = self.state();
-            if !matches!(state.mode, Mode::Existing { .. }) {
+            // An increment applied without a load found the session too.
+            let found = match state.mode {
+                Mode::Existing { .. } => true,
+                Mode::Unloaded => state.applied,
+                Mode::Fresh => false,
+            };
+            if !found {
                 return None;
             }
             state.resign

@@ -14,15 +14,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::store::{CREATED_FIELD, Field, REFRESHED_FIELD, TIMEOUT_FIELD, Write, user_field};
+use crate::store::{
+    CREATED_FIELD, Field, REFRESH_DIVISOR, REFRESHED_FIELD, TIMEOUT_FIELD, Write, user_field,
+};
 
 /// The metadata field holding the bound user id.
 pub(crate) const USER_FIELD: &[u8] = b"\0u";
 /// The metadata field holding the recorded user agent.
 pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
-
-/// The TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has passed.
-const REFRESH_DIVISOR: u64 = 20;
 
 /// Where the session's data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +79,9 @@ pub(crate) struct State {
     /// The cookie verified with an old secret: send it again, signed with
     /// the current one.
     pub(crate) resign: bool,
+    /// A change went to the store directly (an in-place increment), with or
+    /// without a load: the session was used.
+    pub(crate) applied: bool,
 }
 
 /// Settings that shape a plan.
@@ -162,6 +164,7 @@ impl State {
             unbind: Vec::new(),
             moved_from: None,
             resign: false,
+            applied: false,
         }
     }
 
@@ -228,6 +231,14 @@ impl State {
         self.changes.insert(key.clone(), Change::Set);
         self.entries.insert(key, value);
         self.dirty = true;
+    }
+
+    /// Records `value` under `key` as the store now holds it (an in-place
+    /// increment): nothing to write at commit.
+    pub(crate) fn set_stored(&mut self, key: &str, value: Vec<u8>) {
+        self.size = self.size_with(key, &value);
+        self.entries.insert(key.to_owned(), value);
+        self.applied = true;
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Vec<u8>> {

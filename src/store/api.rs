@@ -5,7 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
-use super::layout::is_user_field;
+use super::layout::{REFRESH_DIVISOR, is_user_field};
+use crate::codec::Integers;
 
 /// The future returned by [`SessionStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
@@ -391,6 +392,85 @@ pub trait SessionStore: Send + Sync + 'static {
     fn moves_atomically(&self) -> bool {
         false
     }
+
+    /// Adds to an integer field of a live session in place, in one atomic
+    /// step, without changing its TTL, and returns the sum; `Ok(None)` when
+    /// nothing was written and the session must be loaded and changed the
+    /// ordinary way. See [`Increment`] for when that is. The default
+    /// (stores that cannot) always answers `Ok(None)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Atomic: applied whole or not at all.
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+        let _ = op;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
+/// An in-place increment, for [`SessionStore::increment`].
+///
+/// It is applied only if the session at `key` exists, has its
+/// [`CREATED_FIELD`](super::CREATED_FIELD), is within its absolute lifetime
+/// (`max_lifetime` after its creation), and its idle TTL is not due for a
+/// refresh (its [`REFRESHED_FIELD`](super::REFRESHED_FIELD) is less than
+/// `timeout / 20` old, `timeout` being the session's
+/// [`TIMEOUT_FIELD`](super::TIMEOUT_FIELD) or else `default_timeout`); and
+/// only if `field` is absent (counted as 0) or holds an integer in the
+/// `format`, and the sum fits (on Redis: below 2^53 in magnitude, where its
+/// scripts count exactly). The TTL is left as it is: it is what the last
+/// refresh promised.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Increment {
+    /// The session key.
+    pub key: String,
+    /// The hash field (a user field, see the storage layout).
+    pub field: Vec<u8>,
+    /// What to add (may be negative).
+    pub by: i64,
+    /// How the field's integer is encoded.
+    pub format: Integers,
+    /// The current time, unix seconds.
+    pub now: u64,
+    /// The idle timeout of sessions without their own, seconds (0: none).
+    pub default_timeout: u64,
+    /// The absolute lifetime of sessions, seconds (`None`: unlimited).
+    pub max_lifetime: Option<u64>,
+}
+
+impl Increment {
+    /// Whether a session with these metadata (`None`: the field is absent)
+    /// may be incremented in place at `self.now`.
+    pub(crate) fn allowed(
+        &self,
+        created: u64,
+        refreshed: Option<u64>,
+        timeout: Option<u64>,
+    ) -> bool {
+        if let Some(lifetime) = self.max_lifetime
+            && self.now >= created.saturating_add(lifetime)
+        {
+            return false;
+        }
+        let timeout = timeout.unwrap_or(self.default_timeout);
+        let refreshed = refreshed.unwrap_or(0);
+        timeout == 0
+            || (refreshed > 0 && self.now < refreshed.saturating_add(timeout / REFRESH_DIVISOR))
+    }
+}
+
+impl fmt::Debug for Increment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys, fields and amounts are session data: never shown.
+        f.debug_struct("Increment")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
@@ -421,6 +501,10 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
 
     fn moves_atomically(&self) -> bool {
         (**self).moves_atomically()
+    }
+
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+        (**self).increment(op)
     }
 }
 

@@ -31,6 +31,10 @@ pub const TIMEOUT_FIELD: &[u8] = b"\0t";
 /// seconds).
 pub const REFRESHED_FIELD: &[u8] = b"\0r";
 
+/// The idle TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has
+/// passed since the last refresh.
+pub(crate) const REFRESH_DIVISOR: u64 = 20;
+
 /// The largest idle timeout accepted, by the `timeout` setting, by
 /// `adjust_timeout_for_session` and by every store write: 10 years, in
 /// seconds.

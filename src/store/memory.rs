@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use super::error::Error;
-use super::layout::{CREATED_FIELD, REFRESHED_FIELD, is_user_field};
-use super::{Field, SessionStore, StoreFuture, Write, Written};
+use super::layout::{CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field};
+use super::{Field, Increment, SessionStore, StoreFuture, Write, Written};
 
 const SHARDS: usize = 16;
 /// Every this many writes, one shard is swept of expired sessions.
@@ -201,6 +201,30 @@ impl MemoryStore {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         )
+    }
+
+    /// An [`Increment`], if it is allowed (see there).
+    fn increment_now(&self, op: &Increment) -> Option<i64> {
+        let now = Instant::now();
+        let mut shard = self.lock(self.shard(&op.key));
+        let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
+        let number = |name: &[u8]| -> Option<Option<u64>> {
+            match entry.fields.get(name) {
+                None => Some(None),
+                Some(value) => std::str::from_utf8(value).ok()?.parse().ok().map(Some),
+            }
+        };
+        let created = number(CREATED_FIELD)??;
+        if !op.allowed(created, number(REFRESHED_FIELD)?, number(TIMEOUT_FIELD)?) {
+            return None;
+        }
+        let current = match entry.fields.get(&op.field) {
+            None => 0,
+            Some(value) => op.format.read(value)?,
+        };
+        let sum = current.checked_add(op.by)?;
+        entry.fields.insert(op.field.clone(), op.format.write(sum));
+        Some(sum)
     }
 
     /// A [`Write::Move`], holding both shards' locks (in index order, so two
@@ -432,5 +456,10 @@ impl SessionStore for MemoryStore {
 
     fn moves_atomically(&self) -> bool {
         true
+    }
+
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+        let sum = self.increment_now(op);
+        Box::pin(async move { Ok(sum) })
     }
 }

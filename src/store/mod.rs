@@ -22,11 +22,14 @@
 //! | [`Write::Refresh`] | `EVALSHA` → `EXPIRE`, `HSET` | 1 |
 //! | [`Write::Create`] | `EVALSHA` → `EXISTS`, `HSET`, `EXPIRE` | 1 |
 //! | [`Write::Delete`] | `DEL` | 1 |
+//! | [`increment`](SessionStore::increment) | `EVALSHA` → `HMGET`, `HSET` | 1 |
 //! | a batch of writes | one pipeline of the above | 1 (+1 per repeat of a key) |
 //! | [`index_put`](SessionStore::index_put), [`index_list`](SessionStore::index_list), [`index_remove`](SessionStore::index_remove) | `EVALSHA` → `HGET`/`HSET`, `HGETALL`, `HDEL`, `EXPIREAT` | 1 |
 //!
-//! So an ordinary read is one command, and an increment (read, then
-//! update) two round trips and four commands. Each row is one round trip
+//! So an ordinary read is one command, a read then a change two round
+//! trips and four commands, and an increment with
+//! [`Session::incr`](crate::Session::incr) one round trip and three
+//! commands, with no load. Each row is one round trip
 //! because every conditional step runs inside one cached Lua script
 //! (`EVALSHA`). When Redis answers `NOSCRIPT` (a restart, a failover, a
 //! `SCRIPT FLUSH`, or the first use on a server), the store replays exactly
@@ -55,14 +58,17 @@ mod layout;
 mod memory;
 mod redis;
 
-pub use api::{Field, IndexEntry, MAX_AGENT_BYTES, SessionStore, StoreFuture, Write, Written};
+pub use api::{
+    Field, Increment, IndexEntry, MAX_AGENT_BYTES, SessionStore, StoreFuture, Write, Written,
+};
 pub use error::Error;
 pub use layout::{CREATED_FIELD, MAX_TIMEOUT, REFRESHED_FIELD, TIMEOUT_FIELD};
 // `user_index_key` is for the session's user binding; `is_user_field` for
 // adapters over other formats.
 #[allow(unused_imports)]
 pub(crate) use layout::{
-    FieldName, classify, is_user_field, log_tag, session_key, user_field, user_index_key,
+    FieldName, REFRESH_DIVISOR, classify, is_user_field, log_tag, session_key, user_field,
+    user_index_key,
 };
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use redis_sessions::store::{Field, IndexEntry, StoreFuture, Write, Written};
+use redis_sessions::store::{Field, Increment, IndexEntry, StoreFuture, Write, Written};
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
 };
@@ -279,6 +279,8 @@ pub struct ProbeStore {
     pub loaded: Notify,
     /// Every batch written, as its (redacted) `Debug` text.
     pub writes: std::sync::Mutex<Vec<String>>,
+    /// How many in-place increments were tried.
+    pub increments: AtomicUsize,
 }
 
 impl ProbeStore {
@@ -286,6 +288,7 @@ impl ProbeStore {
         Arc::new(Self {
             inner,
             loads: AtomicUsize::new(0),
+            increments: AtomicUsize::new(0),
             loaded: Notify::new(),
             writes: Default::default(),
         })
@@ -347,6 +350,11 @@ impl SessionStore for ProbeStore {
 
     fn moves_atomically(&self) -> bool {
         self.inner.moves_atomically()
+    }
+
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+        self.increments.fetch_add(1, Ordering::SeqCst);
+        self.inner.increment(op)
     }
 }
 

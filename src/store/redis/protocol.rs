@@ -46,7 +46,9 @@ use redis::{Cmd, RedisError, Script, Value};
 use super::client::{RedisClient, map_error};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
-use crate::store::{Error, Field, SessionStore, StoreFuture, Write, Written};
+use crate::store::{
+    Error, Field, Increment, REFRESH_DIVISOR, SessionStore, StoreFuture, Write, Written,
+};
 
 /// One of our Lua scripts: its source and its (lazily hashed) cache entry.
 struct Lua {
@@ -58,6 +60,7 @@ const CREATE_LUA: &str = include_str!("lua/create.lua");
 const UPDATE_LUA: &str = include_str!("lua/update.lua");
 const INDEX_LUA: &str = include_str!("lua/index.lua");
 const MOVE_LUA: &str = include_str!("lua/move.lua");
+const INCR_LUA: &str = include_str!("lua/incr.lua");
 static CREATE: Lua = Lua {
     source: CREATE_LUA,
     script: LazyLock::new(|| Script::new(CREATE_LUA)),
@@ -69,6 +72,10 @@ static UPDATE: Lua = Lua {
 static MOVE: Lua = Lua {
     source: MOVE_LUA,
     script: LazyLock::new(|| Script::new(MOVE_LUA)),
+};
+static INCR: Lua = Lua {
+    source: INCR_LUA,
+    script: LazyLock::new(|| Script::new(INCR_LUA)),
 };
 static INDEX: Lua = Lua {
     source: INDEX_LUA,
@@ -264,29 +271,75 @@ impl RedisStore {
         Ok(replies)
     }
 
-    /// Runs the index script on `index_key` with `args`, loading it once if
-    /// Redis does not know it.
+    /// Runs the index script on `index_key` with `args`.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
+        self.script(&INDEX, index_key, args).await
+    }
+
+    /// Runs `lua` on `key` with `args` (`EVALSHA`), loading it once if
+    /// Redis does not know it (`EVAL`).
+    async fn script(&self, lua: &Lua, key: &str, args: &[&[u8]]) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
         let bytes = args.iter().map(|a| a.len()).sum();
-        let mut cmd = script_call(&INDEX, index_key, Invoke::Cached, args.len(), bytes);
-        for arg in args {
-            cmd.arg(*arg);
-        }
-        let reply: Result<Value, RedisError> =
-            match tokio::time::timeout(self.client.timeout(), cmd.query_async(&mut conn)).await {
-                Ok(reply) => reply,
-                Err(_) => return Err(Error::Timeout(self.client.timeout())),
-            };
+        let call = |invoke| {
+            let mut cmd = script_call(lua, key, invoke, args.len(), bytes);
+            for arg in args {
+                cmd.arg(*arg);
+            }
+            cmd
+        };
+        let reply: Result<Value, RedisError> = match tokio::time::timeout(
+            self.client.timeout(),
+            call(Invoke::Cached).query_async(&mut conn),
+        )
+        .await
+        {
+            Ok(reply) => reply,
+            Err(_) => return Err(Error::Timeout(self.client.timeout())),
+        };
         match reply {
             Err(e) if is_noscript(&e) => {
-                let mut cmd = script_call(&INDEX, index_key, Invoke::Source, args.len(), bytes);
-                for arg in args {
-                    cmd.arg(*arg);
-                }
-                self.client.bounded(cmd.query_async(&mut conn)).await
+                self.client
+                    .bounded(call(Invoke::Source).query_async(&mut conn))
+                    .await
             }
             other => other.map_err(|e| map_error(e, self.client.timeout())),
+        }
+    }
+
+    async fn increment_field(&self, op: &Increment) -> Result<Option<i64>, Error> {
+        // Lua's numbers count exactly below 2^53 only.
+        if op.by.unsigned_abs() >= 1 << 53 {
+            return Ok(None);
+        }
+        let (by, now, timeout, lifetime, divisor) = (
+            op.by.to_string(),
+            op.now.to_string(),
+            op.default_timeout.to_string(),
+            op.max_lifetime.unwrap_or(0).to_string(),
+            REFRESH_DIVISOR.to_string(),
+        );
+        let args: [&[u8]; 7] = [
+            &op.field,
+            by.as_bytes(),
+            op.format.letter().as_bytes(),
+            now.as_bytes(),
+            timeout.as_bytes(),
+            divisor.as_bytes(),
+            lifetime.as_bytes(),
+        ];
+        let unexpected = Error::UnexpectedReply {
+            to: "an in-place increment",
+            expected: "a decimal sum or 0",
+        };
+        match self.script(&INCR, &op.key, &args).await? {
+            Value::Int(0) => Ok(None),
+            Value::BulkString(sum) => std::str::from_utf8(&sum)
+                .ok()
+                .and_then(|sum| sum.parse().ok())
+                .map(Some)
+                .ok_or(unexpected),
+            _ => Err(unexpected),
         }
     }
 }
@@ -578,6 +631,10 @@ impl SessionStore for RedisStore {
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
         Box::pin(self.write_all(writes))
+    }
+
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+        Box::pin(self.increment_field(op))
     }
 
     fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {

@@ -1,0 +1,122 @@
+//! Counters: [`Session::incr`], which adds in the store itself when it can.
+
+use super::Error;
+use super::lifecycle::{Presented, Session};
+use super::state::Mode;
+use crate::store::{self, Increment, user_field};
+
+impl Session {
+    /// Adds `by` to the integer under `key` (a missing key counts as 0) and
+    /// returns the sum.
+    ///
+    /// On Redis and the memory store, with the built-in codecs, the sum is
+    /// made in the store, in one atomic step: increments of one session from
+    /// many concurrent requests all count (a `get` then `insert` keeps only
+    /// the last writer's), and a request that only increments costs one
+    /// round trip (`EVALSHA` of a small script), without loading the
+    /// session. Unlike the other changes, which are saved when the response
+    /// goes out, such an increment is applied at once: a handler that fails
+    /// afterwards keeps it, even with `cookie_on_exception = false`, as with
+    /// Redis's own `HINCRBY`.
+    ///
+    /// Otherwise it is a `get` and an `insert`, saved with the response: for
+    /// a new session, a key already changed in this request, a session whose
+    /// idle TTL is due for its refresh (at most once per `timeout / 20`), a
+    /// stored value the store cannot count with, another codec, or the
+    /// original's format (`compat`).
+    ///
+    /// # Errors
+    ///
+    /// The store is unavailable (503); the value is not an integer (500, it
+    /// is left as it was); the sum does not fit an `i64` ([`Error::Overflow`],
+    /// 500); saved with the response, a new key would make the session
+    /// larger than `max_session_bytes` (413; an in-place increment, which
+    /// grows a session by a few bytes at most, is not weighed).
+    ///
+    /// ```
+    /// use redis_sessions::RedisSessionFactory;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+    ///     .url(Some("memory://".into()))
+    ///     .build()?;
+    /// // A new session: counted in the request, created with the response.
+    /// let first = factory.new_session(None);
+    /// assert_eq!(first.incr("visits", 1).await?, 1);
+    /// let set_cookie = first.save().await?.expect("a new session sets its cookie");
+    /// let cookie = set_cookie.split(';').next().unwrap();
+    ///
+    /// // An existing one: counted in the store at once.
+    /// let second = factory.new_session(Some(cookie));
+    /// assert_eq!(second.incr("visits", 41).await?, 42);
+    /// assert_eq!(factory.new_session(Some(cookie)).get::<i64>("visits").await?, Some(42));
+    /// # Ok(()) }
+    /// ```
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
+        if let Some(sum) = self.incr_in_store(key, by).await? {
+            return Ok(sum);
+        }
+        let current: i64 = self.get(key).await?.unwrap_or(0);
+        let sum = current.checked_add(by).ok_or(Error::Overflow)?;
+        self.insert(key, sum).await?;
+        Ok(sum)
+    }
+
+    /// The in-place increment, if this session and its store allow it.
+    async fn incr_in_store(&self, key: &str, by: i64) -> Result<Option<i64>, Error> {
+        let context = self.context();
+        let format = match (context.serialize.integers(), context.deserialize.integers()) {
+            (Some(a), Some(b)) if a == b => a,
+            _ => return Ok(None),
+        };
+        let loaded = self.state().is_loaded();
+        let store_key = if loaded {
+            let state = self.state();
+            match &state.mode {
+                Mode::Existing { key: store_key } if !state.changes.contains_key(key) => {
+                    store_key.clone()
+                }
+                _ => return Ok(None),
+            }
+        } else {
+            match self.presented() {
+                Presented::Valid {
+                    id,
+                    old_secret: false,
+                } => context.key_of(&id),
+                // A new session, a cookie to re-sign, or one of the
+                // original app's: the load handles those.
+                _ => return Ok(None),
+            }
+        };
+        let policy = self.policy();
+        let op = Increment {
+            key: store_key,
+            field: user_field(key),
+            by,
+            format,
+            now: policy.now,
+            default_timeout: policy.default_timeout,
+            max_lifetime: policy.max_lifetime,
+        };
+        let sum = match self.store()?.increment(&op).await {
+            Ok(Some(sum)) => sum,
+            // Not a session hash: the load deletes it as corrupt.
+            Ok(None) | Err(store::Error::WrongType) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut state = self.state();
+        let still = match &state.mode {
+            Mode::Existing { key: store_key } => *store_key == op.key,
+            Mode::Unloaded => true,
+            Mode::Fresh => false,
+        };
+        if still && state.is_loaded() {
+            state.set_stored(key, format.write(sum));
+        }
+        // Applied with or without a load (or before a concurrent invalidate
+        // left the key): the stored session was used either way.
+        state.applied = true;
+        Ok(Some(sum))
+    }
+}
