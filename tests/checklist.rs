@@ -26,7 +26,7 @@ use std::time::Duration;
 use redis_sessions::cookie::CookieSigner;
 use redis_sessions::id::IdGenerator;
 use redis_sessions::session::Reason;
-use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD};
+use redis_sessions::store::CREATED_FIELD;
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
@@ -328,11 +328,11 @@ async fn checklist_18_idle_timeout_is_checked_on_the_server(backend: Backend) {
     let mut c = Client::new(app::router(&factory));
     c.get("/incr").await;
     let id = c.id();
-    // As if another path had kept the key alive for an hour.
-    let an_hour_ago = (now() - 3600).to_string();
-    backend
-        .put_raw(&id, REFRESHED_FIELD, an_hour_ago.as_bytes())
-        .await;
+    // As if another path had kept the key alive for an hour since its last
+    // refresh (the field holds "created refreshed").
+    let an_hour_ago = now() - 3600;
+    let times = format!("{an_hour_ago} {an_hour_ago}");
+    backend.put_raw(&id, CREATED_FIELD, times.as_bytes()).await;
     assert_eq!(c.get("/read").await.body, "0");
     assert!(!backend.exists(&id).await);
     assert_eq!(*seen.lock().unwrap(), [Reason::IdleExpired]);

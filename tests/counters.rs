@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use redis_sessions::codec::Json;
-use redis_sessions::store::{REFRESHED_FIELD, Write};
+use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD, Write};
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
@@ -19,6 +19,7 @@ on_every_backend!(
     a_due_refresh_is_counted_the_ordinary_way,
     a_loaded_session_is_counted_in_place_and_saves_nothing_more,
     json_counters_stay_json,
+    sessions_written_by_version_0_1_are_read_counted_and_refreshed,
 );
 
 /// A client over `backend` through a [`ProbeStore`].
@@ -141,11 +142,13 @@ async fn a_due_refresh_is_counted_the_ordinary_way(backend: Backend) {
     let (mut c, probe, _) = probed(&backend, |b| b);
     c.get("/incr").await;
     let key = key_of(&c.id());
+    // The field holds "created refreshed".
     let refreshed = |fields: Vec<(Vec<u8>, Vec<u8>)>| {
         fields
             .into_iter()
-            .find(|(name, _)| name == REFRESHED_FIELD)
+            .find(|(name, _)| name == CREATED_FIELD)
             .map(|(_, value)| String::from_utf8(value).unwrap())
+            .and_then(|times| times.split(' ').nth(1).map(str::to_owned))
     };
     let store = backend.store();
     // Refreshed 100 s ago: due (every 1200 / 20 = 60 s), not expired.
@@ -153,10 +156,8 @@ async fn a_due_refresh_is_counted_the_ordinary_way(backend: Backend) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let stale = vec![(
-        REFRESHED_FIELD.to_vec(),
-        (now - 100).to_string().into_bytes(),
-    )];
+    let times = format!("{} {}", now - 200, now - 100);
+    let stale = vec![(CREATED_FIELD.to_vec(), times.into_bytes())];
     store
         .write(vec![Write::update(key.clone(), stale, vec![], 1200)])
         .await
@@ -213,4 +214,60 @@ async fn json_counters_stay_json(backend: Backend) {
     let counter = fields.iter().find(|(name, _)| name == b"counter").unwrap();
     assert_eq!(counter.1, b"2");
     assert_eq!(c.get("/get?key=counter").await.body, "2");
+}
+
+/// Version 0.1 kept the refresh time in a field of its own.
+async fn sessions_written_by_version_0_1_are_read_counted_and_refreshed(backend: Backend) {
+    let factory = backend.factory(|b| b);
+    let id = redis_sessions::id::generate_session_id().unwrap();
+    let mut c = Client::new(app::router(&factory));
+    c.cookie = Some(CookieOf::signed(&id));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let old = |created: u64, refreshed: u64| {
+        vec![
+            (b"counter".to_vec(), vec![5]),
+            (CREATED_FIELD.to_vec(), created.to_string().into_bytes()),
+            (REFRESHED_FIELD.to_vec(), refreshed.to_string().into_bytes()),
+        ]
+    };
+    let store = backend.store();
+    let key = key_of(&id);
+    store
+        .write(vec![Write::create(
+            key.clone(),
+            old(now - 500, now - 10),
+            1200,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(c.get("/read").await.body, "5");
+    assert_eq!(c.get("/incr").await.body, "6", "counted in place");
+    assert_eq!(c.id(), id, "the same session");
+
+    // A refresh due by the old field: done, in the new layout.
+    store.write(vec![Write::delete(key.clone())]).await.unwrap();
+    store
+        .write(vec![Write::create(
+            key.clone(),
+            old(now - 500, now - 100),
+            1200,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(c.get("/incr").await.body, "6");
+    let fields = store.load(&key).await.unwrap().unwrap();
+    let created = fields
+        .iter()
+        .find(|(name, _)| name == CREATED_FIELD)
+        .unwrap();
+    let (created, refreshed) = std::str::from_utf8(&created.1)
+        .unwrap()
+        .split_once(' ')
+        .unwrap();
+    assert_eq!(created, (now - 500).to_string());
+    assert!(refreshed.parse::<u64>().unwrap() >= now, "refreshed now");
+    assert_eq!(c.get("/read").await.body, "6");
 }

@@ -73,12 +73,12 @@ async fn round_trips_per_request_hold_the_floor() {
     );
     c.get("/delete?key=name").await;
 
-    // Make the refresh due: the last one was long ago.
+    // Make the refresh due: no refresh recorded ("created refreshed").
     let key = key_of(&c.id());
     redis::cmd("HSET")
         .arg(&key)
-        .arg(redis_sessions::store::REFRESHED_FIELD)
-        .arg(0)
+        .arg(redis_sessions::store::CREATED_FIELD)
+        .arg(format!("{} 0", unix_now()))
         .query::<()>(&mut server.conn())
         .unwrap();
     let (r, due) = server.commands_during(c.get("/read")).await;
@@ -158,8 +158,8 @@ async fn ttl_is_the_idle_timeout_and_can_be_adjusted_or_disabled() {
         .unwrap();
     redis::cmd("HSET")
         .arg(&key)
-        .arg(redis_sessions::store::REFRESHED_FIELD)
-        .arg(0)
+        .arg(redis_sessions::store::CREATED_FIELD)
+        .arg(format!("{} 0", unix_now()))
         .query::<()>(&mut server.conn())
         .unwrap();
     c.get("/read").await;
@@ -410,4 +410,12 @@ async fn client_callable_picks_the_server_per_request() {
     assert_eq!(b.keys(), [key_of(&c.id())]);
     assert_eq!(a.keys().len(), 1);
     assert_eq!(c.get("http://nowhere.test/read").await.status, 500);
+}
+
+/// Unix seconds now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -33,7 +33,7 @@ use super::pickle::{self, Value};
 use crate::store::{
     CREATED_FIELD, Error, Field, FieldName, IndexEntry, MAX_TIMEOUT, REFRESHED_FIELD, RedisClient,
     RedisStore, SessionStore, StoreFuture, TIMEOUT_FIELD, Write, Written, classify, log_tag,
-    user_field,
+    read_created, user_field,
 };
 
 /// How often an update is tried when the blob keeps changing under it. Each
@@ -166,11 +166,15 @@ impl Blob {
                     set(&mut self.top, "timeout", Value::Int(py_int(number(value)?)));
                 }
                 FieldName::Meta(meta) if meta == CREATED_FIELD => {
-                    set(
-                        &mut self.top,
-                        "created",
-                        Value::Float(number(value)? as f64),
-                    );
+                    let (created, refreshed) = read_created(value)
+                        .ok_or_else(|| backend("the creation time is not a number"))?;
+                    set(&mut self.top, "created", Value::Float(created as f64));
+                    if let Some(refreshed) = refreshed {
+                        // Kept as the other metadata fields are.
+                        let name = String::from_utf8_lossy(REFRESHED_FIELD).into_owned();
+                        let value = refreshed.to_string().into_bytes();
+                        set(&mut self.top, &name, Value::Bytes(value));
+                    }
                 }
                 FieldName::Meta(meta) => {
                     let name = String::from_utf8_lossy(meta).into_owned();
@@ -324,7 +328,11 @@ impl PyramidStore {
         let created = fields
             .iter()
             .find(|(name, _)| name == CREATED_FIELD)
-            .map(|(_, v)| number(v))
+            .map(|(_, v)| {
+                read_created(v)
+                    .map(|(created, _)| created)
+                    .ok_or_else(|| backend("the creation time is not a number"))
+            })
             .transpose()?
             .map_or_else(now, |secs| secs as f64);
         let mut blob = Blob::new(created, timeout);

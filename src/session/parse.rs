@@ -103,7 +103,10 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
     };
     let text = || String::from_utf8(value.clone()).map_err(|_| "a metadata field is not UTF-8");
     if meta == CREATED_FIELD {
-        parsed.created = Some(number().ok_or("the creation time is not a number")?);
+        let (created, refreshed) =
+            store::read_created(&value).ok_or("the creation time is not a number")?;
+        parsed.created = Some(created);
+        parsed.refreshed = parsed.refreshed.max(refreshed.unwrap_or(0));
     } else if meta == TIMEOUT_FIELD {
         let timeout = number().ok_or("the session timeout is not a number")?;
         if timeout > store::MAX_TIMEOUT {
@@ -111,7 +114,9 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
         }
         parsed.timeout = Some(timeout);
     } else if meta == REFRESHED_FIELD {
-        parsed.refreshed = number().ok_or("the refresh time is not a number")?;
+        // Written by version 0.1 and `Write::Refresh`: the later time counts.
+        let refreshed = number().ok_or("the refresh time is not a number")?;
+        parsed.refreshed = parsed.refreshed.max(refreshed);
     } else if meta == USER_FIELD {
         parsed.user = Some(text()?);
     } else if meta == AGENT_FIELD {

@@ -4,10 +4,10 @@
 //! # Idle TTL refresh
 //!
 //! Loading a session costs one command and does not touch its TTL. The TTL
-//! is refreshed (to the full timeout, with the refresh time kept in the
-//! session's [`REFRESHED_FIELD`]) at most once per `timeout / 20`, when the
-//! response goes out; between refreshes every write sets the TTL to what the
-//! last refresh promised (`refreshed + timeout`). A session may therefore end
+//! is refreshed (to the full timeout, with the refresh time kept beside the
+//! creation time in the session's [`CREATED_FIELD`]) at most once per
+//! `timeout / 20`, when the response goes out; between refreshes every write
+//! sets the TTL to what the last refresh promised (`refreshed + timeout`). A session may therefore end
 //! up to 5 % of its timeout early, never late, and a user's index entry (whose
 //! expiry is written at each refresh) never outlives the session it lists.
 
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::store::{
-    CREATED_FIELD, Field, REFRESH_DIVISOR, REFRESHED_FIELD, TIMEOUT_FIELD, Write, user_field,
+    CREATED_FIELD, Field, REFRESH_DIVISOR, TIMEOUT_FIELD, Write, created_value, user_field,
 };
 
 /// The metadata field holding the bound user id.
@@ -113,8 +113,8 @@ pub(crate) enum IndexChange {
 pub(crate) struct Plan {
     /// Store keys to delete.
     pub(crate) deletes: Vec<String>,
-    /// The change to the loaded session: a [`Write::Update`] or a
-    /// [`Write::Refresh`].
+    /// The change to the loaded session: a [`Write::Update`] (of data, of
+    /// the refresh time, or both).
     pub(crate) change: Option<Write>,
     /// Fields of a fresh session to create under a new id, and its TTL.
     pub(crate) create: Option<(Vec<Field>, u64)>,
@@ -382,7 +382,7 @@ impl State {
                 set.extend(self.meta_fields());
             }
             if due {
-                set.push(number_field(REFRESHED_FIELD, policy.now));
+                set.push(self.created_field(policy.now));
             }
             plan.change = Some(Write::Update {
                 key: key.to_owned(),
@@ -391,10 +391,13 @@ impl State {
                 timeout: ttl,
             });
         } else if due {
-            plan.change = Some(Write::Refresh {
+            // The refresh time shares its field with the creation time (see
+            // the storage layout), so a refresh is an update of that field.
+            plan.change = Some(Write::Update {
                 key: key.to_owned(),
+                set: vec![self.created_field(policy.now)],
+                delete: Vec::new(),
                 timeout: ttl,
-                now: policy.now,
             });
         }
         if due && let Some(user) = &self.user {
@@ -404,6 +407,14 @@ impl State {
                 expires: expiry(policy.now, ttl),
             });
         }
+    }
+
+    /// The creation time, with `refreshed` as the last refresh.
+    fn created_field(&self, refreshed: u64) -> Field {
+        (
+            CREATED_FIELD.to_vec(),
+            created_value(self.created, refreshed),
+        )
     }
 
     fn timeout_field(&self) -> Field {
@@ -428,8 +439,7 @@ impl State {
             .iter()
             .map(|(name, value)| (user_field(name), value.clone()))
             .collect();
-        fields.push(number_field(CREATED_FIELD, self.created));
-        fields.push(number_field(REFRESHED_FIELD, now));
+        fields.push(self.created_field(now));
         if self.session_timeout.is_some() {
             fields.push(self.timeout_field());
         }
@@ -513,10 +523,11 @@ mod tests {
         s.refreshed = NOW - 60;
         assert_eq!(
             s.plan(&policy()).change,
-            Some(Write::Refresh {
+            Some(Write::Update {
                 key: "k".into(),
+                set: vec![(CREATED_FIELD.to_vec(), created_value(NOW - 100, NOW))],
+                delete: vec![],
                 timeout: 1200,
-                now: NOW
             })
         );
     }
@@ -548,7 +559,7 @@ mod tests {
             panic!("expected an update");
         };
         assert_eq!(timeout, 1200);
-        assert!(set.contains(&(REFRESHED_FIELD.to_vec(), NOW.to_string().into_bytes())));
+        assert!(set.contains(&(CREATED_FIELD.to_vec(), created_value(NOW - 100, NOW))));
     }
 
     #[test]
@@ -561,7 +572,7 @@ mod tests {
         };
         assert!(matches!(
             s.plan(&policy).change,
-            Some(Write::Refresh { timeout: 50, .. })
+            Some(Write::Update { timeout: 50, .. })
         ));
     }
 

@@ -417,7 +417,9 @@ pub trait SessionStore: Send + Sync + 'static {
 /// It is applied only if the session at `key` exists, has its
 /// [`CREATED_FIELD`](super::CREATED_FIELD), is within its absolute lifetime
 /// (`max_lifetime` after its creation), and its idle TTL is not due for a
-/// refresh (its [`REFRESHED_FIELD`](super::REFRESHED_FIELD) is less than
+/// refresh (its last refresh, recorded in
+/// [`CREATED_FIELD`](super::CREATED_FIELD) or a later one in
+/// [`REFRESHED_FIELD`](super::REFRESHED_FIELD), is less than
 /// `timeout / 20` old, `timeout` being the session's
 /// [`TIMEOUT_FIELD`](super::TIMEOUT_FIELD) or else `default_timeout`); and
 /// only if `field` is absent (counted as 0) or holds an integer in the

@@ -7,9 +7,17 @@
 //!
 //! | field | holds |
 //! |---|---|
-//! | [`CREATED_FIELD`] `"\0c"` | creation time, unix seconds, decimal |
+//! | [`CREATED_FIELD`] `"\0c"` | `created refreshed`: the creation time and the last idle-TTL refresh, unix seconds, decimal, one space apart |
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
-//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal |
+//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh) and by version 0.1 |
+//!
+//! Both times share one field so that a load (`HGETALL`) returns as few
+//! fields as possible: every field is two more elements for the client to
+//! parse on every request. Sessions written by version 0.1 hold only the
+//! creation time in [`CREATED_FIELD`] and the refresh time in
+//! [`REFRESHED_FIELD`]; they are read as they are, and the later of the two
+//! refresh times counts. (Version 0.1 cannot read sessions written since:
+//! do not run both against one Redis.)
 //!
 //! A user key that itself starts with NUL is stored with one more NUL in
 //! front, so user keys and metadata never collide. A session exists only
@@ -23,12 +31,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// The metadata field holding the creation time (unix seconds).
+/// The metadata field holding the creation time and the last idle-TTL
+/// refresh (unix seconds, `created refreshed`; see the module docs).
 pub const CREATED_FIELD: &[u8] = b"\0c";
 /// The metadata field holding the per-session timeout (seconds).
 pub const TIMEOUT_FIELD: &[u8] = b"\0t";
-/// The metadata field holding the time of the last idle-TTL refresh (unix
-/// seconds).
+/// A metadata field holding the time of a later idle-TTL refresh (unix
+/// seconds) than [`CREATED_FIELD`] records: written by
+/// [`Write::Refresh`](super::Write::Refresh) and by version 0.1.
 pub const REFRESHED_FIELD: &[u8] = b"\0r";
 
 /// The idle TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has
@@ -101,6 +111,26 @@ pub(crate) fn is_user_field(field: &[u8]) -> bool {
     matches!(classify(field), FieldName::User(_))
 }
 
+/// The value of [`CREATED_FIELD`]: `created refreshed`.
+pub(crate) fn created_value(created: u64, refreshed: u64) -> Vec<u8> {
+    format!("{created} {refreshed}").into_bytes()
+}
+
+/// Reads a [`CREATED_FIELD`] value: the creation time, and the refresh time
+/// if the value has one (version 0.1 wrote the creation time alone).
+pub(crate) fn read_created(value: &[u8]) -> Option<(u64, Option<u64>)> {
+    let number = |part: &[u8]| -> Option<u64> {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    match value.iter().position(|&b| b == b' ') {
+        None => Some((number(value)?, None)),
+        Some(space) => Some((number(&value[..space])?, Some(number(&value[space + 1..])?))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +162,26 @@ mod tests {
         assert_eq!(log_tag("abc"), "abc");
         let odd = "é".repeat(30);
         assert!(odd.ends_with(log_tag(&odd)));
+    }
+
+    #[test]
+    fn creation_values_read_back_and_refuse_anything_else() {
+        assert_eq!(read_created(&created_value(17, 42)), Some((17, Some(42))));
+        assert_eq!(read_created(b"1700000000"), Some((1_700_000_000, None)));
+        for bad in [
+            &b""[..],
+            b" ",
+            b"1 ",
+            b" 1",
+            b"1  2",
+            b"1 2 3",
+            b"-1",
+            b"+1 2",
+            b"x",
+            b"1 y",
+        ] {
+            assert_eq!(read_created(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use super::error::Error;
-use super::layout::{CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field};
+use super::layout::{CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field, read_created};
 use super::{Field, Increment, SessionStore, StoreFuture, Write, Written};
 
 const SHARDS: usize = 16;
@@ -214,8 +214,9 @@ impl MemoryStore {
                 Some(value) => std::str::from_utf8(value).ok()?.parse().ok().map(Some),
             }
         };
-        let created = number(CREATED_FIELD)??;
-        if !op.allowed(created, number(REFRESHED_FIELD)?, number(TIMEOUT_FIELD)?) {
+        let (created, embedded) = read_created(entry.fields.get(CREATED_FIELD)?)?;
+        let refreshed = embedded.max(number(REFRESHED_FIELD)?);
+        if !op.allowed(created, refreshed, number(TIMEOUT_FIELD)?) {
             return None;
         }
         let current = match entry.fields.get(&op.field) {

@@ -67,8 +67,8 @@ pub use layout::{CREATED_FIELD, MAX_TIMEOUT, REFRESHED_FIELD, TIMEOUT_FIELD};
 // adapters over other formats.
 #[allow(unused_imports)]
 pub(crate) use layout::{
-    FieldName, REFRESH_DIVISOR, classify, is_user_field, log_tag, session_key, user_field,
-    user_index_key,
+    FieldName, REFRESH_DIVISOR, classify, created_value, is_user_field, log_tag, read_created,
+    session_key, user_field, user_index_key,
 };
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]

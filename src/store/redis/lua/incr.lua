@@ -11,9 +11,25 @@
 -- in magnitude (Lua's numbers are exact only below that).
 local key = KEYS[1]
 local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', ARGV[1])
-local created = tonumber(meta[1])
-if not created then
+-- '\0c' holds "created refreshed" (version 0.1: "created", with '\0r').
+if not meta[1] then
   return 0
+end
+local created, refreshed = string.match(meta[1], '^(%d+) (%d+)$')
+if not created then
+  created = string.match(meta[1], '^(%d+)$')
+  if not created then
+    return 0
+  end
+end
+created = tonumber(created)
+refreshed = tonumber(refreshed) or 0
+if meta[2] then
+  local later = tonumber(meta[2])
+  if not later then
+    return 0
+  end
+  refreshed = math.max(refreshed, later)
 end
 local now = tonumber(ARGV[4])
 local lifetime = tonumber(ARGV[7])
@@ -27,12 +43,9 @@ if meta[3] then
     return 0
   end
 end
-if timeout > 0 then
-  local refreshed = tonumber(meta[2])
-  if not refreshed or refreshed == 0
-      or now >= refreshed + math.floor(timeout / tonumber(ARGV[6])) then
-    return 0
-  end
+if timeout > 0 and (refreshed == 0
+    or now >= refreshed + math.floor(timeout / tonumber(ARGV[6]))) then
+  return 0
 end
 local limit = 9007199254740992
 local json = ARGV[3] == 'j'
