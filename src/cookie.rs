@@ -361,6 +361,36 @@ impl CookieAttributes {
     }
 }
 
+/// The `;`-separated pairs of one `Cookie` header. A UTF-8 header (the
+/// usual case) is split by `str::split`, which skips ahead to each `;`
+/// instead of testing byte by byte; other headers (other cookies may hold
+/// any byte) byte by byte. Both give the same pairs: `;` is never part of a
+/// multi-byte UTF-8 character.
+enum Pairs<'h> {
+    Text(std::str::Split<'h, char>),
+    Bytes(std::slice::Split<'h, u8, fn(&u8) -> bool>),
+}
+
+impl<'h> Pairs<'h> {
+    fn of(header: &'h [u8]) -> Self {
+        match std::str::from_utf8(header) {
+            Ok(text) => Self::Text(text.split(';')),
+            Err(_) => Self::Bytes(header.split(|&b| b == b';')),
+        }
+    }
+}
+
+impl<'h> Iterator for Pairs<'h> {
+    type Item = &'h [u8];
+
+    fn next(&mut self) -> Option<&'h [u8]> {
+        match self {
+            Self::Text(pairs) => pairs.next().map(str::as_bytes),
+            Self::Bytes(pairs) => pairs.next(),
+        }
+    }
+}
+
 /// Yields the values of the first [`MAX_SAME_NAME`] cookies called `name`
 /// in `Cookie` headers, in header order, skipping values that are not
 /// visible ASCII. Other cookies may hold any bytes; each header is scanned
@@ -371,10 +401,10 @@ pub(crate) fn find<'h>(
 ) -> impl Iterator<Item = &'h str> + 'h {
     headers
         .into_iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .flat_map(|value| Pairs::of(value.as_bytes()))
         .filter_map(move |pair| {
-            let eq = pair.iter().position(|&b| b == b'=')?;
-            (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
+            let (key, value) = pair.split_at(pair.iter().position(|&b| b == b'=')?);
+            (key.trim_ascii() == name.as_bytes()).then(|| value[1..].trim_ascii())
         })
         .take(MAX_SAME_NAME)
         .filter_map(|value| {

@@ -295,6 +295,7 @@ impl Session {
             return Ok(());
         }
         state.mode = Mode::Fresh;
+        state.created = now;
         state.to_delete.extend(doomed);
         if let Some((key, parsed)) = adopted {
             state.mode = Mode::Existing { key };

@@ -152,7 +152,8 @@ impl State {
             entries: BTreeMap::new(),
             changes: BTreeMap::new(),
             size: 0,
-            created: now(),
+            // Set when the session is loaded or started afresh.
+            created: 0,
             refreshed: 0,
             session_timeout: None,
             timeout_changed: false,

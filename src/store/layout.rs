@@ -119,11 +119,15 @@ pub(crate) fn created_value(created: u64, refreshed: u64) -> Vec<u8> {
 /// Reads a [`CREATED_FIELD`] value: the creation time, and the refresh time
 /// if the value has one (version 0.1 wrote the creation time alone).
 pub(crate) fn read_created(value: &[u8]) -> Option<(u64, Option<u64>)> {
-    let number = |part: &[u8]| -> Option<u64> {
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+    // Read on every load: digits are summed directly, without a UTF-8 pass.
+    let number = |digits: &[u8]| -> Option<u64> {
+        if digits.is_empty() {
             return None;
         }
-        std::str::from_utf8(part).ok()?.parse().ok()
+        digits.iter().try_fold(0u64, |n, &b| {
+            let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        })
     };
     match value.iter().position(|&b| b == b' ') {
         None => Some((number(value)?, None)),
