@@ -16,7 +16,7 @@ on_every_backend!(
     an_existing_session_is_counted_without_a_load,
     a_value_that_is_not_an_integer_fails_and_stays,
     counts_stay_exact_past_two_to_the_53_and_refuse_to_overflow,
-    a_due_refresh_is_counted_the_ordinary_way,
+    a_due_refresh_is_counted_in_place_then_done_with_the_response,
     a_loaded_session_is_counted_in_place_and_saves_nothing_more,
     json_counters_stay_json,
     sessions_written_by_version_0_1_are_read_counted_and_refreshed,
@@ -138,7 +138,7 @@ async fn counts_stay_exact_past_two_to_the_53_and_refuse_to_overflow(backend: Ba
     );
 }
 
-async fn a_due_refresh_is_counted_the_ordinary_way(backend: Backend) {
+async fn a_due_refresh_is_counted_in_place_then_done_with_the_response(backend: Backend) {
     let (mut c, probe, _) = probed(&backend, |b| b);
     c.get("/incr").await;
     let key = key_of(&c.id());
@@ -163,8 +163,18 @@ async fn a_due_refresh_is_counted_the_ordinary_way(backend: Backend) {
         .await
         .unwrap();
     let loads = probe.loads.load(Ordering::SeqCst);
+    let increments = probe.increments.load(Ordering::SeqCst);
     assert_eq!(c.get("/incr").await.body, "2");
-    assert_eq!(probe.loads.load(Ordering::SeqCst), loads + 1, "loaded");
+    assert_eq!(
+        probe.increments.load(Ordering::SeqCst),
+        increments + 1,
+        "in place"
+    );
+    assert_eq!(
+        probe.loads.load(Ordering::SeqCst),
+        loads + 1,
+        "then loaded, to refresh"
+    );
     let after = refreshed(store.load(&key).await.unwrap().unwrap()).unwrap();
     assert!(
         after.parse::<u64>().unwrap() > 1_000_000_000,

@@ -17,6 +17,7 @@ mod cli;
 mod compat;
 mod config;
 mod conformance;
+mod counter_edges;
 mod counters;
 mod demo;
 mod extractor;

@@ -9,29 +9,37 @@ impl Session {
     /// Adds `by` to the integer under `key` (a missing key counts as 0) and
     /// returns the sum.
     ///
-    /// On Redis and the memory store, with the built-in codecs, the sum is
-    /// made in the store, in one atomic step: increments of one session from
-    /// many concurrent requests all count (a `get` then `insert` keeps only
-    /// the last writer's), and a request that only increments costs one
-    /// round trip (`EVALSHA` of a small script), without loading the
-    /// session. Unlike the other changes, which are saved when the response
-    /// goes out, such an increment is applied at once: a handler that fails
-    /// afterwards keeps it, even with `cookie_on_exception = false`, as with
-    /// Redis's own `HINCRBY`.
+    /// On Redis and the memory store, with the built-in codecs, an existing
+    /// session's existing integer is counted in the store, in one atomic
+    /// step: increments from many concurrent requests of one session all
+    /// count (a `get` then `insert` keeps only the last writer's), and a
+    /// request that only increments costs one round trip (`EVALSHA` of a
+    /// small script), without loading the session. Unlike the other
+    /// changes, which are saved when the response goes out, such an
+    /// increment is applied at once: a handler that fails afterwards keeps
+    /// it, even with `cookie_on_exception = false`, as with Redis's own
+    /// `HINCRBY`. When the idle TTL is due for its refresh (at most once per
+    /// `timeout / 20`), the session is then loaded too, and refreshed with
+    /// the response.
     ///
     /// Otherwise it is a `get` and an `insert`, saved with the response: for
-    /// a new session, a key already changed in this request, a session whose
-    /// idle TTL is due for its refresh (at most once per `timeout / 20`), a
-    /// stored value the store cannot count with, another codec, or the
-    /// original's format (`compat`).
+    /// a new session, a key not stored yet (so that its size is weighed
+    /// against `max_session_bytes`), a key already changed in this request,
+    /// a stored value the store cannot count with, a cookie signed with an
+    /// old secret, another codec, or the original's format (`compat`).
+    ///
+    /// A request that rewrites the whole session from what it read earlier
+    /// still replaces a count made meanwhile by another request:
+    /// [`regenerate`](Self::regenerate) (and so
+    /// [`set_user`](Self::set_user)), [`changed`](Self::changed), and of
+    /// course [`invalidate`](Self::invalidate).
     ///
     /// # Errors
     ///
     /// The store is unavailable (503); the value is not an integer (500, it
     /// is left as it was); the sum does not fit an `i64` ([`Error::Overflow`],
-    /// 500); saved with the response, a new key would make the session
-    /// larger than `max_session_bytes` (413; an in-place increment, which
-    /// grows a session by a few bytes at most, is not weighed).
+    /// 500); a new key would make the session larger than
+    /// `max_session_bytes` (413).
     ///
     /// ```
     /// use redis_sessions::RedisSessionFactory;
@@ -73,7 +81,9 @@ impl Session {
         let store_key = if loaded {
             let state = self.state();
             match &state.mode {
-                Mode::Existing { key: store_key } if !state.changes.contains_key(key) => {
+                Mode::Existing { key: store_key }
+                    if state.entries.contains_key(key) && !state.changes.contains_key(key) =>
+                {
                     store_key.clone()
                 }
                 _ => return Ok(None),
@@ -99,24 +109,38 @@ impl Session {
             default_timeout: policy.default_timeout,
             max_lifetime: policy.max_lifetime,
         };
-        let sum = match self.store()?.increment(&op).await {
-            Ok(Some(sum)) => sum,
+        let done = match self.store()?.increment(&op).await {
+            Ok(Some(done)) => done,
             // Not a session hash: the load deletes it as corrupt.
             Ok(None) | Err(store::Error::WrongType) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut state = self.state();
-        let still = match &state.mode {
-            Mode::Existing { key: store_key } => *store_key == op.key,
-            Mode::Unloaded => true,
-            Mode::Fresh => false,
-        };
-        if still && state.is_loaded() {
-            state.set_stored(key, format.write(sum));
+        let sum = done.sum;
+        {
+            let mut state = self.state();
+            let still = match &state.mode {
+                Mode::Existing { key: store_key } => *store_key == op.key,
+                Mode::Unloaded => true,
+                Mode::Fresh => false,
+            };
+            if still && state.is_loaded() {
+                state.set_stored(key, format.write(sum));
+            }
+            // Applied with or without a load (or before a concurrent
+            // invalidate left the key): the stored session was used either
+            // way.
+            state.applied = true;
         }
-        // Applied with or without a load (or before a concurrent invalidate
-        // left the key): the stored session was used either way.
-        state.applied = true;
+        if done.refresh_due {
+            // The refresh needs the session's metadata: load it (if this
+            // request has not), and the response refreshes it. The count
+            // stands either way; if the load fails now, a later request
+            // refreshes.
+            let loaded = self.loaded().await.map(drop);
+            if let Err(e) = loaded {
+                tracing::debug!(target: "redis_sessions::session", error = %e, "loading for a due refresh failed: left to a later request");
+            }
+        }
         Ok(Some(sum))
     }
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
-use super::layout::{REFRESH_DIVISOR, is_user_field};
+use super::layout::{MAX_TIMEOUT, REFRESH_DIVISOR, is_user_field};
 use crate::codec::Integers;
 
 /// The future returned by [`SessionStore`] methods.
@@ -406,7 +406,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Cancel safety
     ///
     /// Atomic: applied whole or not at all.
-    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         let _ = op;
         Box::pin(std::future::ready(Ok(None)))
     }
@@ -414,18 +414,19 @@ pub trait SessionStore: Send + Sync + 'static {
 
 /// An in-place increment, for [`SessionStore::increment`].
 ///
-/// It is applied only if the session at `key` exists, has its
-/// [`CREATED_FIELD`](super::CREATED_FIELD), is within its absolute lifetime
-/// (`max_lifetime` after its creation), and its idle TTL is not due for a
-/// refresh (its last refresh, recorded in
-/// [`CREATED_FIELD`](super::CREATED_FIELD) or a later one in
-/// [`REFRESHED_FIELD`](super::REFRESHED_FIELD), is less than
-/// `timeout / 20` old, `timeout` being the session's
-/// [`TIMEOUT_FIELD`](super::TIMEOUT_FIELD) or else `default_timeout`); and
-/// only if `field` is absent (counted as 0) or holds an integer in the
-/// `format`, and the sum fits (on Redis: below 2^53 in magnitude, where its
-/// scripts count exactly). The TTL is left as it is: it is what the last
-/// refresh promised.
+/// It is applied only if the session at `key` exists and is whole enough
+/// to count in: its [`CREATED_FIELD`](super::CREATED_FIELD) (and
+/// [`REFRESHED_FIELD`](super::REFRESHED_FIELD) and
+/// [`TIMEOUT_FIELD`](super::TIMEOUT_FIELD), if present) hold what they
+/// should, it is within its absolute lifetime (`max_lifetime` after its
+/// creation), and `field` already holds an integer in the `format` (a new
+/// field would grow the session unweighed against `max_session_bytes`); and
+/// only if the sum fits (on Redis: below 2^53 in magnitude, where its
+/// scripts count exactly). Other fields are not checked. The TTL is left as
+/// it is: it is what the last refresh promised; when a refresh is due (the
+/// last one is `timeout / 20` old or more, `timeout` being the session's
+/// own or else `default_timeout`), the result says so, and the caller
+/// refreshes.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Increment {
@@ -446,23 +447,46 @@ pub struct Increment {
 }
 
 impl Increment {
-    /// Whether a session with these metadata (`None`: the field is absent)
-    /// may be incremented in place at `self.now`.
-    pub(crate) fn allowed(
+    /// Whether a session with these metadata may be counted in at
+    /// `self.now`, and if so, whether its refresh is due.
+    pub(crate) fn check(
         &self,
         created: u64,
         refreshed: Option<u64>,
         timeout: Option<u64>,
-    ) -> bool {
+    ) -> Option<bool> {
         if let Some(lifetime) = self.max_lifetime
             && self.now >= created.saturating_add(lifetime)
         {
-            return false;
+            return None;
         }
         let timeout = timeout.unwrap_or(self.default_timeout);
+        if timeout > MAX_TIMEOUT {
+            return None;
+        }
         let refreshed = refreshed.unwrap_or(0);
-        timeout == 0
-            || (refreshed > 0 && self.now < refreshed.saturating_add(timeout / REFRESH_DIVISOR))
+        Some(
+            timeout > 0
+                && (refreshed == 0
+                    || self.now >= refreshed.saturating_add(timeout / REFRESH_DIVISOR)),
+        )
+    }
+}
+
+/// What [`SessionStore::increment`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Incremented {
+    /// The sum now stored.
+    pub sum: i64,
+    /// The session's idle TTL is due for its refresh.
+    pub refresh_due: bool,
+}
+
+impl Incremented {
+    /// The result of an increment.
+    pub fn new(sum: i64, refresh_due: bool) -> Self {
+        Self { sum, refresh_due }
     }
 }
 
@@ -505,7 +529,7 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
         (**self).moves_atomically()
     }
 
-    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         (**self).increment(op)
     }
 }

@@ -119,20 +119,25 @@ pub(crate) fn created_value(created: u64, refreshed: u64) -> Vec<u8> {
 /// Reads a [`CREATED_FIELD`] value: the creation time, and the refresh time
 /// if the value has one (version 0.1 wrote the creation time alone).
 pub(crate) fn read_created(value: &[u8]) -> Option<(u64, Option<u64>)> {
-    // Read on every load: digits are summed directly, without a UTF-8 pass.
-    let number = |digits: &[u8]| -> Option<u64> {
-        if digits.is_empty() {
-            return None;
-        }
-        digits.iter().try_fold(0u64, |n, &b| {
-            let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-            n.checked_mul(10)?.checked_add(u64::from(digit))
-        })
-    };
     match value.iter().position(|&b| b == b' ') {
-        None => Some((number(value)?, None)),
-        Some(space) => Some((number(&value[..space])?, Some(number(&value[space + 1..])?))),
+        None => Some((read_number(value)?, None)),
+        Some(space) => Some((
+            read_number(&value[..space])?,
+            Some(read_number(&value[space + 1..])?),
+        )),
     }
+}
+
+/// Reads a metadata number: decimal digits only, as our writers write them.
+pub(crate) fn read_number(digits: &[u8]) -> Option<u64> {
+    // Read on every load: digits are summed directly, without a UTF-8 pass.
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ use tokio::time::Instant;
 
 use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use super::error::Error;
-use super::layout::{CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field, read_created};
-use super::{Field, Increment, SessionStore, StoreFuture, Write, Written};
+use super::layout::{
+    CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field, read_created, read_number,
+};
+use super::{Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written};
 
 const SHARDS: usize = 16;
 /// Every this many writes, one shard is swept of expired sessions.
@@ -204,28 +206,25 @@ impl MemoryStore {
     }
 
     /// An [`Increment`], if it is allowed (see there).
-    fn increment_now(&self, op: &Increment) -> Option<i64> {
+    fn increment_now(&self, op: &Increment) -> Option<Incremented> {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
         let number = |name: &[u8]| -> Option<Option<u64>> {
             match entry.fields.get(name) {
                 None => Some(None),
-                Some(value) => std::str::from_utf8(value).ok()?.parse().ok().map(Some),
+                Some(value) => read_number(value).map(Some),
             }
         };
         let (created, embedded) = read_created(entry.fields.get(CREATED_FIELD)?)?;
         let refreshed = embedded.max(number(REFRESHED_FIELD)?);
-        if !op.allowed(created, refreshed, number(TIMEOUT_FIELD)?) {
-            return None;
-        }
-        let current = match entry.fields.get(&op.field) {
-            None => 0,
-            Some(value) => op.format.read(value)?,
-        };
+        let refresh_due = op.check(created, refreshed, number(TIMEOUT_FIELD)?)?;
+        // Only a field that exists: a new one would grow the session
+        // unweighed.
+        let current = op.format.read(entry.fields.get(&op.field)?)?;
         let sum = current.checked_add(op.by)?;
         entry.fields.insert(op.field.clone(), op.format.write(sum));
-        Some(sum)
+        Some(Incremented::new(sum, refresh_due))
     }
 
     /// A [`Write::Move`], holding both shards' locks (in index order, so two
@@ -459,7 +458,7 @@ impl SessionStore for MemoryStore {
         true
     }
 
-    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         let sum = self.increment_now(op);
         Box::pin(async move { Ok(sum) })
     }

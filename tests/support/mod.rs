@@ -19,7 +19,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use redis_sessions::store::{Field, Increment, IndexEntry, StoreFuture, Write, Written};
+use redis_sessions::store::{
+    Field, Increment, Incremented, IndexEntry, StoreFuture, Write, Written,
+};
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
 };
@@ -352,7 +354,7 @@ impl SessionStore for ProbeStore {
         self.inner.moves_atomically()
     }
 
-    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         self.increments.fetch_add(1, Ordering::SeqCst);
         self.inner.increment(op)
     }

@@ -47,7 +47,8 @@ use super::client::{RedisClient, map_error};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{
-    Error, Field, Increment, REFRESH_DIVISOR, SessionStore, StoreFuture, Write, Written,
+    Error, Field, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR, SessionStore, StoreFuture,
+    Write, Written,
 };
 
 /// One of our Lua scripts: its source and its (lazily hashed) cache entry.
@@ -307,19 +308,20 @@ impl RedisStore {
         }
     }
 
-    async fn increment_field(&self, op: &Increment) -> Result<Option<i64>, Error> {
+    async fn increment_field(&self, op: &Increment) -> Result<Option<Incremented>, Error> {
         // Lua's numbers count exactly below 2^53 only.
         if op.by.unsigned_abs() >= 1 << 53 {
             return Ok(None);
         }
-        let (by, now, timeout, lifetime, divisor) = (
+        let (by, now, timeout, lifetime, divisor, max) = (
             op.by.to_string(),
             op.now.to_string(),
             op.default_timeout.to_string(),
             op.max_lifetime.unwrap_or(0).to_string(),
             REFRESH_DIVISOR.to_string(),
+            MAX_TIMEOUT.to_string(),
         );
-        let args: [&[u8]; 7] = [
+        let args: [&[u8]; 8] = [
             &op.field,
             by.as_bytes(),
             op.format.letter().as_bytes(),
@@ -327,18 +329,23 @@ impl RedisStore {
             timeout.as_bytes(),
             divisor.as_bytes(),
             lifetime.as_bytes(),
+            max.as_bytes(),
         ];
         let unexpected = Error::UnexpectedReply {
             to: "an in-place increment",
-            expected: "a decimal sum or 0",
+            expected: "a decimal sum (then \" due\") or 0",
         };
         match self.script(&INCR, &op.key, &args).await? {
             Value::Int(0) => Ok(None),
-            Value::BulkString(sum) => std::str::from_utf8(&sum)
-                .ok()
-                .and_then(|sum| sum.parse().ok())
-                .map(Some)
-                .ok_or(unexpected),
+            Value::BulkString(reply) => {
+                let text = std::str::from_utf8(&reply).map_err(|_| unexpected.clone())?;
+                let (sum, refresh_due) = match text.strip_suffix(" due") {
+                    Some(sum) => (sum, true),
+                    None => (text, false),
+                };
+                let sum = sum.parse().map_err(|_| unexpected)?;
+                Ok(Some(Incremented::new(sum, refresh_due)))
+            }
             _ => Err(unexpected),
         }
     }
@@ -633,7 +640,7 @@ impl SessionStore for RedisStore {
         Box::pin(self.write_all(writes))
     }
 
-    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<i64>> {
+    fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         Box::pin(self.increment_field(op))
     }
 
