@@ -24,6 +24,10 @@ RELEASE = os.path.join(ROOT, "target", "release")
 RESULTS = os.path.join(ROOT, "benches", "results")
 SECRET = "benchmark-secret-benchmark-secret-0123456789"
 ROUTES = ["/plain", "/read", "/incr"]
+# Our `/incr` counts in place (`Session::incr`, one round trip, no load); a
+# change the ordinary way (load, then save with the response) is measured
+# beside it, on our contestants only.
+CHANGE = "/set?key=seen&value=1"
 TIMEOUT = 1200  # the idle timeout of every contestant, in seconds (benches/peers/src/common.rs)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -318,10 +322,12 @@ def run_contestant(name, cmd, env_extra, uses_redis, redis, args, workdir, scale
                 result["memory_usage_bytes"] = redis.call("MEMORY", "USAGE", keys[0], "SAMPLES", 0)
         result["cookie_value_len"] = len(cookies[0].split("=", 1)[1])
         routes = ["/read", "/incr"] if scale else ROUTES
+        if name.startswith("redis-sessions") and not scale:
+            routes = routes + [CHANGE]
         for path in routes:
             r = measure(app, port, redis, path, args, cookies_file, uses_redis, cookies)
             result["routes"][path] = r
-            print(f"    {path:7} {r['rps']:10.0f} req/s  p99 {r['p99_ms']:6.2f} ms  "
+            print(f"    {path[:12]:12} {r['rps']:10.0f} req/s  p99 {r['p99_ms']:6.2f} ms  "
                   f"app {r['app_cpu_us_per_req']:5.1f} us  redis {r['redis_cpu_us_per_req']:5.1f} us  "
                   f"cmds {r['redis_cmds_per_req']:.2f}", flush=True)
         if not scale and args.contention_seconds > 0:
@@ -434,6 +440,9 @@ def write_markdown(data, path):
              "Redis CPU from `INFO cpu`, app CPU from `/proc/<pid>/stat`.")
     L.append("- Contestants serve the same routes with the same meaning as the conformance app: "
              "`/plain` never touches the session, `/read` reads `counter`, `/incr` increments it. "
+             "Ours increments with `Session::incr`: in the store, atomically, one round trip and no load (the peers have no such "
+             "operation: they load, add and save); our row `" + CHANGE + "` is a change made the ordinary way (load, then save "
+             "with the response), which is what `/incr` cost before. "
              f"tower-sessions {v.get('tower-sessions', '?')} with a Redis store that sends the commands of "
              "tower-sessions-redis-store 0.16 (`SET … EXAT … NX|XX`, `GET`, `DEL`; MessagePack records) through the same client, "
              f"fred {v.get('fred', '?')}: the newest tower-sessions-redis-store is built against tower-sessions-core 0.14 and does not "
@@ -475,7 +484,7 @@ def write_markdown(data, path):
     L.append("| contestant | route | req/s (median) | req/s by round | p50 ms | p99 ms | non-2xx | Redis cmds/req | scripts/req | Redis cmd µs/req | Redis CPU µs/req | app CPU µs/req | app + Redis CPU µs/req |")
     L.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        for route in ROUTES:
+        for route in [k for k in ROUTES + [CHANGE] if k in r["routes"]]:
             x = r["routes"][route]
             spread = " / ".join(f"{n / 1000:.1f}k" for n in x["rps_all"])
             L.append(f"| {r['name']} | `{route}` | {fmt(x['rps'], 0)} | {spread} | {fmt(x['p50_ms'], 2)} | {fmt(x['p99_ms'], 2)} | "
@@ -504,9 +513,9 @@ def write_markdown(data, path):
              f"{args['sessions']} sessions in turn, so two requests rarely hold the same session), every successful `/incr` should add "
              "one to a counter; the apps' own `/read` totals before and after show how many did. *One session*: "
              f"{args['contention_connections']} connections increment a single session for {args['contention_seconds']} s per round. "
-             "A read-modify-write of one key loses concurrent increments in every session library (the last writer wins; "
-             "redis-sessions keeps concurrent changes of *different* keys, which the others do not), while the floor's `HINCRBY` "
-             "cannot lose any. Requests still in flight when wrk stops are counted by the apps but not by wrk, so a small "
+             "A read-modify-write of one key loses concurrent increments in every session library that has only that (the last "
+             "writer wins), while the floor's `HINCRBY` and our `Session::incr`, which both add in Redis, cannot lose any "
+             "(redis-sessions also keeps concurrent changes of *different* keys made the ordinary way). Requests still in flight when wrk stops are counted by the apps but not by wrk, so a small "
              "negative number is possible.\n")
     L.append("| contestant | Redis bytes per session (`MEMORY USAGE`) | cookie value length | rotating: successful `/incr` | rotating: lost | one session: successful `/incr` | one session: lost |")
     L.append("|---|---:|---:|---:|---:|---:|---:|")
@@ -532,7 +541,7 @@ def write_markdown(data, path):
     L.append("| contestant | route | commands per request |")
     L.append("|---|---|---|")
     for r in results:
-        for route in ROUTES:
+        for route in [k for k in ROUTES + [CHANGE] if k in r["routes"]]:
             cmds = r["routes"][route]["commands"]
             L.append(f"| {r['name']} | `{route}` | {', '.join(f'{k} {n:g}' for k, n in sorted(cmds.items())) or 'none'} |")
     L.append("")

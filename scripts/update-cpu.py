@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Redis CPU per session update: the cached update script vs MULTI/EXEC.
+"""Redis CPU per session write: the cached update script vs MULTI/EXEC, and
+the in-place increment script vs a plain HINCRBY and an empty script.
 
 Starts a private redis-server on a free loopback port, writes N updates of
 200 rotating sessions with each candidate (64 in flight), and prints the
 Redis CPU per update (INFO cpu, main thread) and the commands per update
 (INFO commandstats). Standard library only. (The commandstats time is not
-used: the time of EVALSHA includes that of the commands it runs.)
+used: the time of EVALSHA includes that of the commands it runs.) The
+HINCRBY and empty-script rows are yardsticks, not candidates: HINCRBY
+cannot check that the session exists or read a MessagePack integer, and
+the empty script is the cost of entering Lua at all.
 
     python3 scripts/update-cpu.py [updates]   # default 200000
 """
@@ -20,6 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UPDATE_LUA = os.path.join(HERE, "..", "src", "store", "redis", "lua", "update.lua")
+INCR_LUA = os.path.join(HERE, "..", "src", "store", "redis", "lua", "incr.lua")
 SESSIONS = 200
 IN_FLIGHT = 64
 
@@ -123,8 +128,11 @@ def main():
                     raise
                 time.sleep(0.01)
         sha = conn.call("SCRIPT", "LOAD", open(UPDATE_LUA, "rb").read()).decode()
+        incr_sha = conn.call("SCRIPT", "LOAD", open(INCR_LUA, "rb").read()).decode()
+        empty_sha = conn.call("SCRIPT", "LOAD", b"return 0").decode()
         for i in range(SESSIONS):
-            conn.call("HSET", "s%d" % i, b"\0c", 1700000000, "counter", 0, "name", "x" * 20)
+            conn.call("HSET", "s%d" % i, b"\0c", b"1700000000 1700000050", "counter", 0,
+                      "name", "x" * 20, "hits", 0, "n", b"\x00")
             conn.call("EXPIRE", "s%d" % i, 1200)
         now = b"1700000100"
 
@@ -142,6 +150,16 @@ def main():
                 resp("EXEC"),
             ])
 
+        def incr(i):
+            return resp("EVALSHA", incr_sha, 1, "s%d" % (i % SESSIONS), "n", 1, "m", now,
+                        1200, 20, 0, 315360000)
+
+        def hincrby(i):
+            return resp("HINCRBY", "s%d" % (i % SESSIONS), "hits", 1)
+
+        def empty(i):
+            return resp("EVALSHA", empty_sha, 1, "s%d" % (i % SESSIONS))
+
         print("redis-server %s, %d updates, %d in flight" % (
             info(conn, "server")["redis_version"], n, IN_FLIGHT))
         print("| candidate | commands per update | Redis CPU µs/update |")
@@ -149,6 +167,9 @@ def main():
         for _ in range(3):  # three times, interleaved, to see the noise
             measure(conn, "EVALSHA update.lua", script, 1, n)
             measure(conn, "MULTI/HSET/EXPIRE/HEXISTS/EXEC", multi, 5, n)
+            measure(conn, "EVALSHA incr.lua", incr, 1, n)
+            measure(conn, "HINCRBY (yardstick)", hincrby, 1, n)
+            measure(conn, "EVALSHA of an empty script (yardstick)", empty, 1, n)
     finally:
         server.terminate()
         server.wait()

@@ -512,7 +512,11 @@ impl RedisClient {
                             .ok_or_else(|| Error::Config("no connection".into()))?
                     }
                 };
-                let i = next.fetch_add(1, Ordering::Relaxed) % pool.len();
+                // One connection (the default): no shared counter to bump.
+                let i = match pool.len() {
+                    1 => 0,
+                    len => next.fetch_add(1, Ordering::Relaxed) % len,
+                };
                 Ok(Connection::Single(pool[i].clone()))
             }
             #[cfg(feature = "sentinel")]
