@@ -74,14 +74,7 @@ async fn due_refresh_concurrent_requests_all_count(backend: Backend) {
     let factory = backend.factory(|b| b);
     let mut c = started(&factory).await;
     make_refresh_due(&backend, &c).await;
-    let requests: Vec<_> = (0..20)
-        .map(|_| {
-            let c = c.clone();
-            let cookie = c.cookie.clone();
-            tokio::spawn(async move { c.send("/incr", cookie).await })
-        })
-        .collect();
-    for r in requests {
+    for r in c.spawn_many("/incr", 20) {
         assert_eq!(r.await.unwrap().status, 200);
     }
     assert_eq!(c.get("/read").await.body, "21", "every increment counts");

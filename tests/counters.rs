@@ -19,7 +19,7 @@ on_every_backend!(
     a_due_refresh_is_counted_in_place_then_done_with_the_response,
     a_loaded_session_is_counted_in_place_and_saves_nothing_more,
     json_counters_stay_json,
-    sessions_written_by_version_0_1_are_read_counted_and_refreshed,
+    sessions_of_the_first_layout_are_read_counted_and_refreshed,
 );
 
 /// A client over `backend` through a [`ProbeStore`].
@@ -44,15 +44,8 @@ async fn store_counter(factory: &RedisSessionFactory, c: &Client, value: i64) {
 async fn concurrent_increments_of_one_session_all_count(backend: Backend) {
     let mut c = Client::new(app::router(&backend.factory(|b| b)));
     assert_eq!(c.get("/incr").await.body, "1");
-    let requests: Vec<_> = (0..40)
-        .map(|_| {
-            let c = c.clone();
-            let cookie = c.cookie.clone();
-            tokio::spawn(async move { c.send("/incr", cookie).await })
-        })
-        .collect();
     let mut seen = Vec::new();
-    for request in requests {
+    for request in c.spawn_many("/incr", 40) {
         let reply = request.await.unwrap();
         assert_eq!(reply.status, 200, "{reply:?}");
         assert!(reply.set_cookie.is_empty(), "{reply:?}");
@@ -226,8 +219,8 @@ async fn json_counters_stay_json(backend: Backend) {
     assert_eq!(c.get("/get?key=counter").await.body, "2");
 }
 
-/// Version 0.1 kept the refresh time in a field of its own.
-async fn sessions_written_by_version_0_1_are_read_counted_and_refreshed(backend: Backend) {
+/// The first layout kept the refresh time in a field of its own.
+async fn sessions_of_the_first_layout_are_read_counted_and_refreshed(backend: Backend) {
     let factory = backend.factory(|b| b);
     let id = redis_sessions::id::generate_session_id().unwrap();
     let mut c = Client::new(app::router(&factory));
@@ -245,28 +238,24 @@ async fn sessions_written_by_version_0_1_are_read_counted_and_refreshed(backend:
     };
     let store = backend.store();
     let key = key_of(&id);
-    store
-        .write(vec![Write::create(
-            key.clone(),
-            old(now - 500, now - 10),
-            1200,
-        )])
-        .await
-        .unwrap();
+    let put_old = |created: u64, refreshed: u64| {
+        let (store, key) = (store.clone(), key.clone());
+        async move {
+            store.write(vec![Write::delete(key.clone())]).await.unwrap();
+            let fields = old(created, refreshed);
+            store
+                .write(vec![Write::create(key, fields, 1200)])
+                .await
+                .unwrap();
+        }
+    };
+    put_old(now - 500, now - 10).await;
     assert_eq!(c.get("/read").await.body, "5");
     assert_eq!(c.get("/incr").await.body, "6", "counted in place");
     assert_eq!(c.id(), id, "the same session");
 
     // A refresh due by the old field: done, in the new layout.
-    store.write(vec![Write::delete(key.clone())]).await.unwrap();
-    store
-        .write(vec![Write::create(
-            key.clone(),
-            old(now - 500, now - 100),
-            1200,
-        )])
-        .await
-        .unwrap();
+    put_old(now - 500, now - 100).await;
     assert_eq!(c.get("/incr").await.body, "6");
     let fields = store.load(&key).await.unwrap().unwrap();
     let created = fields

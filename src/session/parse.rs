@@ -114,7 +114,8 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
         }
         parsed.timeout = Some(timeout);
     } else if meta == REFRESHED_FIELD {
-        // Written by version 0.1 and `Write::Refresh`: the later time counts.
+        // Written in the first layout and by `Write::Refresh`: the later
+        // time counts.
         let refreshed = number().ok_or("the refresh time is not a number")?;
         parsed.refreshed = parsed.refreshed.max(refreshed);
     } else if meta == USER_FIELD {

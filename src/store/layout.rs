@@ -9,15 +9,16 @@
 //! |---|---|
 //! | [`CREATED_FIELD`] `"\0c"` | `created refreshed`: the creation time and the last idle-TTL refresh, unix seconds, decimal, one space apart |
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
-//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh) and by version 0.1 |
+//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh), and in the first layout |
 //!
 //! Both times share one field so that a load (`HGETALL`) returns as few
 //! fields as possible: every field is two more elements for the client to
-//! parse on every request. Sessions written by version 0.1 hold only the
-//! creation time in [`CREATED_FIELD`] and the refresh time in
-//! [`REFRESHED_FIELD`]; they are read as they are, and the later of the two
-//! refresh times counts. (Version 0.1 cannot read sessions written since:
-//! do not run both against one Redis.)
+//! parse on every request. Sessions stored in the first layout (before the
+//! two times shared a field) hold only the creation time in
+//! [`CREATED_FIELD`] and the refresh time in [`REFRESHED_FIELD`]; they are
+//! read as they are, and the later of the two refresh times counts. Builds
+//! of the first layout cannot read sessions written since: upgrade every
+//! process that shares a Redis together.
 //!
 //! A user key that itself starts with NUL is stored with one more NUL in
 //! front, so user keys and metadata never collide. A session exists only
@@ -38,7 +39,7 @@ pub const CREATED_FIELD: &[u8] = b"\0c";
 pub const TIMEOUT_FIELD: &[u8] = b"\0t";
 /// A metadata field holding the time of a later idle-TTL refresh (unix
 /// seconds) than [`CREATED_FIELD`] records: written by
-/// [`Write::Refresh`](super::Write::Refresh) and by version 0.1.
+/// [`Write::Refresh`](super::Write::Refresh), and in the first layout.
 pub const REFRESHED_FIELD: &[u8] = b"\0r";
 
 /// The idle TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has
@@ -117,7 +118,7 @@ pub(crate) fn created_value(created: u64, refreshed: u64) -> Vec<u8> {
 }
 
 /// Reads a [`CREATED_FIELD`] value: the creation time, and the refresh time
-/// if the value has one (version 0.1 wrote the creation time alone).
+/// if the value has one (the first layout wrote the creation time alone).
 pub(crate) fn read_created(value: &[u8]) -> Option<(u64, Option<u64>)> {
     match value.iter().position(|&b| b == b' ') {
         None => Some((read_number(value)?, None)),

@@ -371,6 +371,18 @@ impl Reply {
 }
 
 impl Client {
+    /// Sends `path` `n` times at once, each on its own task, with this
+    /// client's cookie.
+    pub fn spawn_many(&self, path: &str, n: usize) -> Vec<tokio::task::JoinHandle<Reply>> {
+        (0..n)
+            .map(|_| {
+                let (client, path) = (self.clone(), path.to_owned());
+                let cookie = client.cookie.clone();
+                tokio::spawn(async move { client.send(&path, cookie).await })
+            })
+            .collect()
+    }
+
     /// GET `path` with extra headers (no cookie from the jar).
     pub async fn send_headers(&self, path: &str, headers: &[(&str, String)]) -> Reply {
         let mut request = Request::get(path);

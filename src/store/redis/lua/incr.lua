@@ -18,7 +18,7 @@ local value = meta[4]
 if not meta[1] or not value then
   return 0
 end
--- '\0c' holds "created refreshed" (version 0.1: "created", with '\0r').
+-- '\0c' holds "created refreshed" (first layout: "created", with '\0r').
 local created, refreshed = string.match(meta[1], '^(%d+) (%d+)$')
 if not created then
   created = string.match(meta[1], '^(%d+)$')
