@@ -152,6 +152,7 @@ pub enum Integers {
 
 impl Integers {
     /// The integer `bytes` hold, read as `Session::get::<i64>` would.
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
     pub(crate) fn read(self, bytes: &[u8]) -> Option<i64> {
         match self {
             Self::MsgPack => decode(&MsgPack, bytes).ok(),
