@@ -26,7 +26,9 @@ impl Session {
     /// a new session, a key not stored yet (so that its size is weighed
     /// against `max_session_bytes`), a key already changed in this request,
     /// a stored value the store cannot count with, a cookie signed with an
-    /// old secret, another codec, or the original's format (`compat`).
+    /// old secret, another codec, or the original's format (`compat`). When
+    /// only the store can tell (a key not stored yet in a session this
+    /// request has not loaded), that costs one round trip more.
     ///
     /// A request that rewrites the whole session from what it read earlier
     /// still replaces a count made meanwhile by another request:
