@@ -2,6 +2,7 @@
 //! [`RedisStore`] (the write protocol over it).
 
 mod client;
+mod increment;
 mod protocol;
 
 pub(crate) use client::redact_url;

@@ -47,21 +47,19 @@ use super::client::{RedisClient, map_error};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{
-    Error, Field, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR, SessionStore, StoreFuture,
-    Write, Written,
+    Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
 };
 
 /// One of our Lua scripts: its source and its (lazily hashed) cache entry.
-struct Lua {
-    source: &'static str,
-    script: LazyLock<Script>,
+pub(super) struct Lua {
+    pub(super) source: &'static str,
+    pub(super) script: LazyLock<Script>,
 }
 
 const CREATE_LUA: &str = include_str!("lua/create.lua");
 const UPDATE_LUA: &str = include_str!("lua/update.lua");
 const INDEX_LUA: &str = include_str!("lua/index.lua");
 const MOVE_LUA: &str = include_str!("lua/move.lua");
-const INCR_LUA: &str = include_str!("lua/incr.lua");
 static CREATE: Lua = Lua {
     source: CREATE_LUA,
     script: LazyLock::new(|| Script::new(CREATE_LUA)),
@@ -73,10 +71,6 @@ static UPDATE: Lua = Lua {
 static MOVE: Lua = Lua {
     source: MOVE_LUA,
     script: LazyLock::new(|| Script::new(MOVE_LUA)),
-};
-static INCR: Lua = Lua {
-    source: INCR_LUA,
-    script: LazyLock::new(|| Script::new(INCR_LUA)),
 };
 static INDEX: Lua = Lua {
     source: INDEX_LUA,
@@ -279,7 +273,12 @@ impl RedisStore {
 
     /// Runs `lua` on `key` with `args` (`EVALSHA`), loading it once if
     /// Redis does not know it (`EVAL`).
-    async fn script(&self, lua: &Lua, key: &str, args: &[&[u8]]) -> Result<Value, Error> {
+    pub(super) async fn script(
+        &self,
+        lua: &Lua,
+        key: &str,
+        args: &[&[u8]],
+    ) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
         let bytes = args.iter().map(|a| a.len()).sum();
         let call = |invoke| {
@@ -305,48 +304,6 @@ impl RedisStore {
                     .await
             }
             other => other.map_err(|e| map_error(e, self.client.timeout())),
-        }
-    }
-
-    async fn increment_field(&self, op: &Increment) -> Result<Option<Incremented>, Error> {
-        // Lua's numbers count exactly below 2^53 only.
-        if op.by.unsigned_abs() >= 1 << 53 {
-            return Ok(None);
-        }
-        let (by, now, timeout, lifetime, divisor, max) = (
-            op.by.to_string(),
-            op.now.to_string(),
-            op.default_timeout.to_string(),
-            op.max_lifetime.unwrap_or(0).to_string(),
-            REFRESH_DIVISOR.to_string(),
-            MAX_TIMEOUT.to_string(),
-        );
-        let args: [&[u8]; 8] = [
-            &op.field,
-            by.as_bytes(),
-            op.format.letter().as_bytes(),
-            now.as_bytes(),
-            timeout.as_bytes(),
-            divisor.as_bytes(),
-            lifetime.as_bytes(),
-            max.as_bytes(),
-        ];
-        let unexpected = Error::UnexpectedReply {
-            to: "an in-place increment",
-            expected: "a decimal sum (then \" due\") or 0",
-        };
-        match self.script(&INCR, &op.key, &args).await? {
-            Value::Int(0) => Ok(None),
-            Value::BulkString(reply) => {
-                let text = std::str::from_utf8(&reply).map_err(|_| unexpected.clone())?;
-                let (sum, refresh_due) = match text.strip_suffix(" due") {
-                    Some(sum) => (sum, true),
-                    None => (text, false),
-                };
-                let sum = sum.parse().map_err(|_| unexpected)?;
-                Ok(Some(Incremented::new(sum, refresh_due)))
-            }
-            _ => Err(unexpected),
         }
     }
 }

@@ -1,0 +1,64 @@
+//! In-place increments ([`SessionStore::increment`](crate::store::SessionStore::increment)):
+//! one cached script, `lua/incr.lua`, that checks the session and adds to
+//! the stored integer, in one round trip.
+
+use std::sync::LazyLock;
+
+use redis::{Script, Value};
+
+use super::protocol::{Lua, RedisStore};
+use crate::store::{Error, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR};
+
+const INCR_LUA: &str = include_str!("lua/incr.lua");
+static INCR: Lua = Lua {
+    source: INCR_LUA,
+    script: LazyLock::new(|| Script::new(INCR_LUA)),
+};
+
+impl RedisStore {
+    /// Runs `op` as the script; `Ok(None)` when the script declined it.
+    pub(super) async fn increment_field(
+        &self,
+        op: &Increment,
+    ) -> Result<Option<Incremented>, Error> {
+        // Lua's numbers count exactly below 2^53 only.
+        if op.by.unsigned_abs() >= 1 << 53 {
+            return Ok(None);
+        }
+        let (by, now, timeout, lifetime, divisor, max) = (
+            op.by.to_string(),
+            op.now.to_string(),
+            op.default_timeout.to_string(),
+            op.max_lifetime.unwrap_or(0).to_string(),
+            REFRESH_DIVISOR.to_string(),
+            MAX_TIMEOUT.to_string(),
+        );
+        let args: [&[u8]; 8] = [
+            &op.field,
+            by.as_bytes(),
+            op.format.letter().as_bytes(),
+            now.as_bytes(),
+            timeout.as_bytes(),
+            divisor.as_bytes(),
+            lifetime.as_bytes(),
+            max.as_bytes(),
+        ];
+        let unexpected = Error::UnexpectedReply {
+            to: "an in-place increment",
+            expected: "a decimal sum (then \" due\") or 0",
+        };
+        match self.script(&INCR, &op.key, &args).await? {
+            Value::Int(0) => Ok(None),
+            Value::BulkString(reply) => {
+                let text = std::str::from_utf8(&reply).map_err(|_| unexpected.clone())?;
+                let (sum, refresh_due) = match text.strip_suffix(" due") {
+                    Some(sum) => (sum, true),
+                    None => (text, false),
+                };
+                let sum = sum.parse().map_err(|_| unexpected)?;
+                Ok(Some(Incremented::new(sum, refresh_due)))
+            }
+            _ => Err(unexpected),
+        }
+    }
+}
