@@ -7,9 +7,10 @@
 //! is refreshed (to the full timeout, with the refresh time kept beside the
 //! creation time in the session's [`CREATED_FIELD`]) at most once per
 //! `timeout / 20`, when the response goes out; between refreshes every write
-//! sets the TTL to what the last refresh promised (`refreshed + timeout`). A session may therefore end
-//! up to 5 % of its timeout early, never late, and a user's index entry (whose
-//! expiry is written at each refresh) never outlives the session it lists.
+//! sets the TTL to what the last refresh promised (`refreshed + timeout`). A
+//! session may therefore end up to 5 % of its timeout early, never late, and
+//! a user's index entry (whose expiry is written at each refresh) never
+//! outlives the session it lists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -239,7 +240,6 @@ impl State {
     pub(crate) fn set_stored(&mut self, key: &str, value: Vec<u8>) {
         self.size = self.size_with(key, &value);
         self.entries.insert(key.to_owned(), value);
-        self.applied = true;
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
