@@ -81,6 +81,7 @@ pub mod id;
 pub mod plugin;
 pub mod session;
 pub mod store;
+mod throttle;
 
 pub use config::{Configurator, Settings, session_factory_from_settings};
 pub use cookie::SameSite;

@@ -635,6 +635,51 @@ async fn checklist_28_logs_and_debug_never_show_ids_secrets_or_values() {
 }
 
 #[tokio::test]
+async fn checklist_36_a_flood_of_forged_cookies_costs_a_counter_not_a_line_each() {
+    let backend = Backend::memory();
+    let factory = backend.factory(|b| b);
+    let seen = recorded(&factory);
+    let (output, ()) = crate::support::capture_logs(async {
+        let c = Client::new(app::router(&factory));
+        for i in 0..20_000 {
+            let r = c.send("/read", Some(format!("forged-{i}.AAAA"))).await;
+            assert_eq!(r.status, 200);
+        }
+    })
+    .await;
+    let lines = output.lines().filter(|l| l.contains("not adopted")).count();
+    assert!((1..=100).contains(&lines), "{lines} lines:\n{output}");
+    assert!(
+        output.contains("occurrences=1"),
+        "a line says how many it stands for: {output}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 20_000, "every event is counted");
+}
+
+#[tokio::test]
+async fn checklist_36_an_outage_logs_a_line_per_interval_not_per_request() {
+    let mut server = RedisServer::start();
+    let factory = RedisSessionFactory::builder(SECRET)
+        .url(Some(server.url()))
+        .socket_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let mut c = Client::new(app::router(&factory));
+    c.get("/incr").await;
+    server.stop();
+    let (output, ()) = crate::support::capture_logs(async {
+        for _ in 0..200 {
+            assert_eq!(c.send("/read", c.cookie.clone()).await.status, 503);
+        }
+    })
+    .await;
+    // The throttle of these lines is shared by the whole process (other
+    // tests may have used this interval's line).
+    let lines = output.lines().filter(|l| l.contains("unavailable")).count();
+    assert!(lines <= 2, "{lines} lines:\n{output}");
+}
+
+#[tokio::test]
 async fn checklist_29_weak_secrets_stop_start_up_or_warn() {
     for secret in ["", "short", "your_cookie_signing_secret"] {
         let e = RedisSessionFactory::builder(secret)

@@ -137,6 +137,22 @@ fn an_unreachable_store_fails_the_check() {
 }
 
 #[test]
+fn check_refuses_a_library_whose_stamp_is_data_with_exit_1() {
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.plugin_path = {}\nredis.sessions.serialize = datastamp.codec\n",
+        plugin_dir().display()
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("libdatastamp.so is not a plugin library: `redis_sessions_plugin_stamp` is a data object, not a function"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &[][..],

@@ -243,6 +243,31 @@ fn each_way_a_plugin_fails_has_its_own_message() {
 }
 
 #[test]
+fn checklist_38_a_library_whose_stamp_is_data_is_refused_before_it_is_loaded() {
+    // Both fixtures abort the process from a constructor if they are ever
+    // loaded, and jumping to a data stamp would crash it.
+    let err = session_factory_from_settings(
+        &settings("memory://").with("redis.sessions.serialize", "datastamp.codec"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Name);
+    let text = err.to_string();
+    assert!(
+        text.contains("libdatastamp.so is not a plugin library: `redis_sessions_plugin_stamp` is a data object, not a function; expected a cdylib made with redis_sessions_plugin::export_plugin!"),
+        "{text}"
+    );
+    let err = session_factory_from_settings(
+        &settings("memory://").with("redis.sessions.serialize", "nostamp.codec"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("libnostamp.so exports no `redis_sessions_plugin_stamp`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn plugin_path_takes_several_folders() {
     let settings = Settings::new()
         .with("redis.sessions.secret", SECRET)

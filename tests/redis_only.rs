@@ -419,3 +419,50 @@ fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// `INFO memory`'s `used_memory`, in bytes.
+fn used_memory(server: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut server.conn())
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn checklist_35_a_full_redis_refuses_writes_up_front_with_503() {
+    const MAX: u64 = 2 * 1024 * 1024;
+    let server = RedisServer::start_with(
+        &["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"],
+        None,
+    );
+    let value = "v".repeat(60_000);
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    let mut peak = 0;
+    for s in 0..10 {
+        let mut c = redis_client(&server, |b| b);
+        for k in 0..15 {
+            let r = c.get(&format!("/set?key=k{k}&value={value}")).await;
+            *statuses.entry(r.status.as_u16()).or_default() += 1;
+            if r.status == 503 {
+                assert_eq!(r.body, "503 session store unavailable", "session {s}");
+                assert!(r.set_cookie.is_empty(), "no cookie on a refused write");
+            }
+            peak = peak.max(used_memory(&server));
+        }
+        let r = c.get("/login?user=someone").await;
+        assert!(matches!(r.status.as_u16(), 200 | 503), "{}", r.status);
+    }
+    assert!(statuses.get(&503).copied().unwrap_or(0) > 0, "{statuses:?}");
+    assert_eq!(
+        statuses.keys().filter(|s| **s != 200 && **s != 503).count(),
+        0,
+        "only 200 and 503: {statuses:?}"
+    );
+    // One write's worth past the limit at most (a 60 KB value, its command
+    // and the reply buffers), never the 9 MB the requests carried.
+    assert!(peak <= MAX + 512 * 1024, "Redis grew to {peak} bytes");
+}

@@ -311,7 +311,9 @@ impl PyramidStore {
             Ok(blob) => Ok(Some(blob.fields())),
             Err(e) => {
                 // Left in place: the Python app may still read it.
-                tracing::warn!(target: "redis_sessions::compat", session = log_tag(key), problem = %e, "stored session cannot be read: starting a new session");
+                if let Some(n) = crate::throttle::SHARED.count("compat_unreadable") {
+                    tracing::warn!(target: "redis_sessions::compat", session = log_tag(key), problem = %e, occurrences = n, "stored session cannot be read: starting a new session");
+                }
                 Ok(None)
             }
         }

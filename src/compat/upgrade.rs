@@ -161,7 +161,9 @@ pub(crate) async fn take_legacy(
                 put_back.arg("PX").arg(ttl_ms);
             }
             let _: Option<String> = client.bounded(put_back.query_async(&mut conn)).await?;
-            tracing::warn!(target: "redis_sessions::compat", session = log_tag(key), problem = %e, "original session not upgraded");
+            if let Some(n) = crate::throttle::SHARED.count("compat_not_upgraded") {
+                tracing::warn!(target: "redis_sessions::compat", session = log_tag(key), problem = %e, occurrences = n, "original session not upgraded");
+            }
             Err(e)
         }
     }

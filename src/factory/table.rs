@@ -416,7 +416,7 @@ pub(crate) static TABLE: &[Row] = &[
     Row {
         name: "plugin_path",
         default: "None",
-        value: "folders holding plugin libraries, separated by spaces or new lines; relative ones are relative to the INI file's folder",
+        value: "folders holding plugin libraries, separated by spaces or new lines; relative ones are relative to the INI file's folder. Libraries there are trusted code: name only folders that only the app's owner can write",
         secret: false,
         read: Read::PluginPath,
     },

@@ -82,9 +82,14 @@ impl IntoResponse for session::Error {
     fn into_response(self) -> Response {
         let status = self.status();
         if self.is_unavailable() {
-            tracing::warn!(target: "redis_sessions::http", error = %self, "session store unavailable");
+            // An outage fails every request: one line per interval.
+            if let Some(n) = crate::throttle::SHARED.count("store_unavailable") {
+                tracing::warn!(target: "redis_sessions::http", error = %self, occurrences = n, "session store unavailable");
+            }
         } else if status.is_server_error() {
-            tracing::error!(target: "redis_sessions::http", error = %self, "session error");
+            if let Some(n) = crate::throttle::SHARED.count("session_error") {
+                tracing::error!(target: "redis_sessions::http", error = %self, occurrences = n, "session error");
+            }
         } else {
             tracing::info!(target: "redis_sessions::http", error = %self, "session request refused");
         }

@@ -181,7 +181,9 @@ where
                     match result {
                         Ok(headers) => apply(&mut response, headers),
                         Err(e) => {
-                            tracing::error!(target: "redis_sessions::http", error = %e, "saving the session failed: answering {} without a cookie", e.status());
+                            if let Some(n) = crate::throttle::SHARED.count("save_failed") {
+                                tracing::error!(target: "redis_sessions::http", error = %e, occurrences = n, "saving the session failed: answering {} without a cookie", e.status());
+                            }
                             response = Response::new(B::from(e.body_text()));
                             *response.status_mut() = e.status();
                             response.headers_mut().insert(

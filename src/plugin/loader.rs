@@ -72,6 +72,19 @@ pub enum PluginError {
         /// What the system loader said.
         reason: String,
     },
+    /// The file is not a plugin library: it is not a shared library this
+    /// system can load, or its `redis_sessions_plugin_stamp` is missing or
+    /// is not a function. Found by reading the file, before any of its code
+    /// could run.
+    #[error(
+        "{path} is not a plugin library: {reason}; expected a cdylib made with redis_sessions_plugin::export_plugin!"
+    )]
+    NotAPlugin {
+        /// The library's path.
+        path: String,
+        /// What the file holds instead.
+        reason: String,
+    },
     /// A required symbol is missing.
     #[error(
         "{path} exports no `{symbol}`: expected a plugin made with redis_sessions_plugin::export_plugin!"
@@ -165,9 +178,12 @@ pub(crate) fn load(package: &str, dirs: &[PathBuf]) -> Result<Library, PluginErr
 
 fn open_checked(path: &Path) -> Result<Library, PluginError> {
     let shown = path.display().to_string();
+    inspect(path)?;
     // SAFETY: loading runs the library's initialisers. A plugin is a Rust
-    // cdylib, which has none of its own; a library that is not one is refused
-    // by the stamp check below before anything else in it runs.
+    // cdylib, which has none of its own; `inspect` above refused every file
+    // that does not export the stamp as a function, and the stamp check
+    // below refuses a library of another build before anything else in it
+    // runs. A file on `plugin_path` is trusted code (see the README).
     let library = unsafe { libloading::Library::new(path) }.map_err(|e| PluginError::Load {
         path: shown.clone(),
         reason: e.to_string(),
@@ -214,6 +230,48 @@ fn open_checked(path: &Path) -> Result<Library, PluginError> {
         path: path.to_path_buf(),
         includeme,
     })
+}
+
+/// Reads the file's dynamic symbol table, without loading it: the stamp
+/// and includeme must be functions the library defines, so that no code of
+/// a file that is not a plugin ever runs (not even its constructors). On
+/// systems whose libraries are not ELF, the stamp check is all there is.
+fn inspect(path: &Path) -> Result<(), PluginError> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let shown = || path.display().to_string();
+    let refuse = |reason: String| PluginError::NotAPlugin {
+        path: shown(),
+        reason,
+    };
+    let data = std::fs::read(path).map_err(|e| refuse(format!("it cannot be read ({e})")))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| refuse(format!("it is not an ELF shared library ({e})")))?;
+    for symbol in [STAMP_SYMBOL, INCLUDEME_SYMBOL] {
+        let name = symbol_name(symbol);
+        let found = file
+            .dynamic_symbols()
+            .find(|s| s.name_bytes().is_ok_and(|n| n == name.as_bytes()));
+        let what = match found {
+            None => {
+                return Err(PluginError::MissingSymbol {
+                    path: shown(),
+                    symbol: name,
+                });
+            }
+            Some(s) if s.is_undefined() => "only imported, not defined",
+            Some(s) => match s.kind() {
+                SymbolKind::Text => continue,
+                SymbolKind::Data => "a data object, not a function",
+                SymbolKind::Tls => "a thread-local variable, not a function",
+                _ => "a symbol of another kind, not a function",
+            },
+        };
+        return Err(refuse(format!("`{name}` is {what}")));
+    }
+    Ok(())
 }
 
 impl Library {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::factory::RedisSessionFactory;
+use crate::throttle::Throttle;
 
 /// Why an [`Event`] was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +76,7 @@ pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
 /// Where a factory keeps its hooks (added after the factory is built, so
 /// that factories made from settings get them too).
 #[derive(Default)]
-pub(crate) struct EventSlot(RwLock<Vec<EventHook>>);
+pub(crate) struct EventSlot(RwLock<Vec<EventHook>>, Throttle);
 
 impl EventSlot {
     fn hooks(&self) -> Vec<EventHook> {
@@ -83,6 +84,11 @@ impl EventSlot {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The throttle of this factory's log lines.
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.1
     }
 
     fn add(&self, hook: EventHook) {
@@ -118,17 +124,22 @@ impl RedisSessionFactory {
     }
 }
 
-/// Raises `event`: a tracing event, then the hook if one is set.
+/// Raises `event`: a tracing event (at most one line per reason per
+/// interval, with the count it stands for: clients choose what they send),
+/// then the hook if one is set (every time).
 pub(crate) fn emit(slot: &EventSlot, reason: Reason, tag: Option<String>) {
-    match reason {
-        Reason::BadSignature | Reason::Corrupt => {
-            tracing::warn!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "session not adopted")
-        }
-        Reason::OldSecret => {
-            tracing::info!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "cookie signed with an old secret: re-signing")
-        }
-        _ => {
-            tracing::debug!(target: "redis_sessions::session", reason = reason.as_str(), session = tag.as_deref(), "session not adopted")
+    if let Some(n) = slot.throttle().count(reason.as_str()) {
+        let (name, session) = (reason.as_str(), tag.as_deref());
+        match reason {
+            Reason::BadSignature | Reason::Corrupt => {
+                tracing::warn!(target: "redis_sessions::session", reason = name, session, occurrences = n, "session not adopted")
+            }
+            Reason::OldSecret => {
+                tracing::info!(target: "redis_sessions::session", reason = name, session, occurrences = n, "cookie signed with an old secret: re-signing")
+            }
+            _ => {
+                tracing::debug!(target: "redis_sessions::session", reason = name, session, occurrences = n, "session not adopted")
+            }
         }
     }
     let hooks = slot.hooks();

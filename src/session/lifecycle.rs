@@ -270,7 +270,9 @@ impl Session {
                 None => emit(&context.events, Reason::UnknownId, tag(&key)),
                 Some(fields) => match parse(context, &key, fields) {
                     Err(problem) => {
-                        tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, "stored session cannot be read: deleting it");
+                        if let Some(n) = context.events.throttle().count("unreadable") {
+                            tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, occurrences = n, "stored session cannot be read: deleting it");
+                        }
                         emit(&context.events, Reason::Corrupt, tag(&key));
                         doomed = Some(key);
                     }

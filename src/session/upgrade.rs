@@ -33,7 +33,9 @@ impl Session {
             Err(crate::compat::Error::Store(e)) => return Err(Error::Store(e)),
             Err(e) => {
                 // The original session was put back, untouched.
-                tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), error = %e, "original session not upgraded");
+                if let Some(n) = crate::throttle::SHARED.count("not_upgraded") {
+                    tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), error = %e, occurrences = n, "original session not upgraded");
+                }
                 return Ok(false);
             }
         };

@@ -42,16 +42,26 @@ pub enum Error {
     /// corrupt, deleted, and replaced by a fresh one.
     #[error("the session key holds a value of another type")]
     WrongType,
+    /// The store is full: Redis is over its `maxmemory` and evicts nothing
+    /// (`noeviction`), so it refused the write before running it. A 503,
+    /// like an outage: nothing of the refused write was stored.
+    #[error(
+        "the session store is out of memory (over its maxmemory, with nothing to evict): the write was refused"
+    )]
+    OutOfMemory,
     /// An index entry the store cannot keep (what is wrong with it).
     #[error("index entry refused: {0}")]
     BadIndexEntry(&'static str),
 }
 
 impl Error {
-    /// True when the store is unreachable or too slow: the request gets a 503
-    /// and no cookie, and a later request may succeed.
+    /// True when the store is unreachable, too slow or full: the request
+    /// gets a 503 and no cookie, and a later request may succeed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unreachable(_) | Self::Timeout(_))
+        matches!(
+            self,
+            Self::Unreachable(_) | Self::Timeout(_) | Self::OutOfMemory
+        )
     }
 }
 

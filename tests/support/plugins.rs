@@ -35,6 +35,7 @@ fn build() -> Result<PathBuf, String> {
         "redis-sessions-idgen",
         "badstamp-fixture",
         "nostamp-fixture",
+        "datastamp-fixture",
         "panicky-fixture",
     ] {
         cmd.args(["-p", package]);

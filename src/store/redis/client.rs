@@ -584,6 +584,8 @@ pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
         Error::Unreachable(e.to_string())
     } else if e.code() == Some("WRONGTYPE") {
         Error::WrongType
+    } else if e.code() == Some("OOM") {
+        Error::OutOfMemory
     } else {
         Error::Backend(e.to_string())
     }

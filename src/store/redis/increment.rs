@@ -6,14 +6,10 @@ use std::sync::LazyLock;
 
 use redis::{Script, Value};
 
-use super::protocol::{Lua, RedisStore};
+use super::protocol::{Lua, RedisStore, lua};
 use crate::store::{Error, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR};
 
-const INCR_LUA: &str = include_str!("lua/incr.lua");
-static INCR: Lua = Lua {
-    source: INCR_LUA,
-    script: LazyLock::new(|| Script::new(INCR_LUA)),
-};
+static INCR: Lua = lua!("lua/incr.lua");
 
 impl RedisStore {
     /// Runs `op` as the script; `Ok(None)` when the script declined it.

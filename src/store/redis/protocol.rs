@@ -39,6 +39,7 @@
 //! the common case, run no script at all.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::try_join_all;
 use redis::{Cmd, RedisError, Script, Value};
@@ -50,32 +51,72 @@ use crate::store::{
     Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
 };
 
-/// One of our Lua scripts: its source and its (lazily hashed) cache entry.
+/// One of our Lua scripts: its source and its (lazily hashed) cache
+/// entries.
+///
+/// Every script starts with the flags line `#!lua` (Redis 7 and later): it
+/// declares a script that writes, so a Redis over `maxmemory` refuses it
+/// before its first command runs (`-OOM`), where a script without flags is
+/// stopped only at its first write and lets the writes after it through.
+/// Redis 6 does not know flags and refuses to compile that line: the first
+/// script it refuses so switches this process to the same scripts without
+/// it (see `LEGACY`); Redis 6 then checks memory at each script's
+/// first write only.
 pub(super) struct Lua {
+    /// The source, flags line included.
     pub(super) source: &'static str,
     pub(super) script: LazyLock<Script>,
+    /// The script without its flags line, for Redis 6.
+    pub(super) legacy: LazyLock<Script>,
 }
 
-const CREATE_LUA: &str = include_str!("lua/create.lua");
-const UPDATE_LUA: &str = include_str!("lua/update.lua");
-const INDEX_LUA: &str = include_str!("lua/index.lua");
-const MOVE_LUA: &str = include_str!("lua/move.lua");
-static CREATE: Lua = Lua {
-    source: CREATE_LUA,
-    script: LazyLock::new(|| Script::new(CREATE_LUA)),
-};
-static UPDATE: Lua = Lua {
-    source: UPDATE_LUA,
-    script: LazyLock::new(|| Script::new(UPDATE_LUA)),
-};
-static MOVE: Lua = Lua {
-    source: MOVE_LUA,
-    script: LazyLock::new(|| Script::new(MOVE_LUA)),
-};
-static INDEX: Lua = Lua {
-    source: INDEX_LUA,
-    script: LazyLock::new(|| Script::new(INDEX_LUA)),
-};
+impl Lua {
+    /// The source without its flags line.
+    fn legacy_source(&self) -> &'static str {
+        self.source
+            .split_once('\n')
+            .map_or(self.source, |(_, body)| body)
+    }
+
+    /// The script's hash and source, flagged or (on Redis 6) not.
+    fn pick(&self) -> (&Script, &'static str) {
+        if LEGACY.load(Ordering::Relaxed) {
+            (&self.legacy, self.legacy_source())
+        } else {
+            (&self.script, self.source)
+        }
+    }
+}
+
+/// Declares a [`Lua`] script from a file of `lua/`.
+macro_rules! lua {
+    ($file:literal) => {
+        Lua {
+            source: include_str!($file),
+            script: LazyLock::new(|| Script::new(include_str!($file))),
+            legacy: LazyLock::new(|| {
+                let source = include_str!($file);
+                Script::new(source.split_once('\n').map_or(source, |(_, body)| body))
+            }),
+        }
+    };
+}
+pub(super) use lua;
+
+/// Set once a server refused the flags line (Redis 6): scripts are sent
+/// without it from then on, by the whole process.
+static LEGACY: AtomicBool = AtomicBool::new(false);
+
+/// True for the error of a server that cannot compile the flags line.
+fn refuses_flags(e: &RedisError) -> bool {
+    let text = e.to_string();
+    text.contains("Error compiling script") && text.contains("'#'")
+}
+
+static CREATE: Lua = lua!("lua/create.lua");
+static UPDATE: Lua = lua!("lua/update.lua");
+static MOVE: Lua = lua!("lua/move.lua");
+static INDEX: Lua = lua!("lua/index.lua");
 
 /// Sessions in Redis, through a [`RedisClient`].
 ///
@@ -186,7 +227,15 @@ impl RedisStore {
             // writes did not run. Replay exactly those, with the script's
             // source (`EVAL`, which also caches it again on that node).
             let again: Vec<usize> = noscript.iter().map(|&at| which[at]).collect();
-            let replayed = self.send(writes, &again, Invoke::Source).await?;
+            let mut replayed = self.send(writes, &again, Invoke::Source).await?;
+            if replayed
+                .iter()
+                .any(|reply| matches!(reply, Err(e) if refuses_flags(e)))
+            {
+                // Redis 6: the same writes, without the flags line.
+                LEGACY.store(true, Ordering::Relaxed);
+                replayed = self.send(writes, &again, Invoke::Source).await?;
+            }
             for (at, reply) in noscript.into_iter().zip(replayed) {
                 replies[at] = reply;
             }
@@ -244,7 +293,7 @@ impl RedisStore {
             let timeout = self.client.timeout();
             let reply = match tokio::time::timeout(timeout, cmd.query_async(&mut conn)).await {
                 Err(_) => return Err(Error::Timeout(timeout)),
-                Ok(Err(e)) if is_noscript(&e) => Err(e),
+                Ok(Err(e)) if is_noscript(&e) || refuses_flags(&e) => Err(e),
                 Ok(reply) => Ok(reply.map_err(|e| map_error(e, timeout))?),
             };
             return Ok(vec![reply]);
@@ -297,8 +346,19 @@ impl RedisStore {
             Ok(reply) => reply,
             Err(_) => return Err(Error::Timeout(self.client.timeout())),
         };
+        let reply = match reply {
+            Err(e) if is_noscript(&e) => tokio::time::timeout(
+                self.client.timeout(),
+                call(Invoke::Source).query_async(&mut conn),
+            )
+            .await
+            .map_err(|_| Error::Timeout(self.client.timeout()))?,
+            other => other,
+        };
         match reply {
-            Err(e) if is_noscript(&e) => {
+            Err(e) if refuses_flags(&e) => {
+                // Redis 6: the same script, without the flags line.
+                LEGACY.store(true, Ordering::Relaxed);
                 self.client
                     .bounded(call(Invoke::Source).query_async(&mut conn))
                     .await
@@ -449,9 +509,10 @@ fn script_call(lua: &Lua, key: &str, invoke: Invoke, args: usize, bytes: usize) 
 
 /// The call of `lua` on `keys`, arguments to follow.
 fn script_call_keys(lua: &Lua, keys: &[&str], invoke: Invoke, args: usize, bytes: usize) -> Cmd {
+    let (cached, source) = lua.pick();
     let (name, script) = match invoke {
-        Invoke::Cached => ("EVALSHA", lua.script.get_hash()),
-        Invoke::Source => ("EVAL", lua.source),
+        Invoke::Cached => ("EVALSHA", cached.get_hash()),
+        Invoke::Source => ("EVAL", source),
     };
     let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
     let mut cmd = sized_cmd(

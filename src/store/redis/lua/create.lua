@@ -1,3 +1,4 @@
+#!lua
 -- Creates a session only if its key does not exist yet (one atomic step).
 -- KEYS[1]: the session key. ARGV[1]: the idle timeout in seconds (0: none).
 -- ARGV[2..]: field/value pairs. Returns 1 when created, 0 when the key

@@ -1,3 +1,4 @@
+#!lua
 -- Adds to an integer field of a live session, in place and in one atomic
 -- step, without touching its TTL (it keeps what the last refresh promised).
 -- KEYS[1]: the session key.

@@ -1,3 +1,4 @@
+#!lua
 -- The per-user session index: one hash, member (a session key) -> entry.
 -- A live entry is "expires created last_seen" or "expires created
 -- last_seen agent"; a removed member is "- until". Times are unix seconds

@@ -1,3 +1,4 @@
+#!lua
 -- Moves a session to a new key in one atomic step (regenerate, login): only
 -- if the old key still exists (a session revoked or logged out meanwhile is
 -- never carried over), and only if the new key is free.

@@ -1,3 +1,4 @@
+#!lua
 -- Updates a session only if it exists, and always sets its TTL, in one
 -- atomic step: no update can leave a key behind that a delete removed, and
 -- no key is left without its TTL.
