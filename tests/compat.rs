@@ -241,3 +241,34 @@ async fn compat_and_upgrade_modes_come_from_an_ini_file() {
     );
     assert_eq!(py.body("/read", &cookie), "0", "nor in the Python app");
 }
+
+#[tokio::test]
+async fn checklist_32_a_pickle_that_expands_past_the_budget_is_a_corrupt_session() {
+    let redis = RedisServer::start();
+    let blob = tool(&["bomb"]);
+    let bytes: Vec<u8> = (0..blob.trim().len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&blob.trim()[i..i + 2], 16).unwrap())
+        .collect();
+    assert!(bytes.len() < 2000, "a small pickle: {} bytes", bytes.len());
+    let id = "ab".repeat(32);
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&id)
+        .arg(&bytes)
+        .query(&mut conn)
+        .unwrap();
+    let mut rust = shared(&redis);
+    rust.cookie = Some(tool(&["sign", PY_SECRET, &id]));
+    // 2^18 copies of 1 KB once expanded: refused at the 1 MiB budget, so
+    // the request gets a fresh session instead of gigabytes of memory.
+    let reply = rust.get("/get?key=y").await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "null"));
+    assert!(
+        redis_key_exists(&redis, &id),
+        "left in place for the Python app"
+    );
+}

@@ -76,6 +76,8 @@ pub(crate) struct LegacyFormat {
     secret: Vec<u8>,
     prefix: String,
     cookie_name: String,
+    /// The most bytes a stored session may expand to (`max_session_bytes`).
+    budget: u64,
 }
 
 impl fmt::Debug for LegacyFormat {
@@ -97,7 +99,21 @@ impl LegacyFormat {
             secret: cookie::secret_bytes(secret),
             prefix: prefix.to_owned(),
             cookie_name: cookie_name.to_owned(),
+            budget: pickle::MAX_EXPANDED_BYTES,
         }
+    }
+
+    /// The same scheme, reading stored sessions only while they expand to
+    /// at most `bytes` (`max_session_bytes`; default
+    /// [`pickle::MAX_EXPANDED_BYTES`]).
+    pub(crate) fn with_budget(mut self, bytes: u64) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// The most bytes a stored session may expand to.
+    pub(crate) fn budget(&self) -> u64 {
+        self.budget
     }
 
     /// The cookie name the original app uses.

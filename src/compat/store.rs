@@ -85,8 +85,18 @@ impl Blob {
     ///
     /// [`Error::Backend`] when it is not a pickle of a dict with a dict
     /// under `managed_dict`.
+    #[cfg(test)]
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let mut top = match pickle::parse(bytes).map_err(backend)? {
+        Self::parse_within(bytes, pickle::MAX_EXPANDED_BYTES)
+    }
+
+    /// Reads a blob that expands to at most `budget` bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Blob::parse`], and past the budget.
+    pub(crate) fn parse_within(bytes: &[u8], budget: u64) -> Result<Self, Error> {
+        let mut top = match pickle::parse_within(bytes, budget).map_err(backend)? {
             Value::Dict(top) => top,
             _ => return Err(backend("expected a dict")),
         };
@@ -282,6 +292,8 @@ fn sha1_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct PyramidStore {
     client: RedisClient,
+    /// The most bytes a blob may expand to (`max_session_bytes`).
+    budget: u64,
     /// The per-user index, in our own format.
     index: RedisStore,
 }
@@ -299,7 +311,14 @@ impl PyramidStore {
         Self {
             index: RedisStore::new(client.clone()),
             client,
+            budget: pickle::MAX_EXPANDED_BYTES,
         }
+    }
+
+    /// Reads blobs only while they expand to at most `bytes`.
+    pub(crate) fn with_budget(mut self, bytes: u64) -> Self {
+        self.budget = bytes;
+        self
     }
 
     /// One `GET`; the TTL is left alone.
@@ -307,7 +326,7 @@ impl PyramidStore {
         let Some(blob) = self.get(key).await? else {
             return Ok(None);
         };
-        match Blob::parse(&blob) {
+        match Blob::parse_within(&blob, self.budget) {
             Ok(blob) => Ok(Some(blob.fields())),
             Err(e) => {
                 // Left in place: the Python app may still read it.
@@ -370,7 +389,7 @@ impl PyramidStore {
             let Some(old) = self.get(key).await? else {
                 return Ok(Written::Missing);
             };
-            let mut blob = Blob::parse(&old)?;
+            let mut blob = Blob::parse_within(&old, self.budget)?;
             blob.apply(set, delete)?;
             let emptied = kind == Change::Update && !delete.is_empty() && blob.entries().is_empty();
             let new = if emptied { Vec::new() } else { blob.to_bytes() };

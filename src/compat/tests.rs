@@ -300,7 +300,10 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
     let key = key_of(&cookie);
     let client = client(&redis);
 
-    let taken = take_legacy(&client, &key).await.unwrap().unwrap();
+    let taken = take_legacy(&client, &key, crate::compat::pickle::MAX_EXPANDED_BYTES)
+        .await
+        .unwrap()
+        .unwrap();
     let entries: std::collections::BTreeMap<_, _> = taken.entries.into_iter().collect();
     assert_eq!(entries["counter"], Serde::I64(1));
     assert_eq!(entries["_csrft_"], Serde::String(token));
@@ -308,14 +311,19 @@ async fn an_original_session_upgrades_once_and_unconvertible_ones_are_kept() {
     assert_eq!(taken.timeout, Some(TIMEOUT));
     assert!(taken.created > 1_600_000_000);
     // Once: the original is gone, and its cookie starts afresh in Python.
-    assert!(take_legacy(&client, &key).await.unwrap().is_none());
+    assert!(
+        take_legacy(&client, &key, crate::compat::pickle::MAX_EXPANDED_BYTES)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(app.body("/read", &cookie), "0");
 
     // A datetime has no native form: the session is put back as it was.
     let (_, cookie) = app.get("/set_datetime?key=when", None);
     let cookie = cookie.unwrap();
     let key = key_of(&cookie);
-    match take_legacy(&client, &key).await {
+    match take_legacy(&client, &key, crate::compat::pickle::MAX_EXPANDED_BYTES).await {
         Err(Error::Unconvertible { key, python_type }) => {
             assert_eq!(
                 (key.as_str(), python_type.as_str()),

@@ -138,6 +138,7 @@ fn first_object(value: &super::pickle::Value) -> String {
 pub(crate) async fn take_legacy(
     client: &RedisClient,
     key: &str,
+    budget: u64,
 ) -> Result<Option<LegacySession>, Error> {
     let mut conn = client.connection()?;
     let taken: Option<(Vec<u8>, i64)> = client
@@ -146,7 +147,7 @@ pub(crate) async fn take_legacy(
     let Some((bytes, ttl_ms)) = taken else {
         return Ok(None);
     };
-    let converted = Blob::parse(&bytes)
+    let converted = Blob::parse_within(&bytes, budget)
         .map_err(|e| Error::Unreadable(e.to_string()))
         .and_then(|blob| convert(&blob));
     match converted {

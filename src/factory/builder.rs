@@ -609,6 +609,7 @@ impl Builder {
                 .legacy_cookie_name
                 .clone()
                 .unwrap_or_else(|| self.cookie_name.clone()),
+            budget: self.max_session_bytes,
         })
     }
 

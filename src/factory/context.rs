@@ -99,6 +99,8 @@ pub(crate) struct Legacy {
     pub(crate) prefix: String,
     /// The original's cookie name.
     pub(crate) cookie_name: String,
+    /// The most bytes a stored session may expand to (`max_session_bytes`).
+    pub(crate) budget: u64,
 }
 
 impl fmt::Debug for Legacy {

@@ -44,7 +44,8 @@ impl Scheme {
         let Some(legacy) = legacy else {
             return (Self::Native, store);
         };
-        let scheme = compat::LegacyFormat::new(&legacy.secret, &legacy.prefix, &legacy.cookie_name);
+        let scheme = compat::LegacyFormat::new(&legacy.secret, &legacy.prefix, &legacy.cookie_name)
+            .with_budget(legacy.budget);
         match (compat, client, store) {
             (Compat::None, Some(client), store) => (
                 Self::Upgrade {
@@ -54,7 +55,7 @@ impl Scheme {
                 store,
             ),
             (Compat::PyramidRedisSessions, Some(client), Some(_)) => {
-                let store = compat::PyramidStore::new(client.clone());
+                let store = compat::PyramidStore::new(client.clone()).with_budget(scheme.budget());
                 (
                     Self::Pyramid(scheme),
                     Some(StoreSelector::Fixed(Arc::new(store))),
@@ -137,7 +138,9 @@ impl Context {
     /// A store over `client`, for a `client_callable`'s choice.
     pub(crate) fn store_over(&self, client: RedisClient) -> Arc<dyn crate::store::SessionStore> {
         match &self.scheme {
-            Scheme::Pyramid(_) => Arc::new(compat::PyramidStore::new(client)),
+            Scheme::Pyramid(compat) => {
+                Arc::new(compat::PyramidStore::new(client).with_budget(compat.budget()))
+            }
             _ => Arc::new(crate::store::RedisStore::new(client)),
         }
     }

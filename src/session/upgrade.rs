@@ -27,7 +27,7 @@ impl Session {
             return Ok(false);
         };
         let key = legacy.store_key(&id);
-        let taken = match crate::compat::take_legacy(client, &key).await {
+        let taken = match crate::compat::take_legacy(client, &key, legacy.budget()).await {
             Ok(Some(taken)) => taken,
             Ok(None) => return Ok(false),
             Err(crate::compat::Error::Store(e)) => return Err(Error::Store(e)),

@@ -6,6 +6,8 @@ Usage: tool.py sign SECRET ID      -> the cookie value signed_serialize makes
                                       pickled with each protocol 0 to 5, in hex
        tool.py same                -> for each stdin line "HEX HEX": "yes" if
                                       both pickles load as equal values
+       tool.py bomb                -> a session blob of about 1.2 KB whose
+                                      memo references expand to 512 MB, in hex
 """
 import collections
 import datetime
@@ -43,6 +45,14 @@ def main():
     if sys.argv[1] == "samples":
         for proto in range(6):
             print(pickle.dumps(sample(), proto).hex())
+        return
+    if sys.argv[1] == "bomb":
+        s = "a" * 1024
+        nested = [s, s]
+        for _ in range(17):
+            nested = [nested, nested]
+        blob = {"managed_dict": {"x": nested, "y": "ok"}, "created": 1700000000.0, "timeout": 1200}
+        print(pickle.dumps(blob, 2).hex())
         return
     if sys.argv[1] == "same":
         for line in sys.stdin:

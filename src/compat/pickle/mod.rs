@@ -19,19 +19,27 @@
 //!
 //! Persistent ids, the extension registry and out-of-band buffers are not
 //! used by `pickle.dumps` and are refused, as is anything nested deeper than
-//! [`MAX_DEPTH`] or larger than [`MAX_NODES`] once expanded.
+//! [`MAX_DEPTH`] or larger than [`MAX_NODES`] values or a byte budget ([`MAX_EXPANDED_BYTES`],
+//! or `max_session_bytes` for sessions) once expanded: a few memo
+//! references can stand for gigabytes, so the budget counts what each
+//! reference becomes and stops the expansion as soon as it is spent.
 
 mod emit;
 mod parse;
 mod text;
 
 pub(crate) use emit::to_bytes;
-pub(crate) use parse::parse;
+pub(crate) use parse::{parse, parse_within};
 
 /// Deepest nesting accepted.
 pub(crate) const MAX_DEPTH: usize = 128;
 /// Most values one pickle may expand to (memo references included).
 pub(crate) const MAX_NODES: usize = 1_000_000;
+/// Most bytes one pickle may expand to when no other budget is given
+/// (memo references included: each reference counts as the copy it
+/// becomes): 1 MiB, the default of `max_session_bytes`. Each value counts
+/// one byte plus its text, bytes or digits.
+pub(crate) const MAX_EXPANDED_BYTES: u64 = 1 << 20;
 
 /// One Python value, as a pickle describes it.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::text::{decimal_long, raw_unicode_escape, unquote_repr};
-use super::{Error, MAX_DEPTH, MAX_NODES, Value, err};
+use super::{Error, MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_NODES, Value, err};
 
 /// A value under construction: containers point at other nodes, so that
 /// objects mutated after they were memoized are seen mutated.
@@ -45,6 +45,40 @@ struct Machine<'a> {
 /// [`Error`] when the bytes are not a complete pickle, use an opcode that is
 /// refused (see the module docs), or are too deep or too large.
 pub(crate) fn parse(input: &[u8]) -> Result<Value, Error> {
+    parse_within(input, MAX_EXPANDED_BYTES)
+}
+
+/// What an expansion may still make: values, and bytes.
+struct Budget {
+    nodes: usize,
+    bytes: u64,
+    limit: u64,
+}
+
+impl Budget {
+    /// Spends one value of `payload` bytes.
+    fn spend(&mut self, payload: usize) -> Result<(), Error> {
+        self.nodes = self
+            .nodes
+            .checked_sub(1)
+            .ok_or_else(|| Error(format!("expands to more than {MAX_NODES} values")))?;
+        let cost = 1 + payload as u64;
+        self.bytes = self.bytes.checked_sub(cost).ok_or_else(|| {
+            Error(format!(
+                "expands to more than {} bytes (memo references counted as the copies they become)",
+                self.limit
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+/// [`parse`], with a budget of `max_bytes` for the expanded tree.
+///
+/// # Errors
+///
+/// As [`parse`]; past the budget, as soon as it is spent.
+pub(crate) fn parse_within(input: &[u8], max_bytes: u64) -> Result<Value, Error> {
     let mut m = Machine {
         input,
         proto: 0,
@@ -57,7 +91,11 @@ pub(crate) fn parse(input: &[u8]) -> Result<Value, Error> {
     if m.at != input.len() {
         return err("trailing bytes after the STOP opcode");
     }
-    let mut budget = MAX_NODES;
+    let mut budget = Budget {
+        nodes: MAX_NODES,
+        bytes: max_bytes,
+        limit: max_bytes,
+    };
     m.expand(root, 0, &mut budget)
 }
 
@@ -479,23 +517,25 @@ impl Machine<'_> {
     }
 
     /// Turns node `id` into an owned tree, copying shared references.
-    fn expand(&self, id: usize, depth: usize, budget: &mut usize) -> Result<Value, Error> {
+    fn expand(&self, id: usize, depth: usize, budget: &mut Budget) -> Result<Value, Error> {
         if depth > MAX_DEPTH {
             return err(format!(
                 "nested deeper than {MAX_DEPTH} levels (or refers to itself)"
             ));
         }
-        *budget = budget
-            .checked_sub(1)
-            .ok_or_else(|| Error(format!("expands to more than {MAX_NODES} values")))?;
+        let payload = match &self.nodes[id] {
+            Node::Leaf(value) => payload(value),
+            _ => 0,
+        };
+        budget.spend(payload)?;
         let d = depth + 1;
-        let one = |id: usize, budget: &mut usize| self.expand(id, d, budget).map(Box::new);
-        let many = |ids: &[usize], budget: &mut usize| {
+        let one = |id: usize, budget: &mut Budget| self.expand(id, d, budget).map(Box::new);
+        let many = |ids: &[usize], budget: &mut Budget| {
             ids.iter()
                 .map(|&id| self.expand(id, d, budget))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let pairs = |pairs: &[(usize, usize)], budget: &mut usize| {
+        let pairs = |pairs: &[(usize, usize)], budget: &mut Budget| {
             pairs
                 .iter()
                 .map(|&(k, v)| Ok((self.expand(k, d, budget)?, self.expand(v, d, budget)?)))
@@ -519,6 +559,16 @@ impl Machine<'_> {
             Node::Extend(obj, items) => Value::Extend(one(*obj, budget)?, many(items, budget)?),
             Node::Update(obj, items) => Value::Update(one(*obj, budget)?, pairs(items, budget)?),
         })
+    }
+}
+
+/// The bytes a leaf carries besides itself.
+fn payload(value: &Value) -> usize {
+    match value {
+        Value::Str(s) => s.len(),
+        Value::Str8(b) | Value::Bytes(b) | Value::ByteArray(b) | Value::Long(b) => b.len(),
+        Value::Global(module, name) | Value::Global2(module, name) => module.len() + name.len(),
+        _ => 0,
     }
 }
 

@@ -137,6 +137,26 @@ fn hostile_pickles_are_refused_without_running_anything() {
 }
 
 #[test]
+fn memo_references_count_as_the_bytes_they_become() {
+    // s = 'a' * 1024; L = [s, s]; then 17 times L = [L, L]: 1.2 KB that
+    // expands to 2^19 copies of s (512 MiB).
+    let mut bomb = b"\x80\x02X\x00\x04\x00\x00".to_vec();
+    bomb.extend(std::iter::repeat_n(b'a', 1024));
+    bomb.extend_from_slice(b"q\x00]q\x01(h\x00h\x00e");
+    for i in 1..=17u8 {
+        bomb.extend_from_slice(&[b']', b'q', i + 1, b'(', b'h', i, b'h', i, b'e']);
+    }
+    bomb.push(b'.');
+    assert!(bomb.len() < 1300);
+    let e = parse(&bomb).unwrap_err().0;
+    assert!(e.contains("expands to more than 1048576 bytes"), "{e}");
+    // A smaller budget stops smaller sessions; a roomy one reads them.
+    let small = super::to_bytes(&Value::Str("x".repeat(5000)));
+    assert!(super::parse_within(&small, 4096).is_err());
+    assert!(super::parse_within(&small, 8192).is_ok());
+}
+
+#[test]
 fn opaque_objects_name_their_type() {
     let v = Value::Build(
         Box::new(Value::NewObj(
