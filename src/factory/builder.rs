@@ -19,6 +19,11 @@ use crate::store::{self, RedisClient, RedisOptions, RedisStore, SessionStore};
 /// The default of `max_session_bytes`: 1 MiB.
 pub const DEFAULT_MAX_SESSION_BYTES: u64 = 1024 * 1024;
 
+/// The default of `memory_max_sessions`.
+const DEFAULT_MEMORY_MAX_SESSIONS: u64 = 100_000;
+/// The largest `memory_max_sessions` accepted.
+const MAX_MEMORY_SESSIONS: u64 = 100_000_000;
+
 /// The largest `max_session_bytes` accepted: 512 MiB, Redis's own limit for
 /// one value.
 pub const MAX_SESSION_BYTES: u64 = 512 * 1024 * 1024;
@@ -32,6 +37,7 @@ pub struct Builder {
     timeout: u64,
     max_lifetime: Option<u64>,
     max_session_bytes: u64,
+    memory_max_sessions: u64,
     cookie_name: String,
     cookie_max_age: Option<u64>,
     cookie_path: String,
@@ -88,6 +94,7 @@ impl Builder {
             timeout: 1200,
             max_lifetime: None,
             max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
+            memory_max_sessions: DEFAULT_MEMORY_MAX_SESSIONS,
             cookie_name: "session".into(),
             cookie_max_age: None,
             cookie_path: "/".into(),
@@ -130,6 +137,11 @@ impl Builder {
         /// (413) and nothing of it is stored. From 1 to [`MAX_SESSION_BYTES`].
         /// Default: `1048576` (1 MiB).
         max_session_bytes: u64 => |b, bytes| b.max_session_bytes = bytes;
+        /// `redis.sessions.memory_max_sessions`: the most sessions the
+        /// embedded store (`url = memory://`) keeps; past it, the least
+        /// recently used go first. From 1 to 100000000.
+        /// Default: `100000`.
+        memory_max_sessions: u64 => |b, n| b.memory_max_sessions = n;
         /// `redis.sessions.cookie_name`. A `__Host-` name requires
         /// `cookie_secure`, `cookie_path = /` and no `cookie_domain`; a
         /// `__Secure-` name requires `cookie_secure`. Default: `session`.
@@ -455,6 +467,17 @@ impl Builder {
                 )
                 .seen(lifetime.to_string());
         }
+        if !(1..=MAX_MEMORY_SESSIONS).contains(&self.memory_max_sessions) {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "memory_max_sessions",
+                    format!(
+                        "expected a number of sessions from 1 to {MAX_MEMORY_SESSIONS}, e.g. 100000"
+                    ),
+                )
+                .seen(self.memory_max_sessions.to_string());
+        }
         if !(1..=MAX_SESSION_BYTES).contains(&self.max_session_bytes) {
             found
                 .problem(
@@ -636,7 +659,9 @@ impl Builder {
             }
             (Some(store), None) => Some(StoreSelector::Fixed(Arc::clone(store))),
             (None, Some(callable)) => Some(StoreSelector::PerRequest(Arc::clone(callable))),
-            (None, None) if self.redis.url.as_deref() == Some(MEMORY_URL) => memory_store(found),
+            (None, None) if self.redis.url.as_deref() == Some(MEMORY_URL) => {
+                memory_store(found, self.memory_max_sessions)
+            }
             (None, None) if found.error().is_some() => None,
             (None, None) => match RedisClient::open(&self.redis) {
                 Ok(client) => {
@@ -663,12 +688,15 @@ impl Builder {
 }
 
 #[cfg(feature = "memory-store")]
-fn memory_store(_found: &mut Findings) -> Option<StoreSelector> {
-    Some(StoreSelector::Fixed(Arc::new(store::MemoryStore::new())))
+fn memory_store(_found: &mut Findings, max: u64) -> Option<StoreSelector> {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    Some(StoreSelector::Fixed(Arc::new(
+        store::MemoryStore::with_max_sessions(max),
+    )))
 }
 
 #[cfg(not(feature = "memory-store"))]
-fn memory_store(found: &mut Findings) -> Option<StoreSelector> {
+fn memory_store(found: &mut Findings, _max: u64) -> Option<StoreSelector> {
     found
         .problem(
             ErrorKind::Invalid,

@@ -174,6 +174,20 @@ pub(crate) static TABLE: &[Row] = &[
         }),
     },
     Row {
+        name: "memory_max_sessions",
+        default: "100000",
+        value: "most sessions the embedded store (`memory://`) keeps; past it the least recently used go first (1 to 100000000)",
+        secret: false,
+        read: Read::Value(|b, t| {
+            set(
+                b,
+                t.parse().ok(),
+                "expected a number of sessions, e.g. 100000",
+                Builder::memory_max_sessions,
+            )
+        }),
+    },
+    Row {
         name: "cookie_name",
         default: "session",
         value: "cookie name; `__Host-` and `__Secure-` names are held to their rules",

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lru::LruCache;
 use tokio::time::Instant;
 
 use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
@@ -15,9 +16,20 @@ use super::layout::{
 };
 use super::{Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written};
 
+/// Shards of a store of at least [`MANY`] sessions (fewer get one, so that
+/// the least recently used session of the whole store goes first).
 const SHARDS: usize = 16;
-/// Every this many writes, one shard is swept of expired sessions.
+const MANY: usize = 1024;
+/// Every this many writes, the user indexes are swept of expired entries.
 const SWEEP_EVERY: u64 = 64;
+/// At each write, at most this many of the least recently used sessions
+/// of its shard are checked, and dropped when expired: sweeping costs a
+/// few steps per write, never a pass over the store.
+const SWEEP_STEPS: usize = 8;
+/// The default of `memory_max_sessions`.
+pub(crate) const DEFAULT_MAX_SESSIONS: usize = 100_000;
+
+type Shard = LruCache<String, Entry>;
 
 /// Sessions kept in this process's memory (`url = memory://`).
 ///
@@ -25,6 +37,12 @@ const SWEEP_EVERY: u64 = 64;
 /// process exits and are not shared between processes. Expiry follows the
 /// same idle-timeout rules as Redis, on tokio's clock; user indexes expire
 /// by the unix times their entries carry.
+///
+/// The store holds at most `memory_max_sessions` sessions
+/// (100,000 unless set with [`MemoryStore::with_max_sessions`]):
+/// past it, the least recently used ones are dropped first (in a store of
+/// 1024 or more, per sixteenth of the store, each holding a sixteenth of
+/// the bound), so anonymous traffic cannot grow it without bound.
 ///
 /// ```
 /// use redis_sessions::{MemoryStore, RedisSessionFactory};
@@ -37,7 +55,9 @@ const SWEEP_EVERY: u64 = 64;
 /// ```
 #[derive(Debug)]
 pub struct MemoryStore {
-    shards: Vec<Mutex<HashMap<String, Entry>>>,
+    shards: Vec<Mutex<Shard>>,
+    /// The most sessions one shard holds.
+    per_shard: usize,
     indexes: Mutex<HashMap<String, Index>>,
     hasher: RandomState,
     writes: AtomicU64,
@@ -119,8 +139,8 @@ impl Default for MemoryStore {
 /// Moves the session at `from` (in `old`) to `key` (in `new`, or in `old`
 /// when both share a shard): see [`Write::Move`].
 fn move_between(
-    old: &mut HashMap<String, Entry>,
-    new: Option<&mut HashMap<String, Entry>>,
+    old: &mut Shard,
+    new: Option<&mut Shard>,
     from: &str,
     key: String,
     fields: Vec<Field>,
@@ -128,14 +148,14 @@ fn move_between(
     now: Instant,
 ) -> Result<Written, Error> {
     let taken = match &new {
-        Some(new) => new.get(&key),
-        None => old.get(&key),
+        Some(new) => new.peek(&key),
+        None => old.peek(&key),
     }
     .is_some_and(|e| e.is_live(now));
     if taken {
         return Ok(Written::Collision);
     }
-    if !old.remove(from).is_some_and(|e| e.is_live(now)) {
+    if !old.pop(from).is_some_and(|e| e.is_live(now)) {
         return Ok(Written::Missing);
     }
     let mut entry = Entry {
@@ -143,15 +163,33 @@ fn move_between(
         expires: None,
     };
     entry.expire_in(timeout, now)?;
-    new.unwrap_or(old).insert(key, entry);
+    new.unwrap_or(old).put(key, entry);
     Ok(Written::Stored)
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store of at most 100,000 sessions (`memory_max_sessions`).
     pub fn new() -> Self {
+        Self::with_max_sessions(DEFAULT_MAX_SESSIONS)
+    }
+
+    /// An empty store of at most `max` sessions (`memory_max_sessions`; at
+    /// least 1): past it, the least recently used sessions are dropped.
+    ///
+    /// ```
+    /// use redis_sessions::MemoryStore;
+    ///
+    /// let store = MemoryStore::with_max_sessions(10_000);
+    /// assert!(store.is_empty());
+    /// ```
+    pub fn with_max_sessions(max: usize) -> Self {
+        let max = max.max(1);
+        let shards = if max < MANY { 1 } else { SHARDS };
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..shards)
+                .map(|_| Mutex::new(LruCache::unbounded()))
+                .collect(),
+            per_shard: max.div_ceil(shards),
             indexes: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
             writes: AtomicU64::new(0),
@@ -161,8 +199,8 @@ impl MemoryStore {
     /// How many live sessions the store holds.
     pub fn len(&self) -> usize {
         let now = Instant::now();
-        (0..SHARDS)
-            .map(|i| self.lock(i).values().filter(|e| e.is_live(now)).count())
+        (0..self.shards.len())
+            .map(|i| self.lock(i).iter().filter(|(_, e)| e.is_live(now)).count())
             .sum()
     }
 
@@ -172,10 +210,13 @@ impl MemoryStore {
     }
 
     fn shard(&self, key: &str) -> usize {
-        (self.hasher.hash_one(key) as usize) % SHARDS
+        match self.shards.len() {
+            1 => 0,
+            n => (self.hasher.hash_one(key) as usize) % n,
+        }
     }
 
-    fn lock(&self, shard: usize) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         // No code below panics while holding the lock, so poisoning cannot
         // leave a half-made change behind.
         self.shards[shard]
@@ -193,7 +234,7 @@ impl MemoryStore {
         let mut shard = self.lock(self.shard(key));
         let entry = shard.get(key)?;
         if !entry.is_live(now) || !entry.fields.contains_key(CREATED_FIELD) {
-            shard.remove(key);
+            shard.pop(key);
             return None;
         }
         Some(
@@ -265,7 +306,7 @@ impl MemoryStore {
         let mut shard = self.lock(self.shard(write.key()));
         Ok(match write {
             Write::Delete { key } => {
-                shard.remove(&key);
+                shard.pop(&key);
                 Written::Deleted
             }
             Write::Create {
@@ -273,7 +314,7 @@ impl MemoryStore {
                 fields,
                 timeout,
             } => {
-                if shard.get(&key).is_some_and(|e| e.is_live(now)) {
+                if shard.peek(&key).is_some_and(|e| e.is_live(now)) {
                     return Ok(Written::Collision);
                 }
                 let mut entry = Entry {
@@ -281,7 +322,7 @@ impl MemoryStore {
                     expires: None,
                 };
                 entry.expire_in(timeout, now)?;
-                shard.insert(key, entry);
+                shard.put(key, entry);
                 Written::Stored
             }
             Write::Update {
@@ -291,7 +332,7 @@ impl MemoryStore {
                 timeout,
             } => {
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
-                    shard.remove(&key);
+                    shard.pop(&key);
                     return Ok(Written::Missing);
                 };
                 entry.expire_in(timeout, now)?;
@@ -301,7 +342,7 @@ impl MemoryStore {
                     entry.fields.remove(name);
                 }
                 if check_empty && !entry.has_user_field() {
-                    shard.remove(&key);
+                    shard.pop(&key);
                     return Ok(Written::Emptied);
                 }
                 Written::Stored
@@ -313,7 +354,7 @@ impl MemoryStore {
                 now: unix_now,
             } => {
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
-                    shard.remove(&key);
+                    shard.pop(&key);
                     return Ok(Written::Missing);
                 };
                 entry.expire_in(timeout, now)?;
@@ -328,12 +369,36 @@ impl MemoryStore {
     fn write_now(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         check_batch(&writes)?;
         let now = Instant::now();
+        let mut touched = Vec::with_capacity(2);
         let results = writes
             .into_iter()
-            .map(|w| self.write_one(w, now))
+            .map(|w| {
+                touched.push(self.shard(w.key()));
+                self.write_one(w, now)
+            })
             .collect::<Result<Vec<_>, _>>()?;
+        for shard in touched {
+            self.trim(shard, now);
+        }
         self.sweep();
         Ok(results)
+    }
+
+    /// Drops the expired sessions among the least recently used few of
+    /// `shard`, then the least recently used ones past its bound.
+    fn trim(&self, shard: usize, now: Instant) {
+        let mut shard = self.lock(shard);
+        for _ in 0..SWEEP_STEPS {
+            match shard.peek_lru() {
+                Some((_, entry)) if !entry.is_live(now) => {
+                    shard.pop_lru();
+                }
+                _ => break,
+            }
+        }
+        while shard.len() > self.per_shard {
+            shard.pop_lru();
+        }
     }
 
     fn index_put_now(&self, index_key: &str, entry: IndexEntry) -> Result<(), Error> {
@@ -406,19 +471,14 @@ impl MemoryStore {
     fn sweep(&self) {
         let n = self.writes.fetch_add(1, Ordering::Relaxed);
         if n.is_multiple_of(SWEEP_EVERY) {
-            let now = Instant::now();
-            let shard = ((n / SWEEP_EVERY) as usize) % SHARDS;
-            self.lock(shard).retain(|_, entry| entry.is_live(now));
-            if shard == 0 {
-                // Indexes expire by the unix times of their entries.
-                let unix = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                self.lock_indexes().retain(|_, index| {
-                    index.prune(unix);
-                    !index.slots.is_empty()
-                });
-            }
+            // Indexes expire by the unix times of their entries.
+            let unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            self.lock_indexes().retain(|_, index| {
+                index.prune(unix);
+                !index.slots.is_empty()
+            });
         }
     }
 }
@@ -461,5 +521,63 @@ impl SessionStore for MemoryStore {
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         let sum = self.increment_now(op);
         Box::pin(async move { Ok(sum) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(store: &MemoryStore, key: &str) -> Written {
+        let fields = vec![
+            (CREATED_FIELD.to_vec(), b"1 1".to_vec()),
+            (b"k".to_vec(), b"v".to_vec()),
+        ];
+        store
+            .write_now(vec![Write::create(key, fields, 1200)])
+            .unwrap()[0]
+    }
+
+    #[tokio::test]
+    async fn past_its_bound_the_least_recently_used_sessions_go_first() {
+        let store = MemoryStore::with_max_sessions(10);
+        for i in 0..10 {
+            assert_eq!(create(&store, &format!("s{i}")), Written::Stored);
+        }
+        // s0 is used again: s1 is now the least recently used.
+        assert!(store.load_now("s0").is_some());
+        create(&store, "s10");
+        assert_eq!(store.len(), 10);
+        assert!(store.load_now("s0").is_some(), "recently used: kept");
+        assert!(store.load_now("s1").is_none(), "least recently used: gone");
+        for i in 11..100 {
+            create(&store, &format!("s{i}"));
+        }
+        assert_eq!(store.len(), 10, "never more than the bound");
+    }
+
+    #[tokio::test]
+    async fn anonymous_traffic_cannot_grow_the_default_store_past_its_bound() {
+        let store = MemoryStore::new();
+        for i in 0..DEFAULT_MAX_SESSIONS + 20_000 {
+            create(&store, &format!("anonymous-{i}"));
+        }
+        let len = store.len();
+        assert!(
+            len <= DEFAULT_MAX_SESSIONS && len > DEFAULT_MAX_SESSIONS * 9 / 10,
+            "{len}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_sessions_are_swept_a_few_at_a_time_by_later_writes() {
+        let store = MemoryStore::with_max_sessions(1000);
+        for i in 0..8 {
+            create(&store, &format!("old{i}"));
+        }
+        tokio::time::advance(Duration::from_secs(1201)).await;
+        create(&store, "new");
+        let shard = store.lock(0);
+        assert_eq!(shard.len(), 1, "the expired ones were dropped by the write");
     }
 }
