@@ -153,6 +153,23 @@ fn check_refuses_a_library_whose_stamp_is_data_with_exit_1() {
 }
 
 #[test]
+fn check_names_a_server_that_is_not_redis() {
+    let (port, _server) = crate::redis_only::http_server();
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = redis://127.0.0.1:{port}/0\n"
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the server at 127.0.0.1:{port} did not answer like Redis (it sent \"HTTP/1.0 400 Bad Request\")"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &[][..],

@@ -466,3 +466,44 @@ async fn checklist_35_a_full_redis_refuses_writes_up_front_with_503() {
     // and the reply buffers), never the 9 MB the requests carried.
     assert!(peak <= MAX + 512 * 1024, "Redis grew to {peak} bytes");
 }
+
+/// A server on a free loopback port that answers every connection like an
+/// HTTP server, whatever it is sent, until the returned guard is dropped.
+pub(crate) fn http_server() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        // Bounded: the tests that use it make a few connections each.
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (port, handle)
+}
+
+#[tokio::test]
+async fn checklist_37_a_server_that_is_not_redis_is_named_with_what_it_sent() {
+    let (port, _server) = http_server();
+    let factory = RedisSessionFactory::builder(SECRET)
+        .url(Some(format!("redis://127.0.0.1:{port}/0")))
+        .socket_timeout(Some(Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let expected = format!(
+        "the server at 127.0.0.1:{port} did not answer like Redis (it sent \"HTTP/1.0 400 Bad Request\")"
+    );
+    let e = factory.ping().await.unwrap_err();
+    assert!(e.to_string().contains(&expected), "{e}");
+    let mut c = Client::new(app::router(&factory));
+    let (logs, r) = crate::support::capture_logs(c.get("/incr")).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body, "503 session store unavailable");
+    assert!(
+        logs.contains(&expected) || !logs.contains("unavailable"),
+        "the 503's line (when this interval's line is ours) names it: {logs}"
+    );
+}

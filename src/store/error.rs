@@ -49,6 +49,16 @@ pub enum Error {
         "the session store is out of memory (over its maxmemory, with nothing to evict): the write was refused"
     )]
     OutOfMemory,
+    /// What answered is not Redis (an HTTP server, say, on the configured
+    /// port): its reply could not be parsed. A 503, like an outage.
+    #[error("the server at {server} did not answer like Redis{}", sent_text(sent))]
+    NotRedis {
+        /// The address, e.g. `127.0.0.1:6398`.
+        server: String,
+        /// The start of what it sent to a `PING`, printable characters
+        /// only, when it could be read.
+        sent: Option<String>,
+    },
     /// An index entry the store cannot keep (what is wrong with it).
     #[error("index entry refused: {0}")]
     BadIndexEntry(&'static str),
@@ -60,9 +70,15 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable(_) | Self::Timeout(_) | Self::OutOfMemory
+            Self::Unreachable(_) | Self::Timeout(_) | Self::OutOfMemory | Self::NotRedis { .. }
         )
     }
+}
+
+fn sent_text(sent: &Option<String>) -> String {
+    sent.as_ref()
+        .map(|sent| format!(" (it sent \"{sent}\")"))
+        .unwrap_or_default()
 }
 
 /// Refuses a timeout above [`MAX_TIMEOUT`].

@@ -268,6 +268,12 @@ pub struct RedisClient {
 struct ClientInner {
     backend: Backend,
     timeout: Duration,
+    /// Where the server is, for people (`host:port` or a socket's path).
+    server: String,
+    /// A plain TCP server's address: what answered there is read once when
+    /// its reply cannot be parsed (see [`Error::NotRedis`]).
+    probe: Option<(String, u16)>,
+    sent: tokio::sync::OnceCell<Option<String>>,
 }
 
 // Made once per client and kept behind its `Arc`: size does not matter.
@@ -387,8 +393,20 @@ impl RedisClient {
         } else {
             None
         };
+        let server: String;
+        let mut probe = None;
         let backend = match target {
             Target::Single(info) => {
+                (server, probe) = match info.addr() {
+                    redis::ConnectionAddr::Tcp(host, port) => {
+                        (format!("{host}:{port}"), Some((host.clone(), *port)))
+                    }
+                    redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                        (format!("{host}:{port}"), None)
+                    }
+                    redis::ConnectionAddr::Unix(path) => (path.display().to_string(), None),
+                    _ => ("the configured address".into(), None),
+                };
                 #[cfg(feature = "tls")]
                 let client = match certificates {
                     Some(certificates) => redis::Client::build_with_tls(info, certificates),
@@ -410,20 +428,24 @@ impl RedisClient {
                 auth,
                 db,
                 tls,
-            } => Backend::Sentinel(sentinel::SentinelConnection::new(
-                sentinel::SentinelTarget {
-                    nodes,
-                    master,
-                    auth,
-                    db,
-                    tls,
-                    #[cfg(feature = "tls")]
-                    certificates,
-                },
-                timeout,
-            )?),
+            } => Backend::Sentinel({
+                server = "the master the Sentinels named".into();
+                sentinel::SentinelConnection::new(
+                    sentinel::SentinelTarget {
+                        nodes,
+                        master,
+                        auth,
+                        db,
+                        tls,
+                        #[cfg(feature = "tls")]
+                        certificates,
+                    },
+                    timeout,
+                )?
+            }),
             #[cfg(feature = "cluster")]
             Target::Cluster { nodes, auth, tls } => {
+                server = "a Cluster node".into();
                 Backend::Cluster(Box::new(cluster::LazyCluster::new(
                     cluster::ClusterTarget {
                         nodes,
@@ -443,7 +465,13 @@ impl RedisClient {
             }
         };
         Ok(Self {
-            inner: Arc::new(ClientInner { backend, timeout }),
+            inner: Arc::new(ClientInner {
+                backend,
+                timeout,
+                server,
+                probe,
+                sent: tokio::sync::OnceCell::new(),
+            }),
         })
     }
 
@@ -467,7 +495,7 @@ impl RedisClient {
     /// [`Error`] when Redis is unreachable, too slow or refuses the command
     /// (for example a wrong password).
     pub async fn ping(&self) -> Result<(), Error> {
-        let reply: String = self.query(redis::cmd("PING")).await?;
+        let reply: String = self.explained(self.query(redis::cmd("PING")).await).await?;
         if reply == "PONG" {
             Ok(())
         } else {
@@ -531,6 +559,33 @@ impl RedisClient {
         self.bounded(cmd.query_async(&mut conn)).await
     }
 
+    /// `result`, with an [`Error::NotRedis`] completed: the server's
+    /// address, and (once per client, for a plain TCP server) the start of
+    /// what it answers to a `PING`.
+    pub(crate) async fn explained<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        match result {
+            Err(Error::NotRedis { .. }) => {
+                let inner = &self.inner;
+                let sent = inner
+                    .sent
+                    .get_or_init(|| async {
+                        let (host, port) = inner.probe.as_ref()?;
+                        tokio::time::timeout(inner.timeout, first_line(host, *port))
+                            .await
+                            .ok()
+                            .flatten()
+                    })
+                    .await
+                    .clone();
+                Err(Error::NotRedis {
+                    server: inner.server.clone(),
+                    sent,
+                })
+            }
+            other => other,
+        }
+    }
+
     pub(crate) async fn bounded<T>(
         &self,
         future: impl Future<Output = Result<T, RedisError>>,
@@ -540,6 +595,32 @@ impl RedisClient {
             Err(_) => Err(Error::Timeout(self.inner.timeout)),
         }
     }
+}
+
+/// The start of what the server at `host:port` answers to `PING`: at most
+/// 40 printable characters of its first line, `…` when cut.
+async fn first_line(host: &str, port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+    stream.write_all(b"PING\r\n").await.ok()?;
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).await.ok()?;
+    let line = buf[..n].split(|b| *b == b'\n' || *b == b'\r').next()?;
+    let mut text: String = line
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .take(40)
+        .collect();
+    if line.len() > 40 {
+        text.push('…');
+    }
+    (!text.is_empty()).then_some(text)
 }
 
 /// rustls needs one process-wide cryptography provider; this build brings
@@ -559,7 +640,13 @@ fn install_crypto_provider() {
 /// under way and a later request may succeed.
 pub(crate) fn map_error(e: RedisError, timeout: Duration) -> Error {
     use redis::{ErrorKind, ServerErrorKind};
-    if e.is_timeout() {
+    if e.kind() == ErrorKind::Parse {
+        // Completed with the address by `RedisClient::explained`.
+        Error::NotRedis {
+            server: String::new(),
+            sent: None,
+        }
+    } else if e.is_timeout() {
         Error::Timeout(timeout)
     } else if e.is_io_error()
         || e.is_connection_refusal()

@@ -317,7 +317,8 @@ impl RedisStore {
 
     /// Runs the index script on `index_key` with `args`.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
-        self.script(&INDEX, index_key, args).await
+        let reply = self.script(&INDEX, index_key, args).await;
+        self.client.explained(reply).await
     }
 
     /// Runs `lua` on `key` with `args` (`EVALSHA`), loading it once if
@@ -645,7 +646,7 @@ fn index_entry(member: Vec<u8>, value: &[u8]) -> Result<IndexEntry, Error> {
 
 impl SessionStore for RedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
-        Box::pin(self.load_fields(key))
+        Box::pin(async move { self.client.explained(self.load_fields(key).await).await })
     }
 
     fn moves_atomically(&self) -> bool {
@@ -655,11 +656,11 @@ impl SessionStore for RedisStore {
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
-        Box::pin(self.write_all(writes))
+        Box::pin(async move { self.client.explained(self.write_all(writes).await).await })
     }
 
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
-        Box::pin(self.increment_field(op))
+        Box::pin(async move { self.client.explained(self.increment_field(op).await).await })
     }
 
     fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
