@@ -124,6 +124,9 @@ on_every_store!(
     index_removed_members_stay_removed_even_if_a_put_comes_late,
     index_of_sessions_that_never_expire_has_no_ttl,
     index_refuses_entries_it_cannot_keep,
+    index_past_its_cap_removes_the_sessions_that_end_first,
+    index_listing_is_bounded_to_those_that_end_last,
+    index_tombstones_end_and_free_their_member,
 );
 
 async fn create_stores_every_field_and_never_overwrites(s: Subject) {
@@ -431,11 +434,11 @@ async fn index_lists_what_was_put_and_prunes_what_expired(s: Subject) {
         Some(" Mozilla/5.0 (X11;  Linux) "),
     );
     let b = entry("b", now + 300, now - 60, now - 5, None);
-    store.index_put("u:1", a.clone()).await.unwrap();
-    store.index_put("u:1", b.clone()).await.unwrap();
+    store.index_put("u:1", a.clone(), 0).await.unwrap();
+    store.index_put("u:1", b.clone(), 0).await.unwrap();
     assert_eq!(listed(store, "u:1", now).await, [a.clone(), b.clone()]);
     assert_eq!(listed(store, "u:2", now).await, []);
-    if let Some(ttl) = s.ttl("u:1") {
+    if let Some(ttl) = s.ttl("{u:1}:z") {
         assert!(
             (295..=300).contains(&ttl),
             "the index lives as long as b: {ttl}"
@@ -459,19 +462,19 @@ async fn index_puts_arriving_out_of_order_keep_the_newest(s: Subject) {
     let first = entry("m", now + 100, now - 100, now - 20, Some("Chrome"));
     let second = entry("m", now + 120, 0, now, None);
     // Newer first, older second: the older one changes nothing.
-    store.index_put("u:1", second.clone()).await.unwrap();
-    store.index_put("u:1", first.clone()).await.unwrap();
+    store.index_put("u:1", second.clone(), 0).await.unwrap();
+    store.index_put("u:1", first.clone(), 0).await.unwrap();
     let expected = entry("m", now + 120, now - 100, now, Some("Chrome"));
     assert_eq!(
         listed(store, "u:1", now).await,
         std::slice::from_ref(&expected)
     );
     // In order, the same result; repeating a put changes nothing.
-    store.index_put("u:2", first.clone()).await.unwrap();
-    store.index_put("u:2", second.clone()).await.unwrap();
-    store.index_put("u:2", second).await.unwrap();
+    store.index_put("u:2", first.clone(), 0).await.unwrap();
+    store.index_put("u:2", second.clone(), 0).await.unwrap();
+    store.index_put("u:2", second, 0).await.unwrap();
     assert_eq!(listed(store, "u:2", now).await, [expected]);
-    if let Some(ttl) = s.ttl("u:1") {
+    if let Some(ttl) = s.ttl("{u:1}:z") {
         assert!((115..=120).contains(&ttl), "{ttl}");
     }
 }
@@ -480,11 +483,11 @@ async fn index_removed_members_stay_removed_even_if_a_put_comes_late(s: Subject)
     let store = &*s.store;
     let now = unix_now();
     store
-        .index_put("u:1", entry("a", now + 100, now, now, None))
+        .index_put("u:1", entry("a", now + 100, now, now, None), 0)
         .await
         .unwrap();
     store
-        .index_put("u:1", entry("b", now + 100, now, now, None))
+        .index_put("u:1", entry("b", now + 100, now, now, None), 0)
         .await
         .unwrap();
     store
@@ -493,11 +496,11 @@ async fn index_removed_members_stay_removed_even_if_a_put_comes_late(s: Subject)
         .unwrap();
     // A refresh of a that was in flight when it was revoked arrives now.
     store
-        .index_put("u:1", entry("a", now + 150, now, now + 1, None))
+        .index_put("u:1", entry("a", now + 150, now, now + 1, None), 0)
         .await
         .unwrap();
     store
-        .index_put("u:1", entry("never-put", now + 150, now, now + 1, None))
+        .index_put("u:1", entry("never-put", now + 150, now, now + 1, None), 0)
         .await
         .unwrap();
     let members: Vec<String> = listed(store, "u:1", now)
@@ -506,7 +509,7 @@ async fn index_removed_members_stay_removed_even_if_a_put_comes_late(s: Subject)
         .map(|e| e.member)
         .collect();
     assert_eq!(members, ["b"]);
-    if let Some(ttl) = s.ttl("u:1") {
+    if let Some(ttl) = s.ttl("{u:1}:z") {
         assert!(
             (195..=200).contains(&ttl),
             "the removal is remembered until `until`: {ttl}"
@@ -523,15 +526,15 @@ async fn index_of_sessions_that_never_expire_has_no_ttl(s: Subject) {
     let store = &*s.store;
     let now = unix_now();
     store
-        .index_put("u:1", entry("a", now + 100, now, now, None))
+        .index_put("u:1", entry("a", now + 100, now, now, None), 0)
         .await
         .unwrap();
     store
-        .index_put("u:1", entry("forever", 0, now, now, None))
+        .index_put("u:1", entry("forever", 0, now, now, None), 0)
         .await
         .unwrap();
     assert_eq!(listed(store, "u:1", now + 1_000_000).await.len(), 1);
-    if let Some(ttl) = s.ttl("u:1") {
+    if let Some(ttl) = s.ttl("{u:1}:z") {
         assert_eq!(ttl, -1, "a session without expiry keeps its index");
     }
     store
@@ -549,7 +552,7 @@ async fn index_refuses_entries_it_cannot_keep(s: Subject) {
         entry("m", 1, u64::MAX, 1, None),
     ] {
         assert!(matches!(
-            store.index_put("u:1", bad).await,
+            store.index_put("u:1", bad, 0).await,
             Err(Error::BadIndexEntry(_))
         ));
     }
@@ -659,7 +662,7 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
         .unwrap();
     let now = unix_now();
     store
-        .index_put("u:1", entry("k", now + 100, now, now, None))
+        .index_put("u:1", entry("k", now + 100, now, now, None), 0)
         .await
         .unwrap();
     redis::cmd("SCRIPT")
@@ -719,7 +722,7 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
     );
     let mut keys = server.keys();
     keys.sort();
-    assert_eq!(keys, ["new", "u:1"], "twice and k are gone");
+    assert_eq!(keys, ["new", "{u:1}:h", "{u:1}:z"], "twice and k are gone");
     store
         .write(vec![new_session("k", &[f(b"n", b"1")], 100)])
         .await
@@ -815,7 +818,7 @@ async fn a_key_of_another_type_gives_typed_errors_not_panics() {
         [Written::Collision]
     );
     redis::cmd("SET")
-        .arg("u:1")
+        .arg("{u:1}:z")
         .arg("a string")
         .query::<()>(&mut server.conn())
         .unwrap();
@@ -834,16 +837,16 @@ async fn a_key_of_another_type_gives_typed_errors_not_panics() {
 }
 
 #[tokio::test]
-async fn a_mangled_index_entry_is_pruned_and_never_keeps_the_index_alive() {
+async fn a_stray_index_detail_is_never_listed_and_never_keeps_the_index_alive() {
     let server = RedisServer::start();
     let store = redis_store(&server, Duration::from_secs(2));
     let now = unix_now();
     store
-        .index_put("u:1", entry("a", now + 100, now, now, None))
+        .index_put("u:1", entry("a", now + 100, now, now, None), 0)
         .await
         .unwrap();
     redis::cmd("HSET")
-        .arg("u:1")
+        .arg("{u:1}:h")
         .arg("mangled")
         .arg("not an entry")
         .query::<()>(&mut server.conn())
@@ -854,12 +857,10 @@ async fn a_mangled_index_entry_is_pruned_and_never_keeps_the_index_alive() {
         .map(|e| e.member)
         .collect();
     assert_eq!(members, ["a"]);
-    let len: i64 = redis::cmd("HLEN")
-        .arg("u:1")
-        .query(&mut server.conn())
-        .unwrap();
-    assert_eq!(len, 1);
-    assert!(server.ttl("u:1") > 0);
+    for key in ["{u:1}:h", "{u:1}:z"] {
+        let ttl = server.ttl(key);
+        assert!((1..=100).contains(&ttl), "{key}: {ttl}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -1196,4 +1197,141 @@ async fn a_connection_cut_at_any_byte_of_a_batch_leaves_every_key_with_its_ttl_a
         cut_at += 7;
         assert!(cut_at < 10_000, "the batch never went through");
     }
+}
+
+async fn index_past_its_cap_removes_the_sessions_that_end_first(s: Subject) {
+    let store = &*s.store;
+    let now = unix_now();
+    for (i, member) in ["a", "b", "c"].into_iter().enumerate() {
+        let revoked = store
+            .index_put(
+                "u:1",
+                entry(member, now + 100 + i as u64, now, now, None),
+                3,
+            )
+            .await
+            .unwrap();
+        assert!(revoked.is_empty(), "{member}: {revoked:?}");
+    }
+    let revoked = store
+        .index_put("u:1", entry("d", now + 200, now, now, None), 3)
+        .await
+        .unwrap();
+    assert_eq!(revoked, ["a"], "the one that ends first goes");
+    let revoked = store
+        .index_put("u:1", entry("e", 0, now, now, None), 2)
+        .await
+        .unwrap();
+    assert_eq!(revoked, ["b", "c"]);
+    let members: Vec<String> = listed(store, "u:1", now)
+        .await
+        .into_iter()
+        .map(|e| e.member)
+        .collect();
+    assert_eq!(members, ["d", "e"]);
+    // A late put of a revoked member does not bring it back.
+    store
+        .index_put("u:1", entry("a", now + 300, now, now + 1, None), 0)
+        .await
+        .unwrap();
+    assert_eq!(listed(store, "u:1", now).await.len(), 2);
+}
+
+async fn index_listing_is_bounded_to_those_that_end_last(s: Subject) {
+    let store = &*s.store;
+    let now = unix_now();
+    let n = redis_sessions::store::MAX_LISTED + 5;
+    for i in 0..n {
+        store
+            .index_put(
+                "u:1",
+                entry(&format!("m{i:05}"), now + 100 + i as u64, now, now, None),
+                0,
+            )
+            .await
+            .unwrap();
+    }
+    let listed = listed(store, "u:1", now).await;
+    assert_eq!(listed.len(), redis_sessions::store::MAX_LISTED);
+    assert!(
+        listed.iter().all(|e| e.member.as_str() >= "m00005"),
+        "the ones that end last are listed"
+    );
+}
+
+async fn index_tombstones_end_and_free_their_member(s: Subject) {
+    let store = &*s.store;
+    let now = unix_now();
+    store
+        .index_put("u:1", entry("a", now + 100, now, now, None), 0)
+        .await
+        .unwrap();
+    store
+        .index_remove("u:1", &["a".into(), "b".into()], now + 50)
+        .await
+        .unwrap();
+    assert_eq!(listed(store, "u:1", now).await, []);
+    // The tombstone of a lasts until a's own expiry (the later time).
+    store
+        .index_put("u:1", entry("a", now + 400, now, now + 60, None), 0)
+        .await
+        .unwrap();
+    assert_eq!(listed(store, "u:1", now + 60).await, [], "still removed");
+    // Past it, the tombstones are pruned: the member may be listed again,
+    // and nothing is left of the removals.
+    store
+        .index_put("u:1", entry("a", now + 400, now, now + 101, None), 0)
+        .await
+        .unwrap();
+    let members: Vec<String> = listed(store, "u:1", now + 101)
+        .await
+        .into_iter()
+        .map(|e| e.member)
+        .collect();
+    assert_eq!(members, ["a"]);
+    if let Some(server) = &s.server {
+        let card: u64 = redis::cmd("ZCARD")
+            .arg("{u:1}:z")
+            .query(&mut server.conn())
+            .unwrap();
+        assert_eq!(card, 1, "the tombstones are gone");
+    }
+}
+
+#[tokio::test]
+async fn an_index_put_costs_the_same_commands_at_any_size() {
+    let server = RedisServer::start();
+    let store = redis_store(&server, Duration::from_secs(5));
+    let now = unix_now();
+    let mut per_put = Vec::new();
+    for size in [100u64, 3000] {
+        let index = format!("u:{size}");
+        for i in 0..size {
+            store
+                .index_put(
+                    &index,
+                    entry(&format!("m{i}"), now + 1000 + i, now, now, None),
+                    0,
+                )
+                .await
+                .unwrap();
+        }
+        let before = server.command_calls();
+        store
+            .index_put(&index, entry("new", now + 5000, now, now, None), 0)
+            .await
+            .unwrap();
+        let after = server.command_calls();
+        let calls: u64 = after
+            .iter()
+            .filter(|(name, _)| name.as_str() != "info")
+            .map(|(name, n)| n - before.get(name).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(after.get("hgetall"), before.get("hgetall"), "no scan");
+        per_put.push(calls);
+    }
+    assert_eq!(
+        per_put[0], per_put[1],
+        "commands per put at 100 and 3000 entries"
+    );
 }

@@ -18,6 +18,7 @@ on_every_backend!(
     logout_unbinds_and_the_listing_forgets_the_session,
     the_admin_handle_lists_and_revokes_any_user,
     a_session_without_a_user_lists_nothing,
+    past_max_sessions_per_user_the_oldest_sessions_are_revoked,
 );
 
 fn router(backend: &Backend) -> (RedisSessionFactory, axum::Router) {
@@ -180,7 +181,11 @@ async fn index_keys_name_no_user_and_expire_with_the_last_session() {
     let mut c = Client::new(app::router(&factory));
     c.get("/login?user=grace@example.com").await;
     let keys = server.keys();
-    assert_eq!(keys.len(), 2, "the session and the user's index: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        3,
+        "the session and the user's index (two keys): {keys:?}"
+    );
     for key in &keys {
         assert!(!key.contains("grace"), "{key}");
         let ttl = server.ttl(key);
@@ -271,4 +276,30 @@ async fn a_regenerate_racing_a_revocation_never_brings_the_session_back_in_memor
 #[tokio::test]
 async fn a_regenerate_racing_a_revocation_never_brings_the_session_back_on_redis() {
     a_regenerate_racing_a_revocation_never_brings_the_session_back(Backend::redis()).await
+}
+
+async fn past_max_sessions_per_user_the_oldest_sessions_are_revoked(backend: Backend) {
+    let factory = backend.factory(|b| b.max_sessions_per_user(3));
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        let mut c = Client::new(app::router(&factory));
+        assert_eq!(c.get("/login?user=zoe").await.body, "ok");
+        clients.push(c);
+    }
+    let mut live = 0;
+    for c in &mut clients {
+        let id = c.id();
+        if c.get("/whoami").await.body == "zoe" {
+            live += 1;
+        } else {
+            assert!(!backend.exists(&id).await, "a revoked session is deleted");
+        }
+    }
+    assert_eq!(live, 3, "at most max_sessions_per_user stay");
+    // The last login is never the one revoked (it ends last).
+    let last = clients.last_mut().unwrap();
+    assert_eq!(last.get("/whoami").await.body, "zoe");
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&last.get("/my_sessions").await.body).unwrap();
+    assert_eq!(listed.len(), 3);
 }

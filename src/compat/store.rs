@@ -476,8 +476,13 @@ impl SessionStore for PyramidStore {
         Box::pin(self.write_all(writes))
     }
 
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
-        self.index.index_put(index_key, entry)
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        self.index.index_put(index_key, entry, cap)
     }
 
     fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {

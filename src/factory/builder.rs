@@ -38,6 +38,7 @@ pub struct Builder {
     max_lifetime: Option<u64>,
     max_session_bytes: u64,
     memory_max_sessions: u64,
+    max_sessions_per_user: u64,
     cookie_name: String,
     cookie_max_age: Option<u64>,
     cookie_path: String,
@@ -95,6 +96,7 @@ impl Builder {
             max_lifetime: None,
             max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
             memory_max_sessions: DEFAULT_MEMORY_MAX_SESSIONS,
+            max_sessions_per_user: 100,
             cookie_name: "session".into(),
             cookie_max_age: None,
             cookie_path: "/".into(),
@@ -142,6 +144,11 @@ impl Builder {
         /// recently used go first. From 1 to 100000000.
         /// Default: `100000`.
         memory_max_sessions: u64 => |b, n| b.memory_max_sessions = n;
+        /// `redis.sessions.max_sessions_per_user`: the most live sessions one
+        /// user keeps; past it, at each login or refresh, the sessions that
+        /// end first (the least recently refreshed) are revoked. `0` means
+        /// no limit. Default: `100`.
+        max_sessions_per_user: u64 => |b, n| b.max_sessions_per_user = n;
         /// `redis.sessions.cookie_name`. A `__Host-` name requires
         /// `cookie_secure`, `cookie_path = /` and no `cookie_domain`; a
         /// `__Secure-` name requires `cookie_secure`. Default: `session`.
@@ -367,6 +374,8 @@ impl Builder {
                 key_errors,
                 redis: self.redis,
                 max_session_bytes: self.max_session_bytes,
+                max_sessions_per_user: usize::try_from(self.max_sessions_per_user)
+                    .unwrap_or(usize::MAX),
                 max_lifetime: self.max_lifetime,
                 cache_control: self.cache_control,
                 compat: self.compat,

@@ -131,6 +131,8 @@ pub(crate) struct Context {
     pub(crate) redis: RedisOptions,
     /// Largest encoded size of all values of one session, in bytes.
     pub(crate) max_session_bytes: u64,
+    /// The most live sessions one user keeps (0: no limit).
+    pub(crate) max_sessions_per_user: usize,
     /// Seconds after creation past which a session is rejected, however
     /// active it is.
     pub(crate) max_lifetime: Option<u64>,
@@ -160,6 +162,7 @@ impl fmt::Debug for Context {
             .field("key_errors", &self.key_errors)
             .field("redis", &self.redis)
             .field("max_session_bytes", &self.max_session_bytes)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("max_lifetime", &self.max_lifetime)
             .field("cache_control", &self.cache_control)
             .field("compat", &self.compat)

@@ -174,6 +174,20 @@ pub(crate) static TABLE: &[Row] = &[
         }),
     },
     Row {
+        name: "max_sessions_per_user",
+        default: "100",
+        value: "most live sessions of one user; past it the ones that end first are revoked (0: no limit)",
+        secret: false,
+        read: Read::Value(|b, t| {
+            set(
+                b,
+                t.parse().ok(),
+                "expected a number of sessions, or 0 for no limit, e.g. 100",
+                Builder::max_sessions_per_user,
+            )
+        }),
+    },
+    Row {
         name: "memory_max_sessions",
         default: "100000",
         value: "most sessions the embedded store (`memory://`) keeps; past it the least recently used go first (1 to 100000000)",

@@ -88,15 +88,11 @@ pub(crate) async fn apply_index(
                     .await?;
             }
             IndexChange::Refresh { user, key, expires } => {
-                let index = user_index_key(&context.prefix, &user);
-                store.index_put(&index, entry(key, expires, now)).await?;
+                put(context, store, &user, entry(key, expires, now)).await?;
             }
             IndexChange::Created { user, expires } => {
                 if let Some(key) = created {
-                    let index = user_index_key(&context.prefix, &user);
-                    store
-                        .index_put(&index, entry(key.to_owned(), expires, now))
-                        .await?;
+                    put(context, store, &user, entry(key.to_owned(), expires, now)).await?;
                 }
             }
         }
@@ -119,9 +115,7 @@ pub(crate) async fn list_created(
         if let IndexChange::Created { user, expires } = change {
             let index = user_index_key(&context.prefix, user);
             if listed {
-                store
-                    .index_put(&index, entry(key.to_owned(), *expires, now))
-                    .await?;
+                put(context, store, user, entry(key.to_owned(), *expires, now)).await?;
             } else {
                 let key = [key.to_owned()];
                 store
@@ -129,6 +123,33 @@ pub(crate) async fn list_created(
                     .await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Puts `entry` in the index of `user`, and deletes the sessions the index
+/// revoked to stay within `max_sessions_per_user` (wherever they live in a
+/// Cluster: one batch, split by slot).
+async fn put(
+    context: &Context,
+    store: &dyn SessionStore,
+    user: &str,
+    entry: IndexEntry,
+) -> Result<(), Error> {
+    let index = user_index_key(&context.prefix, user);
+    let revoked = store
+        .index_put(&index, entry, context.max_sessions_per_user)
+        .await?;
+    if !revoked.is_empty() {
+        tracing::debug!(target: "redis_sessions::session", revoked = revoked.len(), "oldest sessions of a user revoked past max_sessions_per_user");
+        store
+            .write(
+                revoked
+                    .into_iter()
+                    .map(|key| Write::Delete { key })
+                    .collect(),
+            )
+            .await?;
     }
     Ok(())
 }

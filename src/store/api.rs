@@ -218,6 +218,10 @@ pub struct IndexEntry {
 /// a character boundary.
 pub const MAX_AGENT_BYTES: usize = 512;
 
+/// The most entries [`SessionStore::index_list`] returns: those that end
+/// last.
+pub const MAX_LISTED: usize = 1000;
+
 /// The largest time an index entry may carry (2^53 − 1): index scripts
 /// compare times as Lua numbers, which are exact up to there.
 pub(crate) const MAX_INDEX_TIME: u64 = (1 << 53) - 1;
@@ -340,7 +344,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// non-zero value and `agent` the last one recorded. A member removed by
     /// [`index_remove`](Self::index_remove) is not brought back. Entries
     /// expired as of `entry.last_seen` are pruned, and the index's TTL is set
-    /// to its latest `expires` (no TTL if one is 0). One round trip, one key.
+    /// to its latest `expires` (no TTL if one is 0).
+    ///
+    /// With `cap` above 0, at most `cap` live entries are kept: past it, the
+    /// entries that end first (never the one put) are removed (as by
+    /// [`index_remove`](Self::index_remove), until their own expiry) and
+    /// returned, so that the caller deletes their sessions. One round trip,
+    /// one index; each step costs O(log n) in the index's size, plus what it
+    /// prunes.
     ///
     /// # Errors
     ///
@@ -350,10 +361,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Cancel safety
     ///
     /// Atomic: applied whole or not at all.
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()>;
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>>;
 
-    /// Lists the live sessions of the index at `index_key`, in no particular
-    /// order, pruning (in the same round trip) every entry expired as of
+    /// Lists the live sessions of the index at `index_key` (at most
+    /// [`MAX_LISTED`], those that end last), in no particular order,
+    /// pruning (in the same round trip) every entry expired as of
     /// `now` (unix seconds) and setting the index's TTL to its latest
     /// `expires`.
     ///
@@ -509,8 +526,13 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
         (**self).write(writes)
     }
 
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
-        (**self).index_put(index_key, entry)
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        (**self).index_put(index_key, entry, cap)
     }
 
     fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lru::LruCache;
 use tokio::time::Instant;
 
-use super::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
+use super::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
 use super::error::Error;
 use super::layout::{
     CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field, read_created, read_number,
@@ -115,7 +115,43 @@ impl Slot {
     }
 }
 
+/// When an entry ends, for ordering (0: never, so last).
+fn ends(expires: u64) -> u64 {
+    if expires == 0 { u64::MAX } else { expires }
+}
+
 impl Index {
+    /// Keeps at most `cap` live entries (0: any number): the ones that end
+    /// first (never `spared`) are removed until their own expiry, and
+    /// returned.
+    fn cap(&mut self, cap: usize, spared: &str) -> Vec<String> {
+        let live = self
+            .slots
+            .values()
+            .filter(|slot| matches!(slot, Slot::Live(_)))
+            .count();
+        if cap == 0 || live <= cap {
+            return Vec::new();
+        }
+        let mut ending: Vec<(u64, String)> = self
+            .slots
+            .iter()
+            .filter_map(|(member, slot)| match slot {
+                Slot::Live(entry) if member != spared => {
+                    Some((ends(entry.expires), member.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        ending.sort_unstable();
+        ending.truncate(live - cap);
+        for (until, member) in &ending {
+            let until = if *until == u64::MAX { 0 } else { *until };
+            self.slots.insert(member.clone(), Slot::Removed(until));
+        }
+        ending.into_iter().map(|(_, member)| member).collect()
+    }
+
     /// Drops what is kept until <= `now` (`now` = 0 drops nothing).
     fn prune(&mut self, now: u64) {
         self.slots.retain(|_, slot| {
@@ -401,25 +437,38 @@ impl MemoryStore {
         }
     }
 
-    fn index_put_now(&self, index_key: &str, entry: IndexEntry) -> Result<(), Error> {
+    fn index_put_now(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> Result<Vec<String>, Error> {
         let entry = entry.checked()?;
         let seen = entry.last_seen;
         let mut indexes = self.lock_indexes();
         let index = indexes.entry(index_key.to_owned()).or_default();
+        index.prune(seen);
         let member = entry.member.clone();
         let merged = match index.slots.get(&member) {
             Some(Slot::Removed(_)) => None,
             Some(Slot::Live(old)) => Some(entry.merged_into(old)),
             None => Some(entry),
         };
-        if let Some(merged) = merged {
-            index.slots.insert(member, Slot::Live(merged));
+        match merged {
+            // Ended as of its own observation: nothing to list.
+            Some(merged) if merged.expires != 0 && merged.expires <= seen => {
+                index.slots.remove(&member);
+            }
+            Some(merged) => {
+                index.slots.insert(member.clone(), Slot::Live(merged));
+            }
+            None => {}
         }
-        index.prune(seen);
+        let revoked = index.cap(cap, &member);
         if index.slots.is_empty() {
             indexes.remove(index_key);
         }
-        Ok(())
+        Ok(revoked)
     }
 
     fn index_list_now(&self, index_key: &str, now: u64) -> Vec<IndexEntry> {
@@ -428,7 +477,7 @@ impl MemoryStore {
             return Vec::new();
         };
         index.prune(now);
-        let live = index
+        let mut live: Vec<IndexEntry> = index
             .slots
             .values()
             .filter_map(|slot| match slot {
@@ -436,6 +485,10 @@ impl MemoryStore {
                 Slot::Removed(_) => None,
             })
             .collect();
+        if live.len() > MAX_LISTED {
+            live.sort_unstable_by_key(|e| std::cmp::Reverse(ends(e.expires)));
+            live.truncate(MAX_LISTED);
+        }
         if index.slots.is_empty() {
             indexes.remove(index_key);
         }
@@ -494,8 +547,13 @@ impl SessionStore for MemoryStore {
         Box::pin(async move { results })
     }
 
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
-        let result = self.index_put_now(index_key, entry);
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        let result = self.index_put_now(index_key, entry, cap);
         Box::pin(async move { result })
     }
 

@@ -333,8 +333,13 @@ impl SessionStore for ProbeStore {
         self.inner.write(writes)
     }
 
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
-        self.inner.index_put(index_key, entry)
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
+        self.inner.index_put(index_key, entry, cap)
     }
 
     fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {

@@ -45,7 +45,7 @@ use futures_util::future::try_join_all;
 use redis::{Cmd, RedisError, Script, Value};
 
 use super::client::{RedisClient, map_error};
-use crate::store::api::{IndexEntry, MAX_INDEX_TIME, check_batch, may_empty};
+use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{
     Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
@@ -316,8 +316,12 @@ impl RedisStore {
     }
 
     /// Runs the index script on `index_key` with `args`.
+    /// Runs the index script on the two keys of the index `index_key`
+    /// (see `lua/index.lua`): a sorted set and a hash, tagged to share a
+    /// Cluster slot.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
-        let reply = self.script(&INDEX, index_key, args).await;
+        let (zset, hash) = (format!("{{{index_key}}}:z"), format!("{{{index_key}}}:h"));
+        let reply = self.script_keys(&INDEX, &[&zset, &hash], args).await;
         self.client.explained(reply).await
     }
 
@@ -329,10 +333,15 @@ impl RedisStore {
         key: &str,
         args: &[&[u8]],
     ) -> Result<Value, Error> {
+        self.script_keys(lua, &[key], args).await
+    }
+
+    /// [`script`](Self::script) on several keys (of one slot).
+    async fn script_keys(&self, lua: &Lua, keys: &[&str], args: &[&[u8]]) -> Result<Value, Error> {
         let mut conn = self.client.connection()?;
         let bytes = args.iter().map(|a| a.len()).sum();
         let call = |invoke| {
-            let mut cmd = script_call(lua, key, invoke, args.len(), bytes);
+            let mut cmd = script_call_keys(lua, keys, invoke, args.len(), bytes);
             for arg in args {
                 cmd.arg(*arg);
             }
@@ -663,29 +672,45 @@ impl SessionStore for RedisStore {
         Box::pin(async move { self.client.explained(self.increment_field(op).await).await })
     }
 
-    fn index_put(&self, index_key: &str, entry: IndexEntry) -> StoreFuture<'_, ()> {
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> StoreFuture<'_, Vec<String>> {
         let index_key = index_key.to_owned();
         Box::pin(async move {
             let entry = entry.checked()?;
-            let (expires, created, seen) = (
+            let (expires, created, seen, cap) = (
                 entry.expires.to_string(),
                 entry.created.to_string(),
                 entry.last_seen.to_string(),
+                cap.to_string(),
             );
-            let args: [&[u8]; 6] = [
+            let args: [&[u8]; 7] = [
                 b"put",
                 entry.member.as_bytes(),
                 expires.as_bytes(),
                 created.as_bytes(),
                 seen.as_bytes(),
                 entry.agent.as_deref().unwrap_or("").as_bytes(),
+                cap.as_bytes(),
             ];
+            let unexpected = Error::UnexpectedReply {
+                to: "an index put",
+                expected: "an array of the members revoked",
+            };
             match self.index(&index_key, &args).await? {
-                Value::Int(1) => Ok(()),
-                _ => Err(Error::UnexpectedReply {
-                    to: "an index put",
-                    expected: "1",
-                }),
+                Value::Array(revoked) => revoked
+                    .into_iter()
+                    .map(|member| match member {
+                        Value::BulkString(bytes) => {
+                            String::from_utf8(bytes).map_err(|_| unexpected.clone())
+                        }
+                        _ => Err(unexpected.clone()),
+                    })
+                    .collect(),
+                _ => Err(unexpected),
             }
         })
     }
@@ -693,7 +718,9 @@ impl SessionStore for RedisStore {
     fn index_list<'a>(&'a self, index_key: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
         Box::pin(async move {
             let now = now.min(MAX_INDEX_TIME).to_string();
-            index_entries(self.index(index_key, &[b"list", now.as_bytes()]).await?)
+            let limit = MAX_LISTED.to_string();
+            let args: [&[u8]; 3] = [b"list", now.as_bytes(), limit.as_bytes()];
+            index_entries(self.index(index_key, &args).await?)
         })
     }
 
