@@ -394,7 +394,7 @@ impl RedisClient {
             None
         };
         let server: String;
-        let mut probe = None;
+        let probe: Option<(String, u16)>;
         let backend = match target {
             Target::Single(info) => {
                 (server, probe) = match info.addr() {
@@ -430,6 +430,7 @@ impl RedisClient {
                 tls,
             } => Backend::Sentinel({
                 server = "the master the Sentinels named".into();
+                probe = None;
                 sentinel::SentinelConnection::new(
                     sentinel::SentinelTarget {
                         nodes,
@@ -446,6 +447,7 @@ impl RedisClient {
             #[cfg(feature = "cluster")]
             Target::Cluster { nodes, auth, tls } => {
                 server = "a Cluster node".into();
+                probe = None;
                 Backend::Cluster(Box::new(cluster::LazyCluster::new(
                     cluster::ClusterTarget {
                         nodes,
