@@ -2,11 +2,10 @@
 //! one cached script, `lua/incr.lua`, that checks the session and adds to
 //! the stored integer, in one round trip.
 
-use std::sync::LazyLock;
+use redis::Value;
 
-use redis::{Script, Value};
-
-use super::protocol::{Lua, RedisStore, lua};
+use super::protocol::RedisStore;
+use super::scripts::{Lua, lua};
 use crate::store::{Error, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR};
 
 static INCR: Lua = lua!("lua/incr.lua");

@@ -4,6 +4,7 @@
 mod client;
 mod increment;
 mod protocol;
+mod scripts;
 
 pub(crate) use client::redact_url;
 pub use client::{DEFAULT_SOCKET_TIMEOUT, MAX_CONNECTION_POOL, RedisClient, RedisOptions};
