@@ -38,6 +38,7 @@ on_every_backend!(
     server_errors_drop_changes_without_cookie_on_exception,
     concurrent_requests_setting_distinct_keys_keep_all,
     slow_write_does_not_resurrect_an_invalidated_session,
+    a_write_racing_a_move_fails_loudly_and_lands_nowhere,
     corrupt_payload_yields_a_fresh_session,
     cookie_attributes_follow_the_settings,
     cookie_max_age_is_refreshed_on_use,
@@ -398,6 +399,43 @@ async fn slow_write_does_not_resurrect_an_invalidated_session(backend: Backend) 
         !backend.exists(&id).await,
         "the invalidated session came back"
     );
+}
+
+async fn a_write_racing_a_move_fails_loudly_and_lands_nowhere(backend: Backend) {
+    let probe = ProbeStore::new(backend.store());
+    let factory = RedisSessionFactory::builder(SECRET)
+        .store(probe.clone())
+        .build()
+        .unwrap();
+    let mut c = Client::new(app::router(&factory));
+    c.get("/set?key=a&value=1").await;
+    let old = c.cookie.clone();
+    // The slow request loads the session, then the session moves.
+    let slow = probe
+        .spawn_after_load(&c, "/slow_set?key=late&value=2&ms=1500")
+        .await;
+    assert_eq!(c.get("/regenerate").await.status, 200);
+    assert_ne!(c.cookie, old);
+    assert!(
+        !slow.is_finished(),
+        "the move must land inside the slow request's sleep"
+    );
+    let slow = slow.await.unwrap();
+    assert_eq!(slow.status, 500, "never a 200 and a loss: {slow:?}");
+    assert!(slow.set_cookie.is_empty(), "{slow:?}");
+    assert_eq!(c.get("/get?key=late").await.body, "null");
+    assert_eq!(
+        c.get("/get?key=a").await.body,
+        "\"1\"",
+        "the move kept the data"
+    );
+    // The old cookie after the move sees nothing, and cannot reach the
+    // moved session.
+    let r = c.send("/get?key=a", old.clone()).await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "null"));
+    let r = c.send("/set?key=b&value=3", old).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(c.get("/get?key=b").await.body, "null");
 }
 
 async fn corrupt_payload_yields_a_fresh_session(backend: Backend) {

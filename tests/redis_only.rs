@@ -68,8 +68,14 @@ async fn round_trips_per_request_hold_the_floor() {
     assert_eq!(r.body, "ok");
     assert_eq!(
         set,
-        counts(&[("hgetall", 1), ("evalsha", 1), ("expire", 1), ("hset", 1)]),
-        "read + change: two round trips, four commands; the update sets the TTL"
+        counts(&[
+            ("hgetall", 1),
+            ("evalsha", 1),
+            ("hexists", 1),
+            ("expire", 1),
+            ("hset", 1)
+        ]),
+        "read + change: two round trips; the update checks the session (or a move's marker) and sets the TTL"
     );
     c.get("/delete?key=name").await;
 
@@ -85,7 +91,13 @@ async fn round_trips_per_request_hold_the_floor() {
     assert_eq!(r.body, "3");
     assert_eq!(
         due,
-        counts(&[("hgetall", 1), ("evalsha", 1), ("expire", 1), ("hset", 1)]),
+        counts(&[
+            ("hgetall", 1),
+            ("evalsha", 1),
+            ("hexists", 1),
+            ("expire", 1),
+            ("hset", 1)
+        ]),
         "a due refresh happens at response time"
     );
     let (_, after) = server.commands_during(c.get("/read")).await;
@@ -114,6 +126,7 @@ async fn round_trips_per_request_hold_the_floor() {
         counts(&[
             ("hgetall", 1),
             ("evalsha", 1),
+            ("hexists", 1),
             ("expire", 1),
             ("hdel", 1),
             ("hkeys", 1),

@@ -452,7 +452,9 @@ impl PyramidStore {
                     self.change(key, &set, &[], *timeout, Change::Refresh)
                         .await?
                 }
-                Write::Delete { key } => {
+                // The original's format has no marker: a retired session
+                // is deleted.
+                Write::Delete { key } | Write::Retire { key } => {
                     let mut conn = self.client.connection()?;
                     let _: i64 = self
                         .client

@@ -43,6 +43,14 @@ pub enum Error {
     /// an `i64`; the value is left as it was.
     #[error("the increment would overflow a 64-bit integer: the value was left as it was")]
     Overflow,
+    /// The session moved to a new id (a concurrent login or
+    /// [`Session::regenerate`](crate::Session::regenerate)) after this
+    /// request loaded it, so this request's changes were not saved. A 500:
+    /// the request may be retried with the new cookie.
+    #[error(
+        "the session moved to a new id (a concurrent login or regenerate) after this request loaded it: its changes were not saved"
+    )]
+    Moved,
     /// A timeout beyond [`store::MAX_TIMEOUT`] was asked for; the session is
     /// left as it was.
     #[error("timeout = {requested} s is too long: expected at most {max} s (10 years)")]

@@ -400,17 +400,19 @@ impl Session {
         // that a revocation or logout racing it is never undone; where the
         // store cannot (Cluster, the original's format), it is deleted and
         // created in two.
-        let moved_from = match plan.moved_from.take() {
-            Some(from) if store.moves_atomically() => Some(from),
-            Some(from) => {
-                plan.deletes.push(from);
-                None
-            }
-            None => None,
+        let (moved_from, retired) = match plan.moved_from.take() {
+            Some(from) if store.moves_atomically() => (Some(from), None),
+            Some(from) => (None, Some(from)),
+            None => (None, None),
         };
         let mut batch = Batch::default();
         for key in &plan.deletes {
             batch.push(Write::Delete { key: key.clone() });
+        }
+        if let Some(key) = retired {
+            // Deleted, leaving the move's marker for slower writers.
+            plan.deletes.push(key.clone());
+            batch.push(Write::Retire { key });
         }
         let change = plan
             .change
@@ -431,6 +433,11 @@ impl Session {
         let mut cookie = match change.map(|slot| results[slot]) {
             Some(Written::Stored) => CookieAction::Refresh,
             Some(Written::Emptied) => CookieAction::Delete,
+            Some(Written::Moved) => {
+                // A concurrent login or regenerate moved the session after
+                // this request loaded it: say so, never a 200 and a loss.
+                return Err(Error::Moved);
+            }
             Some(_) => {
                 // Deleted by a concurrent request (invalidate, regenerate):
                 // never resurrect it, and leave the cookie that request sent.

@@ -62,6 +62,14 @@ pub enum Write {
         /// The session key.
         key: String,
     },
+    /// Deletes a session that moved to a new id, and if it existed, leaves
+    /// the move's marker ([`MOVED_FIELD`](super::MOVED_FIELD)) at its key
+    /// for [`MOVED_GRACE`](super::MOVED_GRACE) seconds: the delete half of a
+    /// move that cannot be one step (see [`SessionStore::moves_atomically`]).
+    Retire {
+        /// The session key.
+        key: String,
+    },
     /// If the session exists: sets its idle timeout and records `now` in
     /// [`REFRESHED_FIELD`](super::REFRESHED_FIELD).
     Refresh {
@@ -121,6 +129,7 @@ impl Write {
             | Self::Move { key, .. }
             | Self::Update { key, .. }
             | Self::Delete { key }
+            | Self::Retire { key }
             | Self::Refresh { key, .. } => key,
         }
     }
@@ -132,7 +141,7 @@ impl Write {
             | Self::Move { timeout, .. }
             | Self::Update { timeout, .. }
             | Self::Refresh { timeout, .. } => Some(*timeout),
-            Self::Delete { .. } => None,
+            Self::Delete { .. } | Self::Retire { .. } => None,
         }
     }
 }
@@ -174,6 +183,7 @@ impl fmt::Debug for Write {
                 fields, timeout, ..
             } => write!(f, "Move({} fields, {timeout} s)", fields.len()),
             Self::Delete { .. } => f.write_str("Delete"),
+            Self::Retire { .. } => f.write_str("Retire"),
             Self::Refresh { timeout, .. } => write!(f, "Refresh({timeout} s)"),
         }
     }
@@ -192,8 +202,11 @@ pub enum Written {
     Missing,
     /// `Update`: no user field was left, so the session was deleted.
     Emptied,
-    /// `Delete` done (whether or not the key existed).
+    /// `Delete` or `Retire` done (whether or not the key existed).
     Deleted,
+    /// `Update` or `Move`: the session moved to a new id (a concurrent login
+    /// or regenerate) since it was loaded; nothing was written.
+    Moved,
 }
 
 /// One session in a user's index (see [`SessionStore::index_put`]).
@@ -320,6 +333,8 @@ pub trait SessionStore: Send + Sync + 'static {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>>;
 
     /// Applies `writes` in one round trip and says what happened to each:
+    /// (an `Update` of a session whose key holds the move's marker answers
+    /// [`Written::Moved`]; a `Move` leaves that marker at its `from` key)
     /// the result has one [`Written`] per write, in the same order. Writes
     /// to one key are applied in their order (on Redis, a batch that names
     /// a key more than once takes one more round trip per repeat).

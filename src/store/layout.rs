@@ -10,6 +10,7 @@
 //! | [`CREATED_FIELD`] `"\0c"` | `created refreshed`: the creation time and the last idle-TTL refresh, unix seconds, decimal, one space apart |
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
 //! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh), and in the first layout |
+//! | [`MOVED_FIELD`] `"\0m"` | alone in a hash: the marker a moved session leaves at its old key for [`MOVED_GRACE`] seconds |
 //!
 //! Both times share one field so that a load (`HGETALL`) returns as few
 //! fields as possible: every field is two more elements for the client to
@@ -41,6 +42,17 @@ pub const TIMEOUT_FIELD: &[u8] = b"\0t";
 /// seconds) than [`CREATED_FIELD`] records: written by
 /// [`Write::Refresh`](super::Write::Refresh), and in the first layout.
 pub const REFRESHED_FIELD: &[u8] = b"\0r";
+
+/// The field of a moved session's marker: a session moved to a new id
+/// (login, regenerate) leaves its old key holding only this field for
+/// [`MOVED_GRACE`] seconds, so that a request that loaded it before the
+/// move and changes it after learns that it moved ([`Written::Moved`](super::Written::Moved))
+/// instead of losing its change unseen. Never a session: a load finds
+/// nothing there.
+pub const MOVED_FIELD: &[u8] = b"\0m";
+/// How long a moved session's marker stays, in seconds (also written in
+/// `lua/move.lua` and `lua/retire.lua`).
+pub const MOVED_GRACE: u64 = 300;
 
 /// The idle TTL is refreshed once `1 / REFRESH_DIVISOR` of the timeout has
 /// passed since the last refresh.

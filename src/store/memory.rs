@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use super::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
 use super::error::Error;
 use super::layout::{
-    CREATED_FIELD, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field, read_created, read_number,
+    CREATED_FIELD, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field,
+    read_created, read_number,
 };
 use super::{Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written};
 
@@ -85,6 +86,19 @@ impl Entry {
             ),
         };
         Ok(())
+    }
+
+    /// The marker a moved session leaves at its old key.
+    fn moved(now: Instant) -> Self {
+        Self {
+            fields: HashMap::from([(MOVED_FIELD.to_vec(), b"1".to_vec())]),
+            expires: now.checked_add(Duration::from_secs(MOVED_GRACE)),
+        }
+    }
+
+    /// Whether this is a session (not a moved session's marker).
+    fn is_session(&self) -> bool {
+        self.fields.contains_key(CREATED_FIELD)
     }
 
     fn has_user_field(&self) -> bool {
@@ -191,9 +205,13 @@ fn move_between(
     if taken {
         return Ok(Written::Collision);
     }
-    if !old.pop(from).is_some_and(|e| e.is_live(now)) {
+    if !old
+        .pop(from)
+        .is_some_and(|e| e.is_live(now) && e.is_session())
+    {
         return Ok(Written::Missing);
     }
+    old.put(from.to_owned(), Entry::moved(now));
     let mut entry = Entry {
         fields: fields.into_iter().collect(),
         expires: None,
@@ -269,8 +287,12 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(key));
         let entry = shard.get(key)?;
-        if !entry.is_live(now) || !entry.fields.contains_key(CREATED_FIELD) {
+        if !entry.is_live(now) {
             shard.pop(key);
+            return None;
+        }
+        if !entry.is_session() {
+            // A moved session's marker stays for the writers it is for.
             return None;
         }
         Some(
@@ -345,6 +367,12 @@ impl MemoryStore {
                 shard.pop(&key);
                 Written::Deleted
             }
+            Write::Retire { key } => {
+                if shard.pop(&key).is_some_and(|e| e.is_live(now)) {
+                    shard.put(key, Entry::moved(now));
+                }
+                Written::Deleted
+            }
             Write::Create {
                 key,
                 fields,
@@ -371,6 +399,13 @@ impl MemoryStore {
                     shard.pop(&key);
                     return Ok(Written::Missing);
                 };
+                if !entry.is_session() {
+                    return Ok(if entry.fields.contains_key(MOVED_FIELD) {
+                        Written::Moved
+                    } else {
+                        Written::Missing
+                    });
+                }
                 entry.expire_in(timeout, now)?;
                 let check_empty = may_empty(&set, &delete);
                 entry.fields.extend(set);
@@ -389,8 +424,10 @@ impl MemoryStore {
                 timeout,
                 now: unix_now,
             } => {
-                let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
-                    shard.pop(&key);
+                let Some(entry) = shard
+                    .get_mut(&key)
+                    .filter(|e| e.is_live(now) && e.is_session())
+                else {
                     return Ok(Written::Missing);
                 };
                 entry.expire_in(timeout, now)?;

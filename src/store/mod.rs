@@ -63,7 +63,9 @@ pub use api::{
     StoreFuture, Write, Written,
 };
 pub use error::Error;
-pub use layout::{CREATED_FIELD, MAX_TIMEOUT, REFRESHED_FIELD, TIMEOUT_FIELD};
+pub use layout::{
+    CREATED_FIELD, MAX_TIMEOUT, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD,
+};
 // `user_index_key` is for the session's user binding; `is_user_field` for
 // adapters over other formats.
 #[allow(unused_imports)]

@@ -12,6 +12,10 @@ end
 if redis.call('DEL', KEYS[1]) == 0 then
   return 0
 end
+-- A marker for 300 s (MOVED_GRACE): a request that loaded the old session
+-- and writes to it later learns that it moved, instead of losing its write.
+redis.call('HSET', KEYS[1], '\0m', '1')
+redis.call('EXPIRE', KEYS[1], 300)
 for i = 2, #ARGV, 2000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 1999, #ARGV)))
 end

@@ -8,18 +8,21 @@
 -- ARGV[3]: '1' if the session must be deleted when no user field is left.
 -- ARGV[4 .. 3 + 2n]: field/value pairs to set; then the fields to delete.
 -- Returns 1 when stored, 0 when the session does not exist (nothing is
--- written), 2 when no user field was left and the session was deleted.
+-- written), 2 when no user field was left and the session was deleted, 3
+-- when the session moved to a new id (its old key holds the move's marker;
+-- nothing is written).
 local key = KEYS[1]
+-- A session exists while it has its creation field.
+if redis.call('HEXISTS', key, '\0c') == 0 then
+  if redis.call('HEXISTS', key, '\0m') == 1 then
+    return 3
+  end
+  return 0
+end
 local timeout = tonumber(ARGV[1])
 if timeout > 0 then
-  -- EXPIRE answers 0 for a missing key: it is the existence check too.
-  if redis.call('EXPIRE', key, timeout) == 0 then
-    return 0
-  end
+  redis.call('EXPIRE', key, timeout)
 else
-  if redis.call('EXISTS', key) == 0 then
-    return 0
-  end
   redis.call('PERSIST', key)
 end
 local last_set = 3 + 2 * tonumber(ARGV[2])
