@@ -170,6 +170,58 @@ impl Integers {
         encoded.unwrap_or_default()
     }
 
+    /// `array` (an encoded list; `None`: no list yet) with `element` (an
+    /// encoded value) appended, exactly as encoding the longer list would
+    /// write it; `None` when `array` is not a list in this format's form.
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
+    pub(crate) fn append(self, array: Option<&[u8]>, element: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Self::MsgPack => {
+                let (n, body): (usize, &[u8]) = match array {
+                    None => (0, &[]),
+                    Some([b @ 0x90..=0x9f, body @ ..]) => (usize::from(b - 0x90), body),
+                    Some([0xdc, a, b, body @ ..]) => {
+                        (usize::from(u16::from_be_bytes([*a, *b])), body)
+                    }
+                    Some([0xdd, a, b, c, d, body @ ..]) => {
+                        (u32::from_be_bytes([*a, *b, *c, *d]) as usize, body)
+                    }
+                    Some(_) => return None,
+                };
+                let n = n + 1;
+                let mut out = Vec::with_capacity(5 + body.len() + element.len());
+                if n <= 15 {
+                    out.push(0x90 + n as u8);
+                } else if let Ok(n) = u16::try_from(n) {
+                    out.push(0xdc);
+                    out.extend_from_slice(&n.to_be_bytes());
+                } else {
+                    out.push(0xdd);
+                    out.extend_from_slice(&u32::try_from(n).ok()?.to_be_bytes());
+                }
+                out.extend_from_slice(body);
+                out.extend_from_slice(element);
+                Some(out)
+            }
+            Self::Json => {
+                let mut out = match array {
+                    None | Some(b"[]") => b"[".to_vec(),
+                    Some([b'[', inner @ .., b']']) => {
+                        let mut out = Vec::with_capacity(inner.len() + element.len() + 3);
+                        out.push(b'[');
+                        out.extend_from_slice(inner);
+                        out.push(b',');
+                        out
+                    }
+                    Some(_) => return None,
+                };
+                out.extend_from_slice(element);
+                out.push(b']');
+                Some(out)
+            }
+        }
+    }
+
     /// The letter the Redis script knows this format by.
     pub(crate) fn letter(self) -> &'static str {
         match self {
@@ -391,6 +443,47 @@ mod tests {
     use serde::{Deserialize, Serialize};
 
     use super::*;
+
+    #[test]
+    fn appending_in_place_writes_what_encoding_the_longer_list_writes() {
+        type Raw = serde_json::Value;
+        for (format, codec) in [
+            (Integers::MsgPack, &MsgPack as &dyn Codec),
+            (Integers::Json, &Json as &dyn Codec),
+        ] {
+            let mut list: Vec<Raw> = Vec::new();
+            let mut stored: Option<Vec<u8>> = None;
+            for i in 0..70_000u32 {
+                let message: Raw = if i % 3 == 0 {
+                    serde_json::json!({"n": i, "text": "é"})
+                } else {
+                    serde_json::json!(format!("m{i}"))
+                };
+                let element = encode(codec, &message).unwrap();
+                stored = format.append(stored.as_deref(), &element);
+                list.push(message);
+                // At the header's size boundaries, and now and then.
+                if [1, 15, 16, 17, 65_535, 65_536, 65_537].contains(&(i + 1)) || i % 9_999 == 0 {
+                    assert_eq!(
+                        stored.as_deref(),
+                        Some(&encode(codec, &list).unwrap()[..]),
+                        "{format:?} at {}",
+                        i + 1
+                    );
+                }
+            }
+            let empty = encode(codec, &Vec::<Raw>::new()).unwrap();
+            let one = encode(codec, &vec![Raw::from(1)]).unwrap();
+            assert_eq!(
+                format.append(Some(&empty), &encode(codec, &1).unwrap()),
+                Some(one)
+            );
+            assert_eq!(
+                format.append(Some(&encode(codec, &"x").unwrap()), b"1"),
+                None
+            );
+        }
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Cart {

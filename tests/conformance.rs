@@ -39,6 +39,8 @@ on_every_backend!(
     concurrent_requests_setting_distinct_keys_keep_all,
     slow_write_does_not_resurrect_an_invalidated_session,
     a_write_racing_a_move_fails_loudly_and_lands_nowhere,
+    concurrent_flash_messages_to_one_queue_all_land,
+    flash_appends_in_place_are_weighed_against_max_session_bytes,
     corrupt_payload_yields_a_fresh_session,
     cookie_attributes_follow_the_settings,
     cookie_max_age_is_refreshed_on_use,
@@ -363,6 +365,57 @@ async fn concurrent_requests_setting_distinct_keys_keep_all(backend: Backend) {
     let mut expected: Vec<String> = (0..50).map(|i| format!("k{i:02}")).collect();
     expected.insert(0, "base".into());
     assert_eq!(keys, serde_json::json!(expected));
+}
+
+async fn concurrent_flash_messages_to_one_queue_all_land(backend: Backend) {
+    for existing_queue in [false, true] {
+        let mut c = client(&backend);
+        c.get("/set?key=base&value=0").await;
+        if existing_queue {
+            c.get("/flash?msg=first").await;
+        }
+        let requests = (0..30).map(|i| {
+            let c = c.clone();
+            let cookie = c.cookie.clone();
+            tokio::spawn(async move { c.send(&format!("/flash?msg=m{i:02}"), cookie).await })
+        });
+        for reply in join_all(requests).await {
+            assert_eq!(reply.status, 200, "{reply:?}");
+        }
+        let queue = c.get("/pop_flash").await.json();
+        let mut kept: Vec<String> = serde_json::from_value(queue).unwrap();
+        kept.sort();
+        let mut expected: Vec<String> = (0..30).map(|i| format!("m{i:02}")).collect();
+        if existing_queue {
+            expected.insert(0, "first".into());
+            expected.sort();
+        }
+        assert_eq!(kept, expected, "every acknowledged flash is kept");
+        assert_eq!(c.get("/peek_flash").await.json(), serde_json::json!([]));
+    }
+}
+
+async fn flash_appends_in_place_are_weighed_against_max_session_bytes(backend: Backend) {
+    let factory = backend.factory(|b| b.max_session_bytes(200));
+    let mut c = Client::new(app::router(&factory));
+    c.get("/set?key=base&value=0").await;
+    let message = "x".repeat(40);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            c.get(&format!("/flash?msg={message}"))
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&413), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 413),
+        "{statuses:?}"
+    );
+    let kept: Vec<String> = serde_json::from_value(c.get("/peek_flash").await.json()).unwrap();
+    assert_eq!(kept.len(), statuses.iter().filter(|s| **s == 200).count());
 }
 
 async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {

@@ -3,6 +3,7 @@
 use super::Error;
 use super::lifecycle::{Presented, Session};
 use super::state::Mode;
+use crate::codec::Integers;
 use crate::store::{self, Increment, user_field};
 
 impl Session {
@@ -72,23 +73,31 @@ impl Session {
         Ok(sum)
     }
 
-    /// The in-place increment, if this session and its store allow it.
-    async fn incr_in_store(&self, key: &str, by: i64) -> Result<Option<i64>, Error> {
+    /// Where an in-place change of `key` goes, and the format the built-in
+    /// codecs share: `None` when this session cannot be changed in place (a
+    /// new session, a key changed in this request, or, with `must_exist`,
+    /// a key it does not hold; a cookie to re-sign; another codec).
+    pub(super) fn in_place_target(
+        &self,
+        key: &str,
+        must_exist: bool,
+    ) -> Option<(String, Integers)> {
         let context = self.context();
         let format = match (context.serialize.integers(), context.deserialize.integers()) {
             (Some(a), Some(b)) if a == b => a,
-            _ => return Ok(None),
+            _ => return None,
         };
         let loaded = self.state().is_loaded();
         let store_key = if loaded {
             let state = self.state();
             match &state.mode {
                 Mode::Existing { key: store_key }
-                    if state.entries.contains_key(key) && !state.changes.contains_key(key) =>
+                    if (!must_exist || state.entries.contains_key(key))
+                        && !state.changes.contains_key(key) =>
                 {
                     store_key.clone()
                 }
-                _ => return Ok(None),
+                _ => return None,
             }
         } else {
             match self.presented() {
@@ -98,8 +107,53 @@ impl Session {
                 } => context.key_of(&id),
                 // A new session, a cookie to re-sign, or one of the
                 // original app's: the load handles those.
-                _ => return Ok(None),
+                _ => return None,
             }
+        };
+        Some((store_key, format))
+    }
+
+    /// Records a change the store made in place: `value` is what `key` of
+    /// the session at `store_key` now holds. Loads the session when its
+    /// refresh is due (the response refreshes it).
+    pub(super) async fn applied_in_place(
+        &self,
+        store_key: &str,
+        key: &str,
+        value: Vec<u8>,
+        refresh_due: bool,
+    ) {
+        {
+            let mut state = self.state();
+            let still = match &state.mode {
+                Mode::Existing { key } => key == store_key,
+                Mode::Unloaded => true,
+                Mode::Fresh => false,
+            };
+            if still && state.is_loaded() {
+                state.set_stored(key, value);
+            }
+            // Applied with or without a load (or before a concurrent
+            // invalidate left the key): the stored session was used either
+            // way.
+            state.applied = true;
+        }
+        if refresh_due {
+            // The refresh needs the session's metadata: load it (if this
+            // request has not), and the response refreshes it. The change
+            // stands either way; if the load fails now, a later request
+            // refreshes.
+            let loaded = self.loaded().await.map(drop);
+            if let Err(e) = loaded {
+                tracing::debug!(target: "redis_sessions::session", error = %e, "loading for a due refresh failed: left to a later request");
+            }
+        }
+    }
+
+    /// The in-place increment, if this session and its store allow it.
+    async fn incr_in_store(&self, key: &str, by: i64) -> Result<Option<i64>, Error> {
+        let Some((store_key, format)) = self.in_place_target(key, true) else {
+            return Ok(None);
         };
         let policy = self.policy();
         let op = Increment {
@@ -118,31 +172,8 @@ impl Session {
             Err(e) => return Err(e.into()),
         };
         let sum = done.sum;
-        {
-            let mut state = self.state();
-            let still = match &state.mode {
-                Mode::Existing { key: store_key } => *store_key == op.key,
-                Mode::Unloaded => true,
-                Mode::Fresh => false,
-            };
-            if still && state.is_loaded() {
-                state.set_stored(key, format.write(sum));
-            }
-            // Applied with or without a load (or before a concurrent
-            // invalidate left the key): the stored session was used either
-            // way.
-            state.applied = true;
-        }
-        if done.refresh_due {
-            // The refresh needs the session's metadata: load it (if this
-            // request has not), and the response refreshes it. The count
-            // stands either way; if the load fails now, a later request
-            // refreshes.
-            let loaded = self.loaded().await.map(drop);
-            if let Err(e) = loaded {
-                tracing::debug!(target: "redis_sessions::session", error = %e, "loading for a due refresh failed: left to a later request");
-            }
-        }
+        self.applied_in_place(&op.key, key, format.write(sum), done.refresh_due)
+            .await;
         Ok(Some(sum))
     }
 }

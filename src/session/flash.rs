@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 type Raw = serde_json::Value;
 
 use super::{Error, Session};
+use crate::store::{self, Append, Appended, user_field};
 
 /// The session key of a flash queue, as in Pyramid: `_f_` + the queue name.
 pub(crate) fn queue_key(queue: &str) -> String {
@@ -19,6 +20,15 @@ impl Session {
     /// queue `queue` (`""` is the default queue). With `allow_duplicate`
     /// false, a message already in the queue (compared by its encoding) is
     /// not added again.
+    ///
+    /// With `allow_duplicate` true, on Redis and the memory store with the
+    /// built-in codecs, the message is appended in the store itself, in one
+    /// atomic step and one round trip, weighed there against
+    /// `max_session_bytes`: concurrent flashes to one queue all land. Like
+    /// [`incr`](Self::incr), such an append is applied at once (a handler
+    /// that fails afterwards keeps it), and falls back to a change saved
+    /// with the response where `incr` does (a new session, a queue changed
+    /// in this request, another codec, compat mode).
     ///
     /// # Errors
     ///
@@ -38,6 +48,9 @@ impl Session {
     {
         let key = queue_key(queue);
         let encoded = self.encode(&msg)?;
+        if allow_duplicate && self.flash_in_store(&key, &encoded).await? {
+            return Ok(());
+        }
         self.with_state(|state, this| {
             // Messages are kept as values of any type: compare encodings.
             let mut messages: Vec<Raw> = match state.entries.get(&key) {
@@ -56,6 +69,41 @@ impl Session {
             this.set_checked(state, key, bytes)
         })
         .await
+    }
+
+    /// Appends the message in the store itself, in one atomic step, when the
+    /// session and its store allow (see [`Session::incr`] for when): then
+    /// concurrent flashes to one queue all land. Returns whether it did.
+    async fn flash_in_store(&self, key: &str, encoded: &[u8]) -> Result<bool, Error> {
+        let Some((store_key, format)) = self.in_place_target(key, false) else {
+            return Ok(false);
+        };
+        // As the queue's own encoding writes the message.
+        let element = self.encode(&self.decode::<Raw>(encoded)?)?;
+        let policy = self.policy();
+        let op = Append {
+            key: store_key,
+            field: user_field(key),
+            element,
+            format,
+            now: policy.now,
+            default_timeout: policy.default_timeout,
+            max_lifetime: policy.max_lifetime,
+            max_bytes: self.context().max_session_bytes,
+        };
+        match self.store()?.append(&op).await {
+            Ok(Some(Appended::Stored { value, refresh_due })) => {
+                self.applied_in_place(&op.key, key, value, refresh_due)
+                    .await;
+                Ok(true)
+            }
+            Ok(Some(Appended::TooLarge)) => Err(Error::TooLarge {
+                limit: self.context().max_session_bytes,
+            }),
+            // Not a session hash: the load deletes it as corrupt.
+            Ok(None) | Err(store::Error::WrongType) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Returns the messages in queue `queue` without removing them.

@@ -442,6 +442,96 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = op;
         Box::pin(std::future::ready(Ok(None)))
     }
+
+    /// Appends an encoded element to the list in a field of a live session
+    /// (a flash queue), in place and in one atomic step, without changing
+    /// its TTL; `Ok(None)` when nothing was written and the session must be
+    /// loaded and changed the ordinary way. See [`Append`] for when that is.
+    /// The default (stores that cannot) always answers `Ok(None)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Atomic: applied whole or not at all.
+    fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
+        let _ = op;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
+/// An in-place append, for [`SessionStore::append`].
+///
+/// It is applied only if the session at `key` exists and is whole enough
+/// (as for an [`Increment`]: its metadata hold what they should and it is
+/// within its absolute lifetime), and `field` is absent or holds a list in
+/// the `format`. The session's user fields are weighed in the store: an
+/// append that would make them larger than `max_bytes` writes nothing and
+/// answers [`Appended::TooLarge`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Append {
+    /// The session key.
+    pub key: String,
+    /// The hash field (a user field, see the storage layout).
+    pub field: Vec<u8>,
+    /// The element, encoded in the `format`.
+    pub element: Vec<u8>,
+    /// How the list and the element are encoded.
+    pub format: Integers,
+    /// The current time, unix seconds.
+    pub now: u64,
+    /// The idle timeout of sessions without their own, seconds (0: none).
+    pub default_timeout: u64,
+    /// The absolute lifetime of sessions, seconds (`None`: unlimited).
+    pub max_lifetime: Option<u64>,
+    /// `max_session_bytes`: the most bytes the session's keys and values
+    /// may take.
+    pub max_bytes: u64,
+}
+
+impl Append {
+    /// As [`Increment::check`].
+    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
+    pub(crate) fn check(
+        &self,
+        created: u64,
+        refreshed: Option<u64>,
+        timeout: Option<u64>,
+    ) -> Option<bool> {
+        admits(
+            (self.now, self.default_timeout, self.max_lifetime),
+            created,
+            refreshed,
+            timeout,
+        )
+    }
+}
+
+impl fmt::Debug for Append {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys, fields and elements are session data: never shown.
+        f.debug_struct("Append")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`SessionStore::append`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Appended {
+    /// Appended: the field now holds `value`.
+    Stored {
+        /// The list now stored.
+        value: Vec<u8>,
+        /// The session's idle TTL is due for its refresh.
+        refresh_due: bool,
+    },
+    /// The session would exceed `max_bytes`: nothing was written.
+    TooLarge,
 }
 
 /// An in-place increment, for [`SessionStore::increment`].
@@ -488,22 +578,38 @@ impl Increment {
         refreshed: Option<u64>,
         timeout: Option<u64>,
     ) -> Option<bool> {
-        if let Some(lifetime) = self.max_lifetime
-            && self.now >= created.saturating_add(lifetime)
-        {
-            return None;
-        }
-        let timeout = timeout.unwrap_or(self.default_timeout);
-        if timeout > MAX_TIMEOUT {
-            return None;
-        }
-        let refreshed = refreshed.unwrap_or(0);
-        Some(
-            timeout > 0
-                && (refreshed == 0
-                    || self.now >= refreshed.saturating_add(timeout / REFRESH_DIVISOR)),
+        admits(
+            (self.now, self.default_timeout, self.max_lifetime),
+            created,
+            refreshed,
+            timeout,
         )
     }
+}
+
+/// Whether a session with these metadata may be changed in place at `now`
+/// (`None`: it may not), and if so, whether its refresh is due.
+#[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
+fn admits(
+    (now, default_timeout, max_lifetime): (u64, u64, Option<u64>),
+    created: u64,
+    refreshed: Option<u64>,
+    timeout: Option<u64>,
+) -> Option<bool> {
+    if let Some(lifetime) = max_lifetime
+        && now >= created.saturating_add(lifetime)
+    {
+        return None;
+    }
+    let timeout = timeout.unwrap_or(default_timeout);
+    if timeout > MAX_TIMEOUT {
+        return None;
+    }
+    let refreshed = refreshed.unwrap_or(0);
+    Some(
+        timeout > 0
+            && (refreshed == 0 || now >= refreshed.saturating_add(timeout / REFRESH_DIVISOR)),
+    )
 }
 
 /// What [`SessionStore::increment`] did.
@@ -569,6 +675,10 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
 
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         (**self).increment(op)
+    }
+
+    fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
+        (**self).append(op)
     }
 }
 

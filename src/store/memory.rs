@@ -15,7 +15,9 @@ use super::layout::{
     CREATED_FIELD, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field,
     read_created, read_number,
 };
-use super::{Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written};
+use super::{
+    Append, Appended, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
+};
 
 /// Shards of a store of at least [`MANY`] sessions (fewer get one, so that
 /// the least recently used session of the whole store goes first).
@@ -326,6 +328,37 @@ impl MemoryStore {
         Some(Incremented::new(sum, refresh_due))
     }
 
+    /// An [`Append`], if it is allowed (see there).
+    fn append_now(&self, op: &Append) -> Option<Appended> {
+        let now = Instant::now();
+        let mut shard = self.lock(self.shard(&op.key));
+        let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
+        let number = |name: &[u8]| -> Option<Option<u64>> {
+            match entry.fields.get(name) {
+                None => Some(None),
+                Some(value) => read_number(value).map(Some),
+            }
+        };
+        let (created, embedded) = read_created(entry.fields.get(CREATED_FIELD)?)?;
+        let refreshed = embedded.max(number(REFRESHED_FIELD)?);
+        let refresh_due = op.check(created, refreshed, number(TIMEOUT_FIELD)?)?;
+        let old = entry.fields.get(&op.field);
+        let value = op.format.append(old.map(Vec::as_slice), &op.element)?;
+        let size: usize = entry
+            .fields
+            .iter()
+            .filter(|(name, _)| is_user_field(name))
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        let grown =
+            size - old.map_or(0, |old| op.field.len() + old.len()) + op.field.len() + value.len();
+        if grown as u64 > op.max_bytes {
+            return Some(Appended::TooLarge);
+        }
+        entry.fields.insert(op.field.clone(), value.clone());
+        Some(Appended::Stored { value, refresh_due })
+    }
+
     /// A [`Write::Move`], holding both shards' locks (in index order, so two
     /// moves never wait on each other).
     fn move_one(
@@ -616,6 +649,11 @@ impl SessionStore for MemoryStore {
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         let sum = self.increment_now(op);
         Box::pin(async move { Ok(sum) })
+    }
+
+    fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
+        let appended = self.append_now(op);
+        Box::pin(async move { Ok(appended) })
     }
 }
 

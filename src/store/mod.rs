@@ -59,8 +59,8 @@ mod memory;
 mod redis;
 
 pub use api::{
-    Field, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES, MAX_LISTED, SessionStore,
-    StoreFuture, Write, Written,
+    Append, Appended, Field, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES, MAX_LISTED,
+    SessionStore, StoreFuture, Write, Written,
 };
 pub use error::Error;
 pub use layout::{

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use redis_sessions::store::{
-    Field, Increment, Incremented, IndexEntry, StoreFuture, Write, Written,
+    Append, Appended, Field, Increment, Incremented, IndexEntry, StoreFuture, Write, Written,
 };
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
@@ -362,6 +362,10 @@ impl SessionStore for ProbeStore {
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         self.increments.fetch_add(1, Ordering::SeqCst);
         self.inner.increment(op)
+    }
+
+    fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
+        self.inner.append(op)
     }
 }
 

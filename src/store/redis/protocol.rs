@@ -53,7 +53,8 @@ use super::scripts::{LEGACY, Lua, lua, refuses_flags};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
 use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use crate::store::{
-    Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
+    Append, Appended, Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write,
+    Written,
 };
 
 static CREATE: Lua = lua!("lua/create.lua");
@@ -621,6 +622,10 @@ impl SessionStore for RedisStore {
 
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
         Box::pin(async move { self.client.explained(self.increment_field(op).await).await })
+    }
+
+    fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
+        Box::pin(async move { self.client.explained(self.append_field(op).await).await })
     }
 
     fn index_put(
