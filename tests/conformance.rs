@@ -40,6 +40,7 @@ on_every_backend!(
     slow_write_does_not_resurrect_an_invalidated_session,
     a_write_racing_a_move_fails_loudly_and_lands_nowhere,
     concurrent_flash_messages_to_one_queue_all_land,
+    concurrent_writers_cannot_beat_max_session_bytes_together,
     flash_appends_in_place_are_weighed_against_max_session_bytes,
     corrupt_payload_yields_a_fresh_session,
     cookie_attributes_follow_the_settings,
@@ -365,6 +366,30 @@ async fn concurrent_requests_setting_distinct_keys_keep_all(backend: Backend) {
     let mut expected: Vec<String> = (0..50).map(|i| format!("k{i:02}")).collect();
     expected.insert(0, "base".into());
     assert_eq!(keys, serde_json::json!(expected));
+}
+
+async fn concurrent_writers_cannot_beat_max_session_bytes_together(backend: Backend) {
+    let factory = backend.factory(|b| b.max_session_bytes(10_000));
+    let mut c = Client::new(app::router(&factory));
+    c.get("/set?key=base&value=0").await;
+    let value = "v".repeat(6_000);
+    // Each loads the small session, waits, then adds 6 KB: each alone fits.
+    let requests = (0..40).map(|i| {
+        let c = c.clone();
+        let cookie = c.cookie.clone();
+        let path = format!("/slow_set?key=k{i:02}&value={value}&ms=200");
+        tokio::spawn(async move { c.send(&path, cookie).await })
+    });
+    let replies = join_all(requests).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert!(
+        replies.iter().all(|r| r.status == 200 || r.status == 413),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(ok, 1, "only one 6 KB value fits in 10 KB");
+    let keys: Vec<String> = serde_json::from_value(c.get("/keys").await.json()).unwrap();
+    assert_eq!(keys.len(), 2, "base and the one that fit: {keys:?}");
 }
 
 async fn concurrent_flash_messages_to_one_queue_all_land(backend: Backend) {

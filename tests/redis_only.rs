@@ -72,10 +72,12 @@ async fn round_trips_per_request_hold_the_floor() {
             ("hgetall", 1),
             ("evalsha", 1),
             ("hexists", 1),
+            ("hstrlen", 1),
+            ("hget", 1),
             ("expire", 1),
             ("hset", 1)
         ]),
-        "read + change: two round trips; the update checks the session (or a move's marker) and sets the TTL"
+        "read + change: two round trips; the update checks the session (or a move's marker), weighs the change against the stored size and sets the TTL"
     );
     c.get("/delete?key=name").await;
 
@@ -127,6 +129,9 @@ async fn round_trips_per_request_hold_the_floor() {
             ("hgetall", 1),
             ("evalsha", 1),
             ("hexists", 1),
+            ("hstrlen", 1),
+            ("hget", 1),
+            ("hset", 1),
             ("expire", 1),
             ("hdel", 1),
             ("hkeys", 1),
@@ -519,4 +524,36 @@ async fn checklist_37_a_server_that_is_not_redis_is_named_with_what_it_sent() {
         logs.contains(&expected) || !logs.contains("unavailable"),
         "the 503's line (when this interval's line is ours) names it: {logs}"
     );
+}
+
+#[tokio::test]
+async fn the_weighed_size_stays_exact_through_every_kind_of_change() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b);
+    c.get("/set?key=a&value=1").await;
+    c.get("/set?key=b&value=grows").await; // weighed from here on
+    for _ in 0..300 {
+        c.get("/incr").await; // 1 byte, then 3 (uint 16) as it grows
+    }
+    c.get("/flash?msg=hello").await;
+    c.get("/flash?msg=world").await;
+    c.get("/set?key=b&value=shrinks-no-longer-but-grows-more")
+        .await;
+    c.get("/delete?key=a").await;
+    let key = key_of(&c.id());
+    let all: Vec<Vec<u8>> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query(&mut server.conn())
+        .unwrap();
+    let mut weighed = None;
+    let mut actual = 0;
+    for pair in all.chunks(2) {
+        let (name, value) = (&pair[0], &pair[1]);
+        if name.as_slice() == b"\0s" {
+            weighed = Some(String::from_utf8(value.clone()).unwrap());
+        } else if name.first() != Some(&0) {
+            actual += name.len() + value.len();
+        }
+    }
+    assert_eq!(weighed, Some(actual.to_string()));
 }

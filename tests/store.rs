@@ -768,14 +768,26 @@ async fn budgets_load_one_command_update_three_refresh_three() {
         .await;
     assert_eq!(
         update,
-        counts(&[("evalsha", 1), ("hexists", 1), ("expire", 1), ("hset", 1)])
+        counts(&[
+            ("evalsha", 1),
+            ("hexists", 1),
+            ("hdel", 1),
+            ("expire", 1),
+            ("hset", 1)
+        ])
     );
     let (_, refresh) = server
         .commands_during(store.write(vec![Write::refresh("k", 100, 6)]))
         .await;
     assert_eq!(
         refresh,
-        counts(&[("evalsha", 1), ("hexists", 1), ("expire", 1), ("hset", 1)])
+        counts(&[
+            ("evalsha", 1),
+            ("hexists", 1),
+            ("hdel", 1),
+            ("expire", 1),
+            ("hset", 1)
+        ])
     );
     let (_, create) = server
         .commands_during(store.write(vec![new_session("k2", &[f(b"n", b"0")], 100)]))

@@ -432,11 +432,13 @@ impl PyramidStore {
                     fields,
                     timeout,
                 } => self.create(key, fields, *timeout).await?,
+                // The blob is rewritten whole; its size is not weighed here.
                 Write::Update {
                     key,
                     set,
                     delete,
                     timeout,
+                    ..
                 } => {
                     self.change(key, set, delete, *timeout, Change::Update)
                         .await?

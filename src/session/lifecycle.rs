@@ -347,6 +347,7 @@ impl Session {
             default_timeout: self.context().timeout,
             max_lifetime: self.context().max_lifetime,
             now: now(),
+            max_bytes: self.context().max_session_bytes,
         }
     }
 
@@ -433,6 +434,13 @@ impl Session {
         let mut cookie = match change.map(|slot| results[slot]) {
             Some(Written::Stored) => CookieAction::Refresh,
             Some(Written::Emptied) => CookieAction::Delete,
+            Some(Written::TooLarge) => {
+                // Concurrent writers grew the stored session meanwhile:
+                // this change would take it past the limit.
+                return Err(Error::TooLarge {
+                    limit: context.max_session_bytes,
+                });
+            }
             Some(Written::Moved) => {
                 // A concurrent login or regenerate moved the session after
                 // this request loaded it: say so, never a 200 and a loss.
@@ -618,6 +626,7 @@ fn seal_write(context: &Context, write: Write) -> Result<Write, Error> {
             set,
             delete,
             timeout,
+            max_bytes,
         } => {
             let set = seal(context, &key, set)?;
             Write::Update {
@@ -625,6 +634,7 @@ fn seal_write(context: &Context, write: Write) -> Result<Write, Error> {
                 set,
                 delete,
                 timeout,
+                max_bytes,
             }
         }
         other => other,

@@ -91,6 +91,8 @@ pub(crate) struct Policy {
     pub(crate) default_timeout: u64,
     pub(crate) max_lifetime: Option<u64>,
     pub(crate) now: u64,
+    /// `max_session_bytes`: weighed by the store at each update.
+    pub(crate) max_bytes: u64,
 }
 
 /// An index change planned at commit.
@@ -390,6 +392,7 @@ impl State {
                 set,
                 delete,
                 timeout: ttl,
+                max_bytes: policy.max_bytes,
             });
         } else if due {
             // The refresh time shares its field with the creation time (see
@@ -399,6 +402,7 @@ impl State {
                 set: vec![self.created_field(policy.now)],
                 delete: Vec::new(),
                 timeout: ttl,
+                max_bytes: policy.max_bytes,
             });
         }
         if due && let Some(user) = &self.user {
@@ -483,6 +487,7 @@ mod tests {
             default_timeout: 1200,
             max_lifetime: None,
             now: NOW,
+            max_bytes: 1000,
         }
     }
 
@@ -529,6 +534,7 @@ mod tests {
                 set: vec![(CREATED_FIELD.to_vec(), created_value(NOW - 100, NOW))],
                 delete: vec![],
                 timeout: 1200,
+                max_bytes: 1000,
             })
         );
     }
@@ -546,6 +552,7 @@ mod tests {
                 set: vec![(b"c".to_vec(), b"3".to_vec())],
                 delete: vec![b"a".to_vec()],
                 timeout: 1190,
+                max_bytes: 1000,
             })
         );
         assert!(plan.create.is_none() && plan.deletes.is_empty());

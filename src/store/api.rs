@@ -41,6 +41,12 @@ pub enum Write {
         delete: Vec<Vec<u8>>,
         /// The session's idle timeout in seconds (0: none). Always applied.
         timeout: u64,
+        /// The most bytes the session's user fields (names and values, as
+        /// stored) may take after the update (0: not weighed). An update
+        /// that would grow the session past it writes nothing and answers
+        /// [`Written::TooLarge`]; one that shrinks it or keeps its size
+        /// always applies.
+        max_bytes: u64,
     },
     /// Moves a session to a new key (regenerate, login), atomically: only
     /// if `from` still exists and `key` is free, deletes `from` and creates
@@ -104,6 +110,7 @@ impl Write {
             set,
             delete,
             timeout,
+            max_bytes: 0,
         }
     }
 
@@ -207,6 +214,9 @@ pub enum Written {
     /// `Update` or `Move`: the session moved to a new id (a concurrent login
     /// or regenerate) since it was loaded; nothing was written.
     Moved,
+    /// `Update`: the session would have grown past its `max_bytes`;
+    /// nothing was written.
+    TooLarge,
 }
 
 /// One session in a user's index (see [`SessionStore::index_put`]).

@@ -11,6 +11,7 @@
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
 //! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh), and in the first layout |
 //! | [`MOVED_FIELD`] `"\0m"` | alone in a hash: the marker a moved session leaves at its old key for [`MOVED_GRACE`] seconds |
+//! | `"\0s"` | on Redis, the bytes of the user fields (names and values, as stored), once an update weighed them against `max_session_bytes`; every script that changes a user field keeps it exact |
 //!
 //! Both times share one field so that a load (`HGETALL`) returns as few
 //! fields as possible: every field is two more elements for the client to

@@ -103,6 +103,34 @@ impl Entry {
         self.fields.contains_key(CREATED_FIELD)
     }
 
+    /// The bytes of the user fields, names and values.
+    fn size(&self) -> usize {
+        self.fields
+            .iter()
+            .filter(|(name, _)| is_user_field(name))
+            .map(|(name, value)| name.len() + value.len())
+            .sum()
+    }
+
+    /// Whether setting `set` and deleting `delete` would grow the user
+    /// fields past `max` (an update that does not grow them always may).
+    fn grows_past(&self, set: &[Field], delete: &[Vec<u8>], max: u64) -> bool {
+        let weight = |name: &[u8]| {
+            self.fields
+                .get(name)
+                .filter(|_| is_user_field(name))
+                .map_or(0, |old| (name.len() + old.len()) as i64)
+        };
+        let mut delta = 0i64;
+        for (name, value) in set.iter().filter(|(name, _)| is_user_field(name)) {
+            delta += (name.len() + value.len()) as i64 - weight(name);
+        }
+        for name in delete {
+            delta -= weight(name);
+        }
+        delta > 0 && self.size() as i64 + delta > max as i64
+    }
+
     fn has_user_field(&self) -> bool {
         self.fields.keys().any(|name| is_user_field(name))
     }
@@ -344,14 +372,9 @@ impl MemoryStore {
         let refresh_due = op.check(created, refreshed, number(TIMEOUT_FIELD)?)?;
         let old = entry.fields.get(&op.field);
         let value = op.format.append(old.map(Vec::as_slice), &op.element)?;
-        let size: usize = entry
-            .fields
-            .iter()
-            .filter(|(name, _)| is_user_field(name))
-            .map(|(name, value)| name.len() + value.len())
-            .sum();
-        let grown =
-            size - old.map_or(0, |old| op.field.len() + old.len()) + op.field.len() + value.len();
+        let grown = entry.size() - old.map_or(0, |old| op.field.len() + old.len())
+            + op.field.len()
+            + value.len();
         if grown as u64 > op.max_bytes {
             return Some(Appended::TooLarge);
         }
@@ -427,6 +450,7 @@ impl MemoryStore {
                 set,
                 delete,
                 timeout,
+                max_bytes,
             } => {
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
                     shard.pop(&key);
@@ -438,6 +462,9 @@ impl MemoryStore {
                     } else {
                         Written::Missing
                     });
+                }
+                if max_bytes > 0 && entry.grows_past(&set, &delete, max_bytes) {
+                    return Ok(Written::TooLarge);
                 }
                 entry.expire_in(timeout, now)?;
                 let check_empty = may_empty(&set, &delete);

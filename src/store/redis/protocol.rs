@@ -30,8 +30,10 @@
 //! |---|---:|---:|
 //! | `EVALSHA` `update.lua` (→ `EXPIRE`, `HSET`) | 3 | 5.2 – 8.7 |
 //!
-//! (Measured before the script also checked for a move's marker: it now
-//! runs `HEXISTS` first, one more command inside the same round trip.)
+//! (Measured before the script also checked for a move's marker and
+//! weighed the change against `max_session_bytes`: it now runs `HEXISTS`
+//! first, and for a change of user fields `HSTRLEN` per field and `HGET` of
+//! the kept size, all inside the same round trip.)
 //! | `MULTI`, `HSET`, `EXPIRE`, `HEXISTS`, `EXEC` | 5 | 3.3 – 5.2 |
 //!
 //! The script costs Redis about 1 – 4 µs more per update (entering Lua and
@@ -399,6 +401,7 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             set,
             delete,
             timeout,
+            max_bytes,
         } => {
             let check_empty = may_empty(set, delete);
             let (args, bytes) = field_sizes(set);
@@ -407,10 +410,13 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
                 &UPDATE,
                 key,
                 invoke,
-                3 + args + delete.len(),
-                3 * NUMBER + bytes + deleted,
+                4 + args + delete.len(),
+                4 * NUMBER + bytes + deleted,
             );
-            cmd.arg(timeout).arg(set.len()).arg(u8::from(check_empty));
+            cmd.arg(timeout)
+                .arg(set.len())
+                .arg(u8::from(check_empty))
+                .arg(max_bytes);
             for (name, value) in set {
                 cmd.arg(name).arg(value);
             }
@@ -420,9 +426,10 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             cmd
         }
         Write::Refresh { key, timeout, now } => {
-            let mut cmd = script_call(&UPDATE, key, invoke, 5, 5 * NUMBER);
+            let mut cmd = script_call(&UPDATE, key, invoke, 6, 6 * NUMBER);
             cmd.arg(timeout)
                 .arg(1)
+                .arg(0)
                 .arg(0)
                 .arg(REFRESHED_FIELD)
                 .arg(now.to_string());
@@ -516,10 +523,11 @@ fn written(write: &Write, reply: Value) -> Result<Written, Error> {
         }
         (Write::Update { .. }, Value::Int(2)) => Ok(Written::Emptied),
         (Write::Update { .. }, Value::Int(3)) => Ok(Written::Moved),
+        (Write::Update { .. }, Value::Int(4)) => Ok(Written::TooLarge),
         (Write::Refresh { .. }, Value::Int(3)) => Ok(Written::Missing),
         (Write::Update { .. }, _) => Err(Error::UnexpectedReply {
             to: "a session update",
-            expected: "0, 1, 2 or 3",
+            expected: "0, 1, 2, 3 or 4",
         }),
         (Write::Refresh { .. }, _) => Err(Error::UnexpectedReply {
             to: "a session refresh",

@@ -14,7 +14,7 @@
 -- no list in the format; -1 when the session's keys and values would take
 -- more than max_session_bytes (nothing is written).
 local key, field, element = KEYS[1], ARGV[1], ARGV[2]
-local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', field)
+local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', field, '\0s')
 if not meta[1] then
   return 0
 end
@@ -90,19 +90,30 @@ else
   value = header .. body .. element
 end
 -- The session's user fields (any name but one starting with exactly one
--- NUL), weighed as they would be with the new value.
-local size = #field + #value
-local all = redis.call('HGETALL', key)
-for i = 1, #all, 2 do
-  local name = all[i]
-  if name ~= field and (string.byte(name, 1) ~= 0 or string.byte(name, 2) == 0) then
-    size = size + #name + #all[i + 1]
+-- NUL), weighed as they would be with the new value: from the weighed size
+-- ('\0s', see update.lua), or else counted once.
+local size
+if meta[5] and string.find(meta[5], '^%d+$') then
+  size = tonumber(meta[5]) + #value
+  if old then
+    size = size - #old
+  else
+    size = size + #field
+  end
+else
+  size = #field + #value
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local name = all[i]
+    if name ~= field and (string.byte(name, 1) ~= 0 or string.byte(name, 2) == 0) then
+      size = size + #name + #all[i + 1]
+    end
   end
 end
 if size > tonumber(ARGV[9]) then
   return -1
 end
-redis.call('HSET', key, field, value)
+redis.call('HSET', key, field, value, '\0s', string.format('%d', size))
 if due then
   return {value, 1}
 end

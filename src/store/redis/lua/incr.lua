@@ -14,7 +14,7 @@
 -- grow the session unweighed) or holds no integer in the format, or a
 -- number reaches 2^53 in magnitude (Lua's numbers are exact only below).
 local key = KEYS[1]
-local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', ARGV[1])
+local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', ARGV[1], '\0s')
 local value = meta[4]
 if not meta[1] or not value then
   return 0
@@ -89,12 +89,20 @@ if sum >= limit or sum <= -limit then
   return 0
 end
 local decimal = string.format('%d', sum)
+local new
 if json then
-  redis.call('HSET', key, ARGV[1], decimal)
+  new = decimal
 elseif sum >= 0 and sum < 128 then
-  redis.call('HSET', key, ARGV[1], string.char(sum))
+  new = string.char(sum)
 else
-  redis.call('HSET', key, ARGV[1], cmsgpack.pack(sum))
+  new = cmsgpack.pack(sum)
+end
+if meta[5] and string.find(meta[5], '^%d+$') then
+  -- The weighed size ('\0s', see update.lua) follows the value's length.
+  local size = string.format('%d', tonumber(meta[5]) + #new - #value)
+  redis.call('HSET', key, ARGV[1], new, '\0s', size)
+else
+  redis.call('HSET', key, ARGV[1], new)
 end
 if due then
   return decimal .. ' due'
