@@ -396,6 +396,156 @@ def sentinel(binary, root, seconds):
         master.kill()
 
 
+# --- the adversarial run: what an attacker and a full Redis try ---------------
+
+FLOOD_THREADS = 16
+INDEX_CAP = 100  # redis.sessions.max_sessions_per_user, default
+
+
+def user_index_zset(user):
+    """The key of a user's index sorted set (prefix empty)."""
+    import base64
+    import hashlib
+    digest = base64.urlsafe_b64encode(hashlib.sha256(user.encode()).digest()).rstrip(b"=").decode()
+    return "{u:" + digest + "}:z"
+
+
+def redis_cpu_us(redis):
+    cpu = redis.info("cpu")
+    return (float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])) * 1e6
+
+
+def flood(app, seconds, path_of, on_reply=None):
+    """FLOOD_THREADS keep-alive connections sending path_of(thread, n) for
+    `seconds`; returns {status: count}."""
+    stop = threading.Event()
+    counts = [dict() for _ in range(FLOOD_THREADS)]
+
+    def run(i):
+        conn = None
+        n = 0
+        while not stop.is_set():
+            path, headers = path_of(i, n)
+            n += 1
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+                conn.request("GET", path, headers=headers)
+                r = conn.getresponse()
+                body = r.read()
+                st = r.status
+                if on_reply:
+                    on_reply(i, path, st, body, r.headers.get_all("Set-Cookie") or [])
+            except (OSError, http.client.HTTPException):
+                conn, st = None, 0
+            counts[i][st] = counts[i].get(st, 0) + 1
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(FLOOD_THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    total = {}
+    for c in counts:
+        for st, n in c.items():
+            total[str(st)] = total.get(str(st), 0) + n
+    return total
+
+
+def adversarial(binary, root, seconds):
+    """Three floods against one app and one Redis, one after the other: logins
+    of one user, forged cookies, then writes into a Redis at its maxmemory."""
+    redis = Redis(root, "adversarial", ["--maxmemory-policy", "noeviction"])
+    app = App(binary, root, f"redis://127.0.0.1:{redis.port}/0")
+    part = max(seconds / 3.0, 2.0)
+    rows = []
+    peak_rss = [app.rss_kib()]
+
+    def sample_rss():
+        peak_rss[0] = max(peak_rss[0], app.rss_kib())
+
+    def phase(name, fn):
+        cpu = redis_cpu_us(redis)
+        log_before = os.path.getsize(os.path.join(root, "app.log"))
+        row = fn()
+        requests = sum(row["statuses"].values())
+        row.update(name=name, requests=requests,
+                   redis_us_per_request=(redis_cpu_us(redis) - cpu) / max(requests, 1))
+        with open(os.path.join(root, "app.log"), errors="replace") as f:
+            f.seek(log_before)
+            row["log_lines"] = sum(1 for _ in f)
+        sample_rss()
+        row["rss_kib"] = peak_rss[0]
+        rows.append(row)
+
+    def logins():
+        statuses = flood(app, part, lambda i, n: ("/login?user=mallory", {}))
+        zset = user_index_zset("mallory")
+        live = redis_cmd(redis.port, "ZCOUNT", zset, "(0", "+inf")
+        return {"statuses": statuses, "lost": 0,
+                "note": f"mallory's index: {live} live sessions (cap {INDEX_CAP}), "
+                        f"{redis_cmd(redis.port, 'ZCARD', zset)} entries with tombstones",
+                "index_live": live}
+
+    def forged():
+        statuses = flood(app, part, lambda i, n: ("/read", {"Cookie": f"session=forged-{i}-{n}.AAAA"}))
+        return {"statuses": statuses, "lost": 0, "note": "every cookie forged"}
+
+    def full():
+        used = int(redis.info("memory")["used_memory"])
+        limit = used + 4 * 1024 * 1024
+        redis_cmd(redis.port, "CONFIG", "SET", "maxmemory", str(limit))
+        big = "v" * 60000
+        cookies = [None] * FLOOD_THREADS
+        acked = [0] * FLOOD_THREADS
+        peak = [used]
+        lock = threading.Lock()
+
+        def path_of(i, n):
+            headers = {"Cookie": f"session={cookies[i]}"} if cookies[i] else {}
+            if n % 2 == 0:
+                return "/incr", headers
+            return f"/set?key=k{n % 10}&value={big}", headers
+
+        def on_reply(i, path, st, body, set_cookies):
+            for value in set_cookies:
+                name, _, v = value.split(";", 1)[0].partition("=")
+                if name == "session" and v:
+                    cookies[i] = v
+            if path == "/incr" and st == 200:
+                if body == b"1":
+                    acked[i] = 0
+                acked[i] += 1
+            if i == 0:
+                with lock:
+                    peak[0] = max(peak[0], int(redis.info("memory")["used_memory"]))
+        statuses = flood(app, part, path_of, on_reply)
+        redis_cmd(redis.port, "CONFIG", "SET", "maxmemory", "0")
+        lost = 0
+        for i in range(FLOOD_THREADS):
+            if not cookies[i] or not acked[i]:
+                continue
+            c = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+            c.request("GET", "/read", headers={"Cookie": f"session={cookies[i]}"})
+            r = c.getresponse()
+            final = int(r.read() or 0)
+            lost += max(0, acked[i] - final)
+        return {"statuses": statuses, "lost": lost,
+                "note": f"maxmemory {limit} B, peak used_memory {peak[0]} B "
+                        f"({(peak[0] - limit) / 1024:+.0f} KiB past it)",
+                "over_kib": (peak[0] - limit) / 1024}
+
+    try:
+        phase("login flood (one user)", logins)
+        phase("forged-cookie flood", forged)
+        phase("writes into a full Redis (maxmemory, noeviction)", full)
+    finally:
+        app.stop()
+        redis.kill()
+    return {"name": "adversarial: floods and a full Redis", "seconds": part * 3, "rows": rows}
+
+
 # --- the report ---------------------------------------------------------------
 
 def chart(phases, path):
@@ -446,7 +596,7 @@ def chart(phases, path):
     c.save(path)
 
 
-def report(phases, seconds, out_dir, problems):
+def report(phases, seconds, out_dir, problems, adversarial_run=None):
     lines = [
         "# Reliability",
         "",
@@ -480,6 +630,19 @@ def report(phases, seconds, out_dir, problems):
                   f"- sessions that had to start over: {ph['sessions_restarted']}",
                   f"- 503 answers that carried a `Set-Cookie`: {ph['cookies_on_503']}",
                   ""]
+    if adversarial_run:
+        lines += [f"## {adversarial_run['name']}", "",
+                  f"One app and one standalone Redis, {FLOOD_THREADS} keep-alive connections, "
+                  f"{adversarial_run['seconds'] / 3:.0f} s per flood, one after the other.", "",
+                  "| flood | requests | answers by status | lost acknowledged writes | "
+                  "app RSS peak | Redis CPU per request | app log lines | what else |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in adversarial_run["rows"]:
+            statuses = ", ".join(f"{k}: {v}" for k, v in sorted(row["statuses"].items()))
+            lines.append(f"| {row['name']} | {row['requests']} | {statuses} | {row['lost']} | "
+                         f"{row['rss_kib'] / 1024:.1f} MiB | {row['redis_us_per_request']:.1f} µs | "
+                         f"{row['log_lines']} | {row['note']} |")
+        lines.append("")
     lines += ["## Reading it", "",
               "- During a fault, requests that need Redis answer 503 without `Set-Cookie`; "
               "`/plain` never touches the session and keeps answering 200. Outside faults "
@@ -494,11 +657,34 @@ def report(phases, seconds, out_dir, problems):
               "promoted; the count above is how many. `min-replicas-to-write 1` with "
               "`min-replicas-max-lag 10` bounds that window (the master refuses writes, and the "
               "app answers 503, when no replica is in reach).",
+              "- Adversarial: a login flood of one user keeps at most `max_sessions_per_user` "
+              "sessions in its index, at a Redis cost per login that does not grow with the "
+              "index; forged cookies cost a counter, not a log line each; a Redis at its "
+              "`maxmemory` refuses writes before they run (503), so it never grows past its "
+              "limit by more than one write.",
               ""]
     if problems:
         lines += ["## Problems found", ""] + [f"- {p}" for p in problems] + [""]
     with open(os.path.join(out_dir, "RELIABILITY.md"), "w") as f:
         f.write("\n".join(lines))
+
+
+def check_adversarial(run):
+    problems = []
+    for row in run["rows"]:
+        for st, n in row["statuses"].items():
+            if st not in ("200", "503"):
+                problems.append(f"adversarial, {row['name']}: {n} answers {st}")
+        if row["lost"]:
+            problems.append(f"adversarial, {row['name']}: {row['lost']} acknowledged writes lost")
+    logins, forged, full = run["rows"]
+    if logins["index_live"] > INDEX_CAP:
+        problems.append(f"adversarial: the user's index holds {logins['index_live']} live sessions")
+    if forged["log_lines"] > 100:
+        problems.append(f"adversarial: {forged['log_lines']} log lines for forged cookies")
+    if full["over_kib"] > 1024:
+        problems.append(f"adversarial: Redis grew {full['over_kib']:.0f} KiB past maxmemory")
+    return problems
 
 
 def check(phases):
@@ -533,13 +719,14 @@ def main():
     try:
         phases = [standalone(binary, os.path.join(root, "a"), seconds),
                   sentinel(binary, os.path.join(root, "b"), seconds)]
+        adversarial_run = adversarial(binary, os.path.join(root, "c"), seconds)
     finally:
         keep = os.environ.get("SOAK_KEEP_TMP")
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    problems = check(phases)
+    problems = check(phases) + check_adversarial(adversarial_run)
     chart(phases, os.path.join(out_dir, "reliability-timeline.png"))
-    report(phases, seconds, out_dir, problems)
+    report(phases, seconds, out_dir, problems, adversarial_run)
     if os.environ.get("SOAK_JSON"):
         with open(os.environ["SOAK_JSON"], "w") as f:
             json.dump([{k: v for k, v in ph.items() if k != "log"} for ph in phases], f, indent=1)
@@ -550,6 +737,10 @@ def main():
         for w in ph["windows"]:
             rec = "never" if w["recovery_s"] is None else f"{w['recovery_s']:.2f} s"
             print(f"  {w['fault']}: {w['statuses']}, recovered after {rec}")
+    for row in adversarial_run["rows"]:
+        print(f"adversarial, {row['name']}: {row['requests']} requests {row['statuses']}, "
+              f"lost {row['lost']}, {row['redis_us_per_request']:.1f} us Redis CPU per request, "
+              f"{row['log_lines']} log lines; {row['note']}")
     for p in problems:
         print(f"PROBLEM: {p}")
     print(f"report: {os.path.join(out_dir, 'RELIABILITY.md')}")

@@ -127,6 +127,7 @@ on_every_store!(
     index_past_its_cap_removes_the_sessions_that_end_first,
     index_listing_is_bounded_to_those_that_end_last,
     index_tombstones_end_and_free_their_member,
+    index_tombstones_are_bounded,
 );
 
 async fn create_stores_every_field_and_never_overwrites(s: Subject) {
@@ -1346,4 +1347,31 @@ async fn an_index_put_costs_the_same_commands_at_any_size() {
         per_put[0], per_put[1],
         "commands per put at 100 and 3000 entries"
     );
+}
+
+async fn index_tombstones_are_bounded(s: Subject) {
+    let store = &*s.store;
+    let now = unix_now();
+    let members: Vec<String> = (0..1_100).map(|i| format!("gone{i:04}")).collect();
+    store
+        .index_remove("u:1", &members, now + 100)
+        .await
+        .unwrap();
+    store
+        .index_put("u:1", entry("live", now + 100, now, now, None), 0)
+        .await
+        .unwrap();
+    let members: Vec<String> = listed(store, "u:1", now)
+        .await
+        .into_iter()
+        .map(|e| e.member)
+        .collect();
+    assert_eq!(members, ["live"]);
+    if let Some(server) = &s.server {
+        let card: u64 = redis::cmd("ZCARD")
+            .arg("{u:1}:z")
+            .query(&mut server.conn())
+            .unwrap();
+        assert_eq!(card, 1_001, "1000 tombstones and the live entry");
+    }
 }

@@ -29,6 +29,8 @@ const SWEEP_EVERY: u64 = 64;
 /// of its shard are checked, and dropped when expired: sweeping costs a
 /// few steps per write, never a pass over the store.
 const SWEEP_STEPS: usize = 8;
+/// The most removed members a user's index remembers.
+const MAX_TOMBSTONES: usize = 1000;
 /// The default of `memory_max_sessions`.
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
@@ -194,6 +196,26 @@ impl Index {
             self.slots.insert(member.clone(), Slot::Removed(until));
         }
         ending.into_iter().map(|(_, member)| member).collect()
+    }
+
+    /// Keeps at most [`MAX_TOMBSTONES`] removed members, those kept longest
+    /// (as the Redis store does).
+    fn trim_tombstones(&mut self) {
+        let mut removed: Vec<(u64, String)> = self
+            .slots
+            .iter()
+            .filter_map(|(member, slot)| match slot {
+                Slot::Removed(until) => Some((ends(*until), member.clone())),
+                Slot::Live(_) => None,
+            })
+            .collect();
+        if removed.len() <= MAX_TOMBSTONES {
+            return;
+        }
+        removed.sort_unstable();
+        for (_, member) in removed.into_iter().rev().skip(MAX_TOMBSTONES) {
+            self.slots.remove(&member);
+        }
     }
 
     /// Drops what is kept until <= `now` (`now` = 0 drops nothing).
@@ -562,6 +584,7 @@ impl MemoryStore {
             None => {}
         }
         let revoked = index.cap(cap, &member);
+        index.trim_tombstones();
         if index.slots.is_empty() {
             indexes.remove(index_key);
         }
@@ -615,6 +638,7 @@ impl MemoryStore {
                 .map_or(until, |slot| later(until, slot.until()));
             index.slots.insert(member.clone(), Slot::Removed(keep));
         }
+        index.trim_tombstones();
         Ok(())
     }
 

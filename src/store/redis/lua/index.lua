@@ -38,6 +38,17 @@ local function drop_ended(now)
   end
 end
 
+-- Keeps at most 1000 tombstones (the ones that end last): a tombstone only
+-- stops a late put from listing a session that is gone, and a listing
+-- drops such an entry anyway, so a flood of revocations cannot grow the
+-- index.
+local function trim_tombstones()
+  local dead = redis.call('ZCOUNT', zset, '-inf', '(0')
+  if dead > 1000 then
+    redis.call('ZREMRANGEBYRANK', zset, 1000, dead - 1)
+  end
+end
+
 -- Sets both keys' TTL to the latest time they hold.
 local function set_ttl()
   local high = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')[2]
@@ -125,6 +136,7 @@ if op == 'put' then
       end
     end
   end
+  trim_tombstones()
   set_ttl()
   return revoked
 elseif op == 'list' then
@@ -161,6 +173,7 @@ elseif op == 'remove' then
     redis.call('ZADD', zset, -t, ARGV[i])
     redis.call('HDEL', hash, ARGV[i])
   end
+  trim_tombstones()
   set_ttl()
   return 1
 end
