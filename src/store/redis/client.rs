@@ -627,11 +627,20 @@ async fn first_line(host: &str, port: u16) -> Option<String> {
 
 /// rustls needs one process-wide cryptography provider; this build brings
 /// `ring`. An application that installed its own keeps it.
+///
+/// rustls 0.23.48 deprecates its `ring` provider because *ring* has no
+/// post-quantum key exchange. We keep it deliberately: it is the provider
+/// the `redis` crate's rustls build brings, without a C toolchain or a
+/// second TLS stack. An application that wants post-quantum key exchange
+/// installs its own provider (e.g. rustls's `aws-lc-rs` one) before its
+/// first TLS connection, and this function leaves it in place.
 #[cfg(feature = "tls")]
 fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
+        #[allow(deprecated)] // see above: a deliberate choice, not an oversight
+        let provider = rustls::crypto::ring::default_provider();
         // Losing a race to another installer is fine: one is in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = provider.install_default();
     }
 }
 
