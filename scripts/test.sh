@@ -52,14 +52,16 @@ echo "==> cargo doc (default features, then all features) -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 
-echo "==> cargo test --lib --no-default-features"
-cargo test --lib --no-default-features --quiet
-
-echo "==> cargo test (workspace: library, plugins, integration, doc tests)"
+# Every test run's result lines are kept, for the closing count.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+
+echo "==> cargo test --lib --no-default-features"
+cargo test --lib --no-default-features --quiet 2>&1 | tee "$log"
+
+echo "==> cargo test (workspace: library, plugins, integration, doc tests)"
 set +e
-cargo test --workspace --all-features 2>&1 | tee "$log"
+cargo test --workspace --all-features 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 set -e
 soak_status=0
@@ -69,7 +71,8 @@ if [ "$status" -eq 0 ]; then
   SOAK_OUT="$soak_out" SOAK_PROFILE=debug bash scripts/soak.sh 10 || soak_status=$?
   rm -rf "$soak_out"
 fi
-# One closing line for the whole run, summed from cargo's own result lines.
+# One closing line for every test run above, summed from cargo's own result
+# lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
 if [ "$status" -eq 0 ]; then status=$soak_status; fi

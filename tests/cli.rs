@@ -170,6 +170,25 @@ fn check_names_a_server_that_is_not_redis() {
 }
 
 #[test]
+fn a_bad_plugin_setting_is_reported_once_where_it_is() {
+    let path = ini(&format!(
+        "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = memory://\n\
+         redis.sessions.plugin_path = {}\nredis.sessions.serialize = aead.encrypt\n\
+         redis.sessions.deserialize = aead.decrypt\nredis.sessions.aead.key = nothex\n",
+        plugin_dir().display()
+    ));
+    let out = check(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.matches("the key has 6 characters").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains(":7: redis.sessions.aead.key: "), "{stderr}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &[][..],

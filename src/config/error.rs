@@ -113,6 +113,25 @@ impl Problem {
     }
 }
 
+/// `problems` without those that only repeat another one as their cause:
+/// a codec that a plugin cannot make because of a bad plugin setting says
+/// `...: redis.sessions.aead.key: <what is wrong>`, and the setting itself is
+/// already reported on its own line.
+fn without_knock_ons(problems: Vec<Problem>) -> Vec<Problem> {
+    let causes: Vec<String> = problems
+        .iter()
+        .filter_map(|p| Some(format!("{}: {}", p.key()?, p.message())))
+        .collect();
+    problems
+        .into_iter()
+        .filter(|p| {
+            !causes.iter().any(|cause| {
+                p.message().len() > cause.len() && p.message().ends_with(cause.as_str())
+            })
+        })
+        .collect()
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.file, self.line) {
@@ -153,10 +172,15 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error made of `problems` (there must be at least one).
+    /// An error made of `problems` (there must be at least one). A problem
+    /// that only repeats another one as its cause is left out (a codec a
+    /// plugin cannot make because of a bad plugin setting, which is itself
+    /// reported).
     pub fn new(problems: Vec<Problem>) -> Self {
         debug_assert!(!problems.is_empty());
-        Self { problems }
+        Self {
+            problems: without_knock_ons(problems),
+        }
     }
 
     /// The problems, in the order they were found.

@@ -66,8 +66,10 @@ impl Ini {
         let mut problems = Vec::new();
         // Where the current section's entries go: None before any header.
         let mut section: Option<Option<usize>> = None;
-        // The key a continuation line would extend, and its indentation.
-        let mut open: Option<(String, usize)> = None;
+        // The key a continuation line would extend, its indentation, and
+        // whether it was taken (the continuation of a refused duplicate is
+        // part of it, not a line of its own).
+        let mut open: Option<(String, usize, bool)> = None;
         let mut pending_blank = 0usize;
         for (index, raw) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -83,11 +85,11 @@ impl Ini {
                 }
                 continue;
             }
-            if let (Some((key, key_indent)), Some(target)) = (&open, section)
+            if let (Some((key, key_indent, taken)), Some(target)) = (&open, section)
                 && indent > *key_indent
             {
                 let entries = ini.entries_mut(target);
-                if let Some(entry) = entries.get_mut(key) {
+                if let Some(entry) = entries.get_mut(key).filter(|_| *taken) {
                     for _ in 0..pending_blank {
                         entry.value.push('\n');
                     }
@@ -168,6 +170,7 @@ impl Ini {
                     .with_key(&key)
                     .at(path, line_no),
                 );
+                open = Some((key, indent, false));
                 continue;
             }
             entries.insert(
@@ -177,7 +180,7 @@ impl Ini {
                     line: line_no,
                 },
             );
-            open = Some((key, indent));
+            open = Some((key, indent, true));
         }
         if problems.is_empty() {
             Ok(ini)
@@ -460,6 +463,17 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "/srv/app/app.ini:3: timeout: set twice (first on line 2): expected each key once per section"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_keys_continuation_lines_are_part_of_it() {
+        let err =
+            parse("[app:main]\ntimeout = 1\ntimeout = 2\n    3\n  4\nnext = x\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/srv/app/app.ini:3: timeout: set twice (first on line 2): expected each key once per section",
+            "one problem, no knock-on error for its continuation"
         );
     }
 

@@ -223,17 +223,28 @@ impl Settings {
     }
 
     /// `key = value` lines of every `redis.sessions.*` setting in effect:
-    /// set values, then defaults, with secrets masked.
+    /// set values, then defaults, with secrets masked. The address settings
+    /// that a set `url` overrides say so.
     pub fn describe(&self, names: &NameRegistry) -> Vec<String> {
         let declared: Vec<(&str, bool)> = names.declared_settings().collect();
+        let url_set = self
+            .get(&format!("{PREFIX}url"))
+            .is_some_and(|url| !is_unset(url));
         let mut lines = Vec::new();
         for (name, default) in known_keys() {
             let key = format!("{PREFIX}{name}");
-            lines.push(match self.entries.get(&key).map(|s| &s.value) {
+            let mut line = match self.entries.get(&key).map(|s| &s.value) {
                 Some(Value::Text(text)) => format!("{key} = {}", mask(&key, text, &declared)),
                 Some(_) => format!("{key} = (object set in code)"),
                 None => format!("{key} = {default}  (default)"),
-            });
+            };
+            if url_set && OVERRIDDEN_BY_URL.contains(&name) {
+                line = match line.strip_suffix("  (default)") {
+                    Some(value) => format!("{value}  (not used: url is set)"),
+                    None => format!("{line}  (not used: url is set)"),
+                };
+            }
+            lines.push(line);
         }
         for (key, _) in &declared {
             if let Some(text) = self.get(key) {
@@ -243,6 +254,9 @@ impl Settings {
         lines
     }
 }
+
+/// The settings a `url` replaces.
+const OVERRIDDEN_BY_URL: [&str; 5] = ["host", "port", "db", "password", "unix_socket_path"];
 
 impl Value {
     /// The object or dotted name this value holds.
@@ -706,6 +720,30 @@ mod tests {
         assert!(lines.contains(&"redis.sessions.secret = (required)  (default)".to_owned()));
         assert!(
             lines.contains(&"redis.sessions.max_session_bytes = 1048576  (default)".to_owned())
+        );
+    }
+
+    #[test]
+    fn describe_marks_what_a_url_overrides() {
+        let settings: Settings = [
+            ("redis.sessions.url", "redis://10.0.0.5:6380/2"),
+            ("redis.sessions.port", "6390"),
+        ]
+        .into_iter()
+        .collect();
+        let lines = settings.describe(&NameRegistry::new());
+        for line in [
+            "redis.sessions.host = localhost  (not used: url is set)",
+            "redis.sessions.port = 6390  (not used: url is set)",
+            "redis.sessions.db = 0  (not used: url is set)",
+        ] {
+            assert!(lines.contains(&line.to_owned()), "{line}: {lines:?}");
+        }
+        let without: Settings = [("redis.sessions.port", "6390")].into_iter().collect();
+        let lines = without.describe(&NameRegistry::new());
+        assert!(
+            lines.contains(&"redis.sessions.port = 6390".to_owned()),
+            "{lines:?}"
         );
     }
 

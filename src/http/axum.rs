@@ -19,7 +19,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             Some(session) => Ok(session.clone()),
             None => {
                 let rejection = SessionRejection::MissingLayer(MissingSessionLayer);
-                tracing::trace!(target: "redis_sessions::http", status = %rejection.status(), "rejecting request: {rejection}");
+                // A setup mistake: said where the operator looks, once per
+                // interval (a busy route would repeat it for every request).
+                if let Some(n) = crate::throttle::SHARED.count("missing_layer") {
+                    tracing::error!(target: "redis_sessions::http", status = %rejection.status(), occurrences = n, path = %parts.uri.path(), "{rejection}");
+                }
                 Err(rejection)
             }
         }
