@@ -71,6 +71,18 @@ async fn every_demo_form_refuses_a_forged_csrf_token_with_a_403_page() {
             "{path}: {}",
             reply.body
         );
+        // Without any token: the same styled 403, not a plain 422.
+        let reply = post(&mut client, path, fields).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{path} without a token"
+        );
+        assert!(
+            reply.body.contains("Request refused"),
+            "{path}: {}",
+            reply.body
+        );
     }
 
     // Still signed in as dana, nothing flashed, the real token still works.

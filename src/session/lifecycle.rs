@@ -306,6 +306,7 @@ impl Session {
             state.refreshed = parsed.refreshed;
             state.session_timeout = parsed.timeout;
             state.user = parsed.user;
+            state.bound = parsed.bound;
             state.agent = parsed.agent;
             state.resign = old_secret;
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::events::Reason;
-use super::state::{AGENT_FIELD, USER_FIELD};
+use super::state::{AGENT_FIELD, BOUND_FIELD, USER_FIELD};
 use crate::codec::FieldContext;
 use crate::factory::{Context, KeyErrors};
 use crate::store::{
@@ -18,6 +18,7 @@ pub(super) struct Parsed {
     pub(super) refreshed: u64,
     pub(super) timeout: Option<u64>,
     pub(super) user: Option<String>,
+    pub(super) bound: u64,
     pub(super) agent: Option<String>,
 }
 
@@ -51,6 +52,7 @@ pub(super) fn parse(
         refreshed: 0,
         timeout: None,
         user: None,
+        bound: 0,
         agent: None,
     };
     for (name, value) in fields {
@@ -122,6 +124,8 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
         parsed.user = Some(text()?);
     } else if meta == AGENT_FIELD {
         parsed.agent = Some(text()?);
+    } else if meta == BOUND_FIELD {
+        parsed.bound = number().ok_or("the time the user was bound is not a number")?;
     }
     // Other metadata fields are left to newer versions.
     Ok(())

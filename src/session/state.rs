@@ -23,6 +23,9 @@ use crate::store::{
 pub(crate) const USER_FIELD: &[u8] = b"\0u";
 /// The metadata field holding the recorded user agent.
 pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
+/// The metadata field holding when the session was bound to its user (unix
+/// seconds).
+pub(crate) const BOUND_FIELD: &[u8] = b"\0b";
 
 /// Where the session's data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,8 @@ pub(crate) struct State {
     pub(crate) timeout_changed: bool,
     /// The bound user, if any.
     pub(crate) user: Option<String>,
+    /// When `user` was bound, unix seconds (0: unknown).
+    pub(crate) bound: u64,
     /// The recorded user agent, if any.
     pub(crate) agent: Option<String>,
     /// `user` or `agent` changed in this request.
@@ -161,6 +166,7 @@ impl State {
             session_timeout: None,
             timeout_changed: false,
             user: None,
+            bound: 0,
             agent: None,
             meta_changed: false,
             dirty: false,
@@ -224,6 +230,7 @@ impl State {
         self.session_timeout = None;
         self.timeout_changed = false;
         self.user = None;
+        self.bound = 0;
         self.agent = None;
         self.meta_changed = false;
         self.dirty = false;
@@ -435,7 +442,9 @@ impl State {
             .agent
             .as_ref()
             .map(|agent| (AGENT_FIELD.to_vec(), agent.as_bytes().to_vec()));
-        user.into_iter().chain(agent)
+        let bound =
+            (self.user.is_some() && self.bound > 0).then(|| number_field(BOUND_FIELD, self.bound));
+        user.into_iter().chain(agent).chain(bound)
     }
 
     fn all_fields(&self, now: u64) -> Vec<Field> {

@@ -33,6 +33,9 @@ pub struct UserSession {
     pub tag: String,
     /// When the session was created.
     pub created: SystemTime,
+    /// When the session was bound to its user ([`Session::set_user`]: the
+    /// login); its creation time for sessions bound by earlier versions.
+    pub signed_in: SystemTime,
     /// When the session was last seen (its idle TTL last refreshed; at most
     /// `timeout / 20` behind the real last request).
     pub last_seen: SystemTime,
@@ -187,9 +190,11 @@ async fn list(
             Some(p) if p.user.as_deref() == Some(user) => {
                 let created = p.created.unwrap_or(entry.created);
                 let last_seen = p.refreshed.max(entry.last_seen).max(created);
+                let signed_in = if p.bound > 0 { p.bound } else { created };
                 let session = UserSession {
                     tag: tag_of(&entry.member),
                     created: unix(created),
+                    signed_in: unix(signed_in),
                     last_seen: unix(last_seen),
                     agent: p.agent.or(entry.agent),
                     current: current == Some(entry.member.as_str()),
@@ -283,6 +288,7 @@ impl Session {
         self.regenerate().await?;
         let mut state = self.loaded().await?;
         state.user = Some(user);
+        state.bound = now();
         state.meta_changed = true;
         state.dirty = true;
         Ok(())

@@ -102,7 +102,9 @@ async fn sessions(State(demo): State<Demo>, session: Session) -> Page {
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
     csrf_token: String,
+    #[serde(default)]
     name: String,
 }
 
@@ -137,6 +139,7 @@ async fn login(
 
 #[derive(Deserialize)]
 struct MessageForm {
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     message: String,
@@ -162,7 +165,9 @@ async fn message(
 
 #[derive(Deserialize)]
 struct RevokeForm {
+    #[serde(default)]
     csrf_token: String,
+    #[serde(default)]
     tag: String,
 }
 
@@ -181,6 +186,7 @@ async fn revoke(State(demo): State<Demo>, session: Session, Form(form): Form<Rev
 
 #[derive(Deserialize)]
 struct TokenForm {
+    #[serde(default)]
     csrf_token: String,
 }
 

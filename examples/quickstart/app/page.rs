@@ -237,7 +237,7 @@ pub fn sessions(frame: &Frame<'_>, user: &str, devices: &[UserSession]) -> Strin
             items,
             r#"<li class="device" data-tag="{tag}" data-current="{current}">
 <div><span class="what" title="{agent}">{name}</span>{badge}
-<div class="meta">Signed in <time datetime="{created_iso}" title="{created_iso}">{created}</time> · last seen <time datetime="{seen_iso}" title="{seen_iso}">{seen}</time> · <code>{tag}</code></div></div>
+<div class="meta">Signed in <time datetime="{signed_in_iso}" title="{signed_in_iso}">{signed_in}</time> · last seen <time datetime="{seen_iso}" title="{seen_iso}">{seen}</time> · <code>{tag}</code></div></div>
 {action}</li>"#,
             tag = escape(&device.tag),
             current = device.current,
@@ -248,8 +248,8 @@ pub fn sessions(frame: &Frame<'_>, user: &str, devices: &[UserSession]) -> Strin
             } else {
                 ""
             },
-            created_iso = iso8601(device.created),
-            created = ago(device.created, now),
+            signed_in_iso = iso8601(device.signed_in),
+            signed_in = ago(device.signed_in, now),
             seen_iso = iso8601(device.last_seen),
             seen = ago(device.last_seen, now),
         );
