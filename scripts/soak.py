@@ -518,8 +518,12 @@ def adversarial(binary, root, seconds):
                     acked[i] = 0
                 acked[i] += 1
             if i == 0:
+                # What the data takes: client buffers (16 connections with
+                # 60 KB commands in flight) are Redis's, not written data.
+                memory = redis.info("memory")
+                data = int(memory["used_memory"]) - int(memory["mem_clients_normal"])
                 with lock:
-                    peak[0] = max(peak[0], int(redis.info("memory")["used_memory"]))
+                    peak[0] = max(peak[0], data)
         statuses = flood(app, part, path_of, on_reply)
         redis_cmd(redis.port, "CONFIG", "SET", "maxmemory", "0")
         lost = 0
@@ -532,7 +536,7 @@ def adversarial(binary, root, seconds):
             final = int(r.read() or 0)
             lost += max(0, acked[i] - final)
         return {"statuses": statuses, "lost": lost,
-                "note": f"maxmemory {limit} B, peak used_memory {peak[0]} B "
+                "note": f"maxmemory {limit} B, peak used_memory less client buffers {peak[0]} B "
                         f"({(peak[0] - limit) / 1024:+.0f} KiB past it)",
                 "over_kib": (peak[0] - limit) / 1024}
 
