@@ -1,9 +1,22 @@
-//! The operator CLI, `redis-sessions check`, as a function an application
-//! can run with its own registrations.
+//! The operator CLI, `redis-sessions`, as a function an application can run
+//! with its own registrations.
 //!
 //! ```text
 //! redis-sessions check [--section NAME] FILE
+//! redis-sessions users list [--section NAME] FILE USER [--json]
+//! redis-sessions users revoke [--section NAME] FILE USER (TAG | --all)
+//! redis-sessions stats [--section NAME] FILE
+//! redis-sessions --version
 //! ```
+//!
+//! Every command reads its settings as `check` does (and fails as it does,
+//! exit 1, when they are wrong). `users list` prints a user's live sessions
+//! (tag, created, signed in, last seen, agent; JSON with `--json`); `users
+//! revoke` revokes one session by its tag, or all of them, and prints how
+//! many; `stats` counts the live sessions under the prefix and the bytes
+//! they take in Redis, by `SCAN` (on every master of a Cluster), weighing
+//! at most 10,000 of them and estimating the rest, with a progress line on
+//! stderr for scans that take over a second.
 //!
 //! `check` reads the INI file, coerces every `redis.sessions.*` setting,
 //! resolves every dotted name (loading plugins), runs the includes, checks
@@ -35,6 +48,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{Configurator, Error};
+use crate::{RedisClient, RedisSessionFactory};
 
 /// Runs the CLI on the process's arguments, printing to stdout and stderr.
 /// `register` makes the application's registrations (names, includes,
@@ -68,14 +82,37 @@ pub fn run_with(
             || "redis-sessions".to_owned(),
             |n| n.to_string_lossy().into_owned(),
         );
-    let usage = format!("usage: {program} check [--section NAME] FILE");
+    let usage = format!(
+        "usage: {program} check [--section NAME] FILE\n       \
+         {program} users list [--section NAME] FILE USER [--json]\n       \
+         {program} users revoke [--section NAME] FILE USER (TAG | --all)\n       \
+         {program} stats [--section NAME] FILE\n       \
+         {program} --version"
+    );
     // Output is best effort: a closed pipe must not turn into a panic.
     match parse_args(args, &usage) {
         Ok(Command::Help) => {
             let _ = writeln!(out, "{usage}\n\n{HELP}");
             0
         }
+        Ok(Command::Version) => {
+            let _ = writeln!(out, "{program} {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
         Ok(Command::Check { section, file }) => check(register, &section, &file, out, err),
+        Ok(Command::Users {
+            section,
+            file,
+            user,
+            action,
+        }) => match open(register, &section, &file, err) {
+            Ok(factory) => users(&factory, &file, &user, action, out, err),
+            Err(code) => code,
+        },
+        Ok(Command::Stats { section, file }) => match open(register, &section, &file, err) {
+            Ok(factory) => stats(&factory, &file, out, err),
+            Err(code) => code,
+        },
         Err(message) => {
             let _ = writeln!(err, "{message}");
             2
@@ -83,28 +120,68 @@ pub fn run_with(
     }
 }
 
-const HELP: &str = "Checks a configuration: reads section [app:main] (or NAME) of FILE, coerces
-every redis.sessions.* setting, resolves every dotted name (loading plugin
+const HELP: &str = "check: reads section [app:main] (or NAME) of FILE, coerces every
+redis.sessions.* setting, resolves every dotted name (loading plugin
 libraries), runs the includes, builds the session factory and pings its store.
 Prints the effective settings, secrets masked.
 
-Exit status: 0 all well; 1 problems found (each on stderr, with file and line);
-2 a usage error.";
+users list: prints the live sessions of USER (tag, created, signed in, last
+seen, agent), or a JSON array with --json.
+users revoke: revokes the session of USER tagged TAG, or all of them with
+--all, and prints how many.
+stats: counts the live sessions under the prefix and the bytes they take in
+Redis (SCAN, on every master of a Cluster; past 10000 sessions, the bytes are
+estimated from those weighed).
+
+Exit status: 0 all well; 1 problems found (each on stderr, with file and line),
+a store that fails, or no session with that TAG; 2 a usage error.";
 
 enum Command {
     Help,
-    Check { section: String, file: String },
+    Version,
+    Check {
+        section: String,
+        file: String,
+    },
+    Users {
+        section: String,
+        file: String,
+        user: String,
+        action: UsersAction,
+    },
+    Stats {
+        section: String,
+        file: String,
+    },
+}
+
+enum UsersAction {
+    List { json: bool },
+    Revoke(Option<String>),
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>, usage: &str) -> Result<Command, String> {
-    match args.next().as_deref() {
-        Some("check") => {}
+    let command = match args.next().as_deref() {
         Some("-h" | "--help" | "help") => return Ok(Command::Help),
+        Some("-V" | "--version") => return Ok(Command::Version),
+        Some("users") => match args.next().as_deref() {
+            Some("list") => "users list",
+            Some("revoke") => "users revoke",
+            Some(other) => {
+                return Err(format!(
+                    "unknown users command {other:?}: expected list or revoke\n{usage}"
+                ));
+            }
+            None => return Err(format!("users needs list or revoke\n{usage}")),
+        },
+        Some("check") => "check",
+        Some("stats") => "stats",
         None => return Err(usage.to_owned()),
         Some(other) => return Err(format!("unknown command {other:?}\n{usage}")),
-    }
+    };
     let mut section = "app:main".to_owned();
-    let mut file = None;
+    let (mut json, mut all) = (false, false);
+    let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -114,13 +191,44 @@ fn parse_args(mut args: impl Iterator<Item = String>, usage: &str) -> Result<Com
                     .ok_or_else(|| format!("--section needs a NAME, e.g. app:main\n{usage}"))?
             }
             s if s.starts_with("--section=") => section = s["--section=".len()..].to_owned(),
+            "--json" if command == "users list" => json = true,
+            "--all" if command == "users revoke" => all = true,
             s if s.starts_with('-') => return Err(format!("unknown option {s:?}\n{usage}")),
-            _ if file.is_some() => return Err(format!("more than one FILE given\n{usage}")),
-            _ => file = Some(arg),
+            _ => positional.push(arg),
         }
     }
-    let file = file.ok_or_else(|| format!("no FILE given\n{usage}"))?;
-    Ok(Command::Check { section, file })
+    let (wanted, expected) = match (command, all) {
+        ("check" | "stats", _) => ("FILE", 1),
+        ("users list", _) | ("users revoke", true) => ("FILE USER", 2),
+        _ => ("FILE USER TAG (or --all)", 3),
+    };
+    if positional.len() != expected {
+        return Err(format!(
+            "{command} takes {wanted}: {} given\n{usage}",
+            positional.len()
+        ));
+    }
+    let mut positional = positional.into_iter();
+    let mut next = || positional.next().unwrap_or_default();
+    let file = next();
+    Ok(match command {
+        "check" => Command::Check { section, file },
+        "stats" => Command::Stats { section, file },
+        _ => {
+            let user = next();
+            let action = if command == "users list" {
+                UsersAction::List { json }
+            } else {
+                UsersAction::Revoke((!all).then(next))
+            };
+            Command::Users {
+                section,
+                file,
+                user,
+                action,
+            }
+        }
+    })
 }
 
 fn report(file: &str, error: &Error, err: &mut dyn Write) -> u8 {
@@ -188,4 +296,192 @@ fn check(
     };
     let _ = writeln!(err, "{problem}\n1 problem found in {file}");
     1
+}
+
+/// Reads `file` and builds its factory, as `check` does, without printing
+/// the settings; `Err` is the exit status, the problems printed.
+fn open(
+    register: impl FnOnce(&mut Configurator),
+    section: &str,
+    file: &str,
+    err: &mut dyn Write,
+) -> Result<RedisSessionFactory, u8> {
+    let mut config =
+        Configurator::from_ini_section(file, section).map_err(|e| report(file, &e, err))?;
+    register(&mut config);
+    let checked = config.check().map_err(|e| report(file, &e, err))?;
+    Ok(checked.factory)
+}
+
+/// A runtime for the commands that talk to the store.
+fn runtime(err: &mut dyn Write) -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            let _ = writeln!(err, "cannot start the async runtime: {e}");
+            1
+        })
+}
+
+/// A store failure, in the wording of `check`.
+fn store_problem(
+    factory: &RedisSessionFactory,
+    file: &str,
+    e: impl std::fmt::Display,
+    err: &mut dyn Write,
+) -> u8 {
+    let _ = writeln!(
+        err,
+        "{file}: store: {}: {e}\n1 problem found in {file}",
+        factory.store_description()
+    );
+    1
+}
+
+fn unix(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn users(
+    factory: &RedisSessionFactory,
+    file: &str,
+    user: &str,
+    action: UsersAction,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let runtime = match runtime(err) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let handle = match factory.users() {
+        Ok(handle) => handle,
+        Err(e) => return store_problem(factory, file, e, err),
+    };
+    match action {
+        UsersAction::List { json } => {
+            let sessions = match runtime.block_on(handle.list(user)) {
+                Ok(sessions) => sessions,
+                Err(e) => return store_problem(factory, file, e, err),
+            };
+            if json {
+                let rows: Vec<serde_json::Value> = sessions
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "tag": s.tag,
+                            "created": unix(s.created),
+                            "signed_in": unix(s.signed_in),
+                            "last_seen": unix(s.last_seen),
+                            "agent": s.agent,
+                        })
+                    })
+                    .collect();
+                let _ = writeln!(out, "{}", serde_json::Value::Array(rows));
+                return 0;
+            }
+            let _ = writeln!(
+                out,
+                "{} live session{} of {user:?}",
+                sessions.len(),
+                if sessions.len() == 1 { "" } else { "s" }
+            );
+            if !sessions.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "tag               created     signed in   last seen   agent"
+                );
+            }
+            for s in &sessions {
+                let _ = writeln!(
+                    out,
+                    "{:<16}  {:<10}  {:<10}  {:<10}  {}",
+                    s.tag,
+                    unix(s.created),
+                    unix(s.signed_in),
+                    unix(s.last_seen),
+                    s.agent.as_deref().unwrap_or("-")
+                );
+            }
+            0
+        }
+        UsersAction::Revoke(tag) => {
+            let revoked = match &tag {
+                Some(tag) => runtime.block_on(handle.revoke(user, tag)).map(usize::from),
+                None => runtime.block_on(handle.revoke_all(user)),
+            };
+            match (revoked, tag) {
+                (Err(e), _) => store_problem(factory, file, e, err),
+                (Ok(0), Some(tag)) => {
+                    let _ = writeln!(
+                        err,
+                        "revoked 0 sessions: no live session of {user:?} has tag {tag:?}; expected a tag from `users list`"
+                    );
+                    1
+                }
+                (Ok(n), _) => {
+                    let _ = writeln!(out, "revoked {n} session{}", if n == 1 { "" } else { "s" });
+                    0
+                }
+            }
+        }
+    }
+}
+
+fn stats(
+    factory: &RedisSessionFactory,
+    file: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let runtime = match runtime(err) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let options = factory.redis_options();
+    if options.url.as_deref() == Some("memory://") {
+        let _ = writeln!(
+            err,
+            "{file}: stats: the embedded store (memory://) lives in the application's own process: expected a Redis url\n1 problem found in {file}"
+        );
+        return 1;
+    }
+    let client = match RedisClient::open(options) {
+        Ok(client) => client,
+        Err(e) => return store_problem(factory, file, e, err),
+    };
+    let started = std::time::Instant::now();
+    let mut shown = false;
+    let mut progress = |scanned: u64| {
+        if started.elapsed() > Duration::from_secs(1) {
+            let _ = write!(err, "\rscanning: {scanned} keys so far");
+            shown = true;
+        }
+    };
+    let result = runtime.block_on(client.stats(factory.prefix(), &mut progress));
+    if shown {
+        let _ = writeln!(err);
+    }
+    match result {
+        Ok(stats) => {
+            let estimate = if stats.sampled {
+                format!(" (estimated from {} sessions weighed)", stats.weighed)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{}: {} live sessions under prefix {:?}, {} bytes in Redis{estimate}; {} keys scanned",
+                factory.store_description(),
+                stats.sessions,
+                factory.prefix(),
+                stats.bytes,
+                stats.scanned
+            );
+            0
+        }
+        Err(e) => store_problem(factory, file, e, err),
+    }
 }

@@ -344,3 +344,108 @@ fn check_warns_about_weak_settings_but_passes() {
         "the secret is never shown: {stderr}"
     );
 }
+
+/// An INI file for `backend` with `prefix`.
+fn ini_for(url: &str, prefix: &str) -> std::path::PathBuf {
+    ini(&format!(
+        "[app:main]\nredis.sessions.secret = {SECRET}\nredis.sessions.url = {url}\nredis.sessions.prefix = {prefix}\n"
+    ))
+}
+
+async fn operator_commands_list_revoke_and_count(backend: crate::support::Backend) {
+    use crate::support::Client;
+    let prefix = format!("cli{}:", std::process::id() ^ rand_suffix());
+    let url = backend.url().unwrap();
+    let factory = backend.factory(|b| b.prefix(prefix.clone()));
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = Client::new(crate::app::router(&factory));
+        c.get("/set?key=k&value=v").await;
+        assert_eq!(c.get("/login?user=ops-user").await.body, "ok");
+        clients.push(c);
+    }
+    let mut anonymous = Client::new(crate::app::router(&factory));
+    anonymous.get("/set?key=k&value=v").await;
+    let path = ini_for(&url, &prefix);
+    let file = path.to_str().unwrap();
+
+    let out = check(&["users", "list", file, "ops-user", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for row in &listed {
+        for field in ["tag", "created", "signed_in", "last_seen", "agent"] {
+            assert!(row.get(field).is_some(), "{field}: {row}");
+        }
+    }
+    let out = check(&["users", "list", file, "ops-user"]);
+    assert!(
+        text(&out.stdout).starts_with("3 live sessions of \"ops-user\""),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = check(&["stats", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("4 live sessions under prefix {prefix:?}")),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let tag = listed[0]["tag"].as_str().unwrap();
+    let out = check(&["users", "revoke", file, "ops-user", tag]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "revoked 1 session\n");
+    let out = check(&["users", "revoke", file, "ops-user", tag]);
+    assert_eq!(out.status.code(), Some(1), "a tag already revoked");
+    assert!(text(&out.stderr).contains("no live session of \"ops-user\" has tag"));
+    let out = check(&["users", "revoke", file, "ops-user", "--all"]);
+    assert_eq!(text(&out.stdout), "revoked 2 sessions\n");
+    for c in &mut clients {
+        assert_eq!(c.get("/whoami").await.body, "", "revoked everywhere");
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+#[tokio::test]
+async fn operator_commands_on_redis() {
+    operator_commands_list_revoke_and_count(crate::support::Backend::redis()).await;
+}
+
+#[tokio::test]
+async fn operator_commands_on_a_cluster() {
+    operator_commands_list_revoke_and_count(crate::support::Backend::cluster()).await;
+}
+
+#[test]
+fn version_and_usage_of_the_operator_commands() {
+    let out = check(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!("redis-sessions {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [
+        &["users"][..],
+        &["users", "list", "a.ini"],
+        &["users", "revoke", "a.ini", "u"],
+        &["users", "drop", "a.ini", "u"],
+        &["stats"],
+        &["users", "list", "a.ini", "u", "--all"],
+    ] {
+        let out = check(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

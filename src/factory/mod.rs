@@ -109,6 +109,11 @@ impl RedisSessionFactory {
         self.context.timeout
     }
 
+    /// The text in front of every Redis key (`redis.sessions.prefix`).
+    pub fn prefix(&self) -> &str {
+        &self.context.prefix
+    }
+
     /// The session cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.context.cookie.name

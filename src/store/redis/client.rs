@@ -53,6 +53,7 @@
 mod cluster;
 #[cfg(feature = "sentinel")]
 mod sentinel;
+mod stats;
 mod target;
 
 use std::fmt;

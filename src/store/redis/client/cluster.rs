@@ -127,6 +127,8 @@ fn slot_of(cmd: &Cmd) -> Option<Slot> {
             args.get(3)?
         }
         b"PING" | b"MULTI" | b"EXEC" | b"DISCARD" | b"SCRIPT" | b"INFO" => return None,
+        // `MEMORY USAGE key`: the key comes after the subcommand.
+        b"MEMORY" => args.get(2)?,
         _ => args.get(1)?,
     };
     Some(Slot::for_key(key))
@@ -157,6 +159,61 @@ fn split_by_slot(pipeline: &Pipeline) -> Option<Vec<Vec<usize>>> {
     groups[0].extend(unslotted);
     groups[0].sort_unstable();
     Some(groups)
+}
+
+impl ClusterConnection {
+    /// The address of every master that answers, from `CLUSTER NODES`.
+    pub(crate) async fn masters(&self) -> redis::RedisResult<Vec<(String, u16)>> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let mut inner = self.inner.clone();
+        let nodes = inner
+            .route_command(
+                redis::cmd("CLUSTER").arg("NODES").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?;
+        let text: String = redis::from_redis_value(nodes)?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split(' ');
+                let address = fields.nth(1)?;
+                let flags = fields.next()?;
+                let is_master = flags.split(',').any(|f| f == "master")
+                    && !flags.split(',').any(|f| f.starts_with("fail"));
+                let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+                is_master.then(|| Some((host.to_owned(), port.parse().ok()?)))?
+            })
+            .collect())
+    }
+
+    /// One `SCAN` step on the node at `host:port`.
+    pub(crate) async fn scan_node(
+        &self,
+        (host, port): (&str, u16),
+        cursor: u64,
+        pattern: &str,
+        count: usize,
+    ) -> redis::RedisResult<(u64, Vec<String>)> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(count);
+        let mut inner = self.inner.clone();
+        let reply = inner
+            .route_command(
+                cmd,
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.to_owned(),
+                    port,
+                }),
+            )
+            .await?;
+        Ok(redis::from_redis_value(reply)?)
+    }
 }
 
 impl ConnectionLike for ClusterConnection {
