@@ -61,6 +61,8 @@
 //! - `cluster` (default): `redis+cluster://` URLs.
 //! - `bincode`: the `codec::Bincode` codec (the bincode crate is
 //!   unmaintained, RUSTSEC-2025-0141).
+//! - `metrics`: counters and timings through the `metrics` facade (the
+//!   README's section for operators lists them).
 //! - `full`: all of the above.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -76,6 +78,7 @@ pub mod cookie;
 mod factory;
 pub mod http;
 pub mod id;
+mod metrics;
 #[cfg(feature = "plugins")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
 pub mod plugin;

@@ -557,3 +557,32 @@ async fn the_weighed_size_stays_exact_through_every_kind_of_change() {
     }
     assert_eq!(weighed, Some(actual.to_string()));
 }
+
+#[tokio::test]
+async fn metrics_count_what_operators_graph_and_name_no_id_or_user() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b);
+    c.get("/incr").await;
+    c.get("/login?user=private-user@example.com").await;
+    c.get("/read").await;
+    let id = c.id();
+    c.send("/read", Some(format!("{id}.forged"))).await;
+    let r = c.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    let text = r.body;
+    for expected in [
+        "redis_sessions_loads_total",
+        "redis_sessions_created_total",
+        "redis_sessions_revoked_total",
+        "redis_sessions_store_duration_seconds_count{op=\"load\"}",
+        "redis_sessions_store_duration_seconds_count{op=\"write\"}",
+        "redis_sessions_invalid_total{reason=\"bad_signature\"}",
+        "redis_sessions_cache_hits_total",
+        "redis_sessions_cache_misses_total",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    for secret in [id.as_str(), "private-user", SECRET] {
+        assert!(!text.contains(secret), "{secret} in the metrics");
+    }
+}

@@ -3,7 +3,7 @@
 //! where noted).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header::USER_AGENT};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use redis_sessions::{RedisSessionFactory, Session, session};
 
 type Params = Query<HashMap<String, String>>;
@@ -19,8 +20,18 @@ type Answer = Result<Response, AppError>;
 /// Session events counted by reason since start (`/events`).
 type Events = Arc<Mutex<BTreeMap<&'static str, u64>>>;
 
+/// This process's Prometheus recorder, installed by the first router (the
+/// library's metrics go to it from then on).
+fn metrics() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
 /// The app's routes behind `factory`'s session layer.
 pub fn router(factory: &RedisSessionFactory) -> Router {
+    metrics();
     let events = Events::default();
     let counts = Arc::clone(&events);
     factory.on_event(move |event| {
@@ -56,6 +67,7 @@ pub fn router(factory: &RedisSessionFactory) -> Router {
         .route("/revoke_others", get(revoke_others))
         .route("/logout", get(invalidate))
         .route("/events", get(events_route))
+        .route("/metrics", get(metrics_route))
         .with_state(events)
         .layer(factory.layer())
 }
@@ -283,6 +295,25 @@ async fn revoke(session: Session, params: Params) -> Answer {
 
 async fn revoke_others(session: Session) -> Answer {
     text(session.revoke_others().await?.to_string())
+}
+
+/// The library's metrics, in Prometheus text.
+async fn metrics_route() -> Response {
+    match metrics() {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "another metrics recorder is installed",
+        )
+            .into_response(),
+    }
 }
 
 async fn events_route(State(events): State<Events>) -> Answer {

@@ -331,6 +331,7 @@ impl Builder {
     /// [`Builder::build`] without logging the warnings (the caller adds
     /// their file and line first).
     pub(crate) fn build_unlogged(self) -> Result<RedisSessionFactory, Error> {
+        crate::metrics::describe();
         let mut found = Findings::default();
         let signer = self.signer(&mut found);
         let cookie = self.cookie_attributes(&mut found);

@@ -101,6 +101,8 @@ impl RedisSessionFactory {
 
     /// The tower layer that gives each request a [`Session`](crate::Session).
     pub fn layer(&self) -> crate::SessionLayer {
+        // Metrics appear (at 0) in a recorder installed after the build.
+        crate::metrics::describe();
         crate::SessionLayer::new(self.clone())
     }
 

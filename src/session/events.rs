@@ -128,6 +128,9 @@ impl RedisSessionFactory {
 /// interval, with the count it stands for: clients choose what they send),
 /// then the hook if one is set (every time).
 pub(crate) fn emit(slot: &EventSlot, reason: Reason, tag: Option<String>) {
+    if reason != Reason::OldSecret {
+        crate::metrics::invalid(reason.as_str());
+    }
     if let Some(n) = slot.throttle().count(reason.as_str()) {
         let (name, session) = (reason.as_str(), tag.as_deref());
         match reason {

@@ -266,6 +266,9 @@ impl Session {
                 Err(store::Error::WrongType) => Some(Vec::new()),
                 other => other?,
             };
+            if loaded.is_some() {
+                crate::metrics::loaded();
+            }
             match loaded {
                 None => emit(&context.events, Reason::UnknownId, tag(&key)),
                 Some(fields) => match parse(context, &key, fields) {
@@ -491,6 +494,7 @@ impl Session {
                 )));
             }
             created_key = Some(context.key_of(&id));
+            crate::metrics::created();
             cookie = CookieAction::Set(id);
         }
         user::apply_index(context, store, plan.index, created_key.as_deref()).await?;

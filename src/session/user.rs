@@ -144,6 +144,7 @@ async fn put(
         .index_put(&index, entry, context.max_sessions_per_user)
         .await?;
     if !revoked.is_empty() {
+        crate::metrics::revoked(revoked.len());
         tracing::debug!(target: "redis_sessions::session", revoked = revoked.len(), "oldest sessions of a user revoked past max_sessions_per_user");
         store
             .write(
@@ -264,6 +265,7 @@ async fn revoke_keys(
     store
         .write(keys.into_iter().map(|key| Write::Delete { key }).collect())
         .await?;
+    crate::metrics::revoked(n);
     Ok(n)
 }
 

@@ -268,8 +268,11 @@ impl RedisStore {
     /// Cluster slot.
     async fn index(&self, index_key: &str, args: &[&[u8]]) -> Result<Value, Error> {
         let (zset, hash) = (format!("{{{index_key}}}:z"), format!("{{{index_key}}}:h"));
-        let reply = self.script_keys(&INDEX, &[&zset, &hash], args).await;
-        self.client.explained(reply).await
+        timed("index", async {
+            let reply = self.script_keys(&INDEX, &[&zset, &hash], args).await;
+            self.client.explained(reply).await
+        })
+        .await
     }
 
     /// Runs `lua` on `key` with `args` (`EVALSHA`), loading it once if
@@ -323,6 +326,17 @@ impl RedisStore {
             other => other.map_err(|e| map_error(e, self.client.timeout())),
         }
     }
+}
+
+/// Runs a store call, timing it for the metrics.
+async fn timed<T>(
+    op: &'static str,
+    call: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    crate::metrics::store_call(op, started.elapsed(), result.as_ref().err());
+    result
 }
 
 fn is_noscript(e: &RedisError) -> bool {
@@ -615,7 +629,9 @@ fn index_entry(member: Vec<u8>, value: &[u8]) -> Result<IndexEntry, Error> {
 
 impl SessionStore for RedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
-        Box::pin(async move { self.client.explained(self.load_fields(key).await).await })
+        Box::pin(timed("load", async move {
+            self.client.explained(self.load_fields(key).await).await
+        }))
     }
 
     fn moves_atomically(&self) -> bool {
@@ -625,15 +641,21 @@ impl SessionStore for RedisStore {
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
-        Box::pin(async move { self.client.explained(self.write_all(writes).await).await })
+        Box::pin(timed("write", async move {
+            self.client.explained(self.write_all(writes).await).await
+        }))
     }
 
     fn increment<'a>(&'a self, op: &'a Increment) -> StoreFuture<'a, Option<Incremented>> {
-        Box::pin(async move { self.client.explained(self.increment_field(op).await).await })
+        Box::pin(timed("increment", async move {
+            self.client.explained(self.increment_field(op).await).await
+        }))
     }
 
     fn append<'a>(&'a self, op: &'a Append) -> StoreFuture<'a, Option<Appended>> {
-        Box::pin(async move { self.client.explained(self.append_field(op).await).await })
+        Box::pin(timed("append", async move {
+            self.client.explained(self.append_field(op).await).await
+        }))
     }
 
     fn index_put(
