@@ -4,6 +4,7 @@
 mod client;
 mod increment;
 mod protocol;
+mod replies;
 mod scripts;
 
 pub(crate) use client::redact_url;

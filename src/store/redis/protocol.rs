@@ -51,9 +51,10 @@ use futures_util::future::try_join_all;
 use redis::{Cmd, RedisError, Value};
 
 use super::client::{RedisClient, map_error};
+use super::replies::{index_entries, session_fields, written};
 use super::scripts::{LEGACY, Lua, lua, refuses_flags};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
-use crate::store::layout::{CREATED_FIELD, REFRESHED_FIELD};
+use crate::store::layout::REFRESHED_FIELD;
 use crate::store::{
     Append, Appended, Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write,
     Written,
@@ -504,129 +505,6 @@ fn script_call_keys(lua: &Lua, keys: &[&str], invoke: Invoke, args: usize, bytes
     cmd
 }
 
-/// The typed outcome of one write from its reply.
-fn written(write: &Write, reply: Value) -> Result<Written, Error> {
-    match (write, reply) {
-        (Write::Delete { .. } | Write::Retire { .. }, Value::Int(_)) => Ok(Written::Deleted),
-        (Write::Retire { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session retire",
-            expected: "an integer",
-        }),
-        (Write::Delete { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session delete",
-            expected: "an integer",
-        }),
-        (Write::Create { .. }, Value::Int(1)) => Ok(Written::Stored),
-        (Write::Create { .. }, Value::Int(0)) => Ok(Written::Collision),
-        (Write::Create { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session create",
-            expected: "0 or 1",
-        }),
-        (Write::Move { .. }, Value::Int(1)) => Ok(Written::Stored),
-        (Write::Move { .. }, Value::Int(0)) => Ok(Written::Missing),
-        (Write::Move { .. }, Value::Int(-1)) => Ok(Written::Collision),
-        (Write::Move { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session move",
-            expected: "-1, 0 or 1",
-        }),
-        (Write::Update { .. }, Value::Int(1)) | (Write::Refresh { .. }, Value::Int(1)) => {
-            Ok(Written::Stored)
-        }
-        (Write::Update { .. }, Value::Int(0)) | (Write::Refresh { .. }, Value::Int(0)) => {
-            Ok(Written::Missing)
-        }
-        (Write::Update { .. }, Value::Int(2)) => Ok(Written::Emptied),
-        (Write::Update { .. }, Value::Int(3)) => Ok(Written::Moved),
-        (Write::Update { .. }, Value::Int(4)) => Ok(Written::TooLarge),
-        (Write::Refresh { .. }, Value::Int(3)) => Ok(Written::Missing),
-        (Write::Update { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session update",
-            expected: "0, 1, 2, 3 or 4",
-        }),
-        (Write::Refresh { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session refresh",
-            expected: "0 or 1",
-        }),
-    }
-}
-
-/// Field/value pairs from an `HGETALL` reply (RESP2 array or RESP3 map).
-fn pairs(reply: Value, to: &'static str) -> Result<Vec<Field>, Error> {
-    let bad = || Error::UnexpectedReply {
-        to,
-        expected: "field/value pairs of strings",
-    };
-    let bytes = |value: Value| match value {
-        Value::BulkString(bytes) => Ok(bytes),
-        Value::SimpleString(text) => Ok(text.into_bytes()),
-        _ => Err(bad()),
-    };
-    match reply {
-        Value::Array(items) => {
-            if items.len() % 2 != 0 {
-                return Err(bad());
-            }
-            let mut fields = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                fields.push((bytes(name)?, bytes(value)?));
-            }
-            Ok(fields)
-        }
-        Value::Map(items) => items
-            .into_iter()
-            .map(|(name, value)| Ok((bytes(name)?, bytes(value)?)))
-            .collect(),
-        _ => Err(bad()),
-    }
-}
-
-/// The fields of a loaded session, or `None` if it is absent or lacks its
-/// creation field.
-fn session_fields(reply: Value) -> Result<Option<Vec<Field>>, Error> {
-    let fields = pairs(reply, "a session load")?;
-    if !fields.iter().any(|(name, _)| name == CREATED_FIELD) {
-        // Absent (an empty hash), or not a session of ours.
-        return Ok(None);
-    }
-    Ok(Some(fields))
-}
-
-/// The live entries of an index listing.
-fn index_entries(reply: Value) -> Result<Vec<IndexEntry>, Error> {
-    pairs(reply, "an index listing")?
-        .into_iter()
-        .map(|(member, value)| index_entry(member, &value))
-        .collect()
-}
-
-/// Reads one live index entry: `expires created last_seen[ agent]`.
-fn index_entry(member: Vec<u8>, value: &[u8]) -> Result<IndexEntry, Error> {
-    let bad = Error::UnexpectedReply {
-        to: "an index listing",
-        expected: "entries of the form \"expires created last_seen[ agent]\"",
-    };
-    let member = String::from_utf8(member).map_err(|_| bad.clone())?;
-    let text = std::str::from_utf8(value).map_err(|_| bad.clone())?;
-    let mut parts = text.splitn(4, ' ');
-    let mut time = || -> Result<u64, Error> {
-        let part = parts.next().ok_or_else(|| bad.clone())?;
-        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad.clone());
-        }
-        part.parse().map_err(|_| bad.clone())
-    };
-    let (expires, created, last_seen) = (time()?, time()?, time()?);
-    let agent = parts.next().filter(|a| !a.is_empty()).map(str::to_owned);
-    Ok(IndexEntry {
-        member,
-        expires,
-        created,
-        last_seen,
-        agent,
-    })
-}
-
 impl SessionStore for RedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
         Box::pin(timed("load", async move {
@@ -741,7 +619,9 @@ impl SessionStore for RedisStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::replies::index_entry;
     use super::*;
+    use crate::store::layout::CREATED_FIELD;
     use proptest::collection::vec;
     use proptest::prelude::*;
 
