@@ -24,7 +24,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UPDATE_LUA = os.path.join(HERE, "..", "src", "store", "redis", "lua", "update.lua")
-INCR_LUA = os.path.join(HERE, "..", "src", "store", "redis", "lua", "incr.lua")
+# The increment script is its shared checks followed by its own part.
+INCR_LUA = [os.path.join(HERE, "..", "src", "store", "redis", "lua", name)
+            for name in ("in_place.lua", "incr.lua")]
 SESSIONS = 200
 IN_FLIGHT = 64
 
@@ -128,7 +130,8 @@ def main():
                     raise
                 time.sleep(0.01)
         sha = conn.call("SCRIPT", "LOAD", open(UPDATE_LUA, "rb").read()).decode()
-        incr_sha = conn.call("SCRIPT", "LOAD", open(INCR_LUA, "rb").read()).decode()
+        incr_source = b"".join(open(path, "rb").read() for path in INCR_LUA)
+        incr_sha = conn.call("SCRIPT", "LOAD", incr_source).decode()
         empty_sha = conn.call("SCRIPT", "LOAD", b"return 0").decode()
         for i in range(SESSIONS):
             conn.call("HSET", "s%d" % i, b"\0c", b"1700000000 1700000050", "counter", 0,
@@ -137,7 +140,8 @@ def main():
         now = b"1700000100"
 
         def script(i):
-            return resp("EVALSHA", sha, 1, "s%d" % (i % SESSIONS), 1200, 2, 0,
+            # timeout, 2 pairs, no emptiness check, max_session_bytes.
+            return resp("EVALSHA", sha, 1, "s%d" % (i % SESSIONS), 1200, 2, 0, 1048576,
                         "counter", i, b"\0r", now)
 
         def multi(i):

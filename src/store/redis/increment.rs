@@ -11,8 +11,8 @@ use super::protocol::RedisStore;
 use super::scripts::{Lua, lua};
 use crate::store::{Append, Appended, Error, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR};
 
-static INCR: Lua = lua!("lua/incr.lua");
-static APPEND: Lua = lua!("lua/append.lua");
+static INCR: Lua = lua!("lua/in_place.lua", "lua/incr.lua");
+static APPEND: Lua = lua!("lua/in_place.lua", "lua/append.lua");
 
 impl RedisStore {
     /// Runs `op` as the script; `Ok(None)` when the script declined it.

@@ -44,13 +44,17 @@ impl Lua {
 }
 
 /// Declares a [`Lua`] script from a file of `lua/`.
+/// Several files make one script, in order (shared checks first); the
+/// first starts with the flags line.
 macro_rules! lua {
-    ($file:literal) => {
+    ($($file:literal),+) => {
         Lua {
-            source: include_str!($file),
-            script: ::std::sync::LazyLock::new(|| ::redis::Script::new(include_str!($file))),
+            source: concat!($(include_str!($file)),+),
+            script: ::std::sync::LazyLock::new(|| {
+                ::redis::Script::new(concat!($(include_str!($file)),+))
+            }),
             legacy: ::std::sync::LazyLock::new(|| {
-                let source = include_str!($file);
+                let source = concat!($(include_str!($file)),+);
                 ::redis::Script::new(source.split_once('\n').map_or(source, |(_, body)| body))
             }),
         }

@@ -1,7 +1,7 @@
-#!lua
 -- Appends one encoded element to the list in a field of a live session, in
 -- place and in one atomic step, without touching its TTL: concurrent
 -- appends (flash messages) all land.
+-- Runs after in_place.lua (its checks and ARGV[4..8]).
 -- KEYS[1]: the session key.
 -- ARGV[1]: the field. ARGV[2]: the element, encoded.
 -- ARGV[3]: how the list is encoded: 'm' (MessagePack) or 'j' (JSON).
@@ -14,44 +14,12 @@
 -- no list in the format; -1 when the session's keys and values would take
 -- more than max_session_bytes (nothing is written).
 local key, field, element = KEYS[1], ARGV[1], ARGV[2]
-local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', field, '\0s')
-if not meta[1] then
+local session = in_place(key, field)
+if not session then
   return 0
 end
--- '\0c' holds "created refreshed" (first layout: "created", with '\0r').
-local created, refreshed = string.match(meta[1], '^(%d+) (%d+)$')
-if not created then
-  created = string.match(meta[1], '^(%d+)$')
-  if not created then
-    return 0
-  end
-end
-created = tonumber(created)
-refreshed = tonumber(refreshed) or 0
-if meta[2] then
-  if not string.find(meta[2], '^%d+$') then
-    return 0
-  end
-  refreshed = math.max(refreshed, tonumber(meta[2]))
-end
-local now = tonumber(ARGV[4])
-local lifetime = tonumber(ARGV[7])
-if lifetime > 0 and now >= created + lifetime then
-  return 0
-end
-local timeout = tonumber(ARGV[5])
-if meta[3] then
-  if not string.find(meta[3], '^%d+$') then
-    return 0
-  end
-  timeout = tonumber(meta[3])
-  if timeout > tonumber(ARGV[8]) then
-    return 0
-  end
-end
-local due = timeout > 0 and (refreshed == 0
-    or now >= refreshed + math.floor(timeout / tonumber(ARGV[6])))
-local old = meta[4]
+local due = session.due
+local old = session.value
 local value
 if ARGV[3] == 'j' then
   if not old or old == '[]' then
@@ -93,8 +61,8 @@ end
 -- NUL), weighed as they would be with the new value: from the weighed size
 -- ('\0s', see update.lua), or else counted once.
 local size
-if meta[5] and string.find(meta[5], '^%d+$') then
-  size = tonumber(meta[5]) + #value
+if session.size then
+  size = session.size + #value
   if old then
     size = size - #old
   else

@@ -1,6 +1,6 @@
-#!lua
 -- Adds to an integer field of a live session, in place and in one atomic
 -- step, without touching its TTL (it keeps what the last refresh promised).
+-- Runs after in_place.lua (its checks and ARGV[4..8]).
 -- KEYS[1]: the session key.
 -- ARGV[1]: the field. ARGV[2]: the amount, decimal, below 2^53 in magnitude.
 -- ARGV[3]: how the integer is encoded: 'm' (MessagePack) or 'j' (JSON).
@@ -14,44 +14,11 @@
 -- grow the session unweighed) or holds no integer in the format, or a
 -- number reaches 2^53 in magnitude (Lua's numbers are exact only below).
 local key = KEYS[1]
-local meta = redis.call('HMGET', key, '\0c', '\0r', '\0t', ARGV[1], '\0s')
-local value = meta[4]
-if not meta[1] or not value then
+local session = in_place(key, ARGV[1])
+if not session or not session.value then
   return 0
 end
--- '\0c' holds "created refreshed" (first layout: "created", with '\0r').
-local created, refreshed = string.match(meta[1], '^(%d+) (%d+)$')
-if not created then
-  created = string.match(meta[1], '^(%d+)$')
-  if not created then
-    return 0
-  end
-end
-created = tonumber(created)
-refreshed = tonumber(refreshed) or 0
-if meta[2] then
-  if not string.find(meta[2], '^%d+$') then
-    return 0
-  end
-  refreshed = math.max(refreshed, tonumber(meta[2]))
-end
-local now = tonumber(ARGV[4])
-local lifetime = tonumber(ARGV[7])
-if lifetime > 0 and now >= created + lifetime then
-  return 0
-end
-local timeout = tonumber(ARGV[5])
-if meta[3] then
-  if not string.find(meta[3], '^%d+$') then
-    return 0
-  end
-  timeout = tonumber(meta[3])
-  if timeout > tonumber(ARGV[8]) then
-    return 0
-  end
-end
-local due = timeout > 0 and (refreshed == 0
-    or now >= refreshed + math.floor(timeout / tonumber(ARGV[6])))
+local value, due = session.value, session.due
 local limit = 9007199254740992
 local json = ARGV[3] == 'j'
 local n
@@ -97,9 +64,9 @@ elseif sum >= 0 and sum < 128 then
 else
   new = cmsgpack.pack(sum)
 end
-if meta[5] and string.find(meta[5], '^%d+$') then
+if session.size then
   -- The weighed size ('\0s', see update.lua) follows the value's length.
-  local size = string.format('%d', tonumber(meta[5]) + #new - #value)
+  local size = string.format('%d', session.size + #new - #value)
   redis.call('HSET', key, ARGV[1], new, '\0s', size)
 else
   redis.call('HSET', key, ARGV[1], new)
