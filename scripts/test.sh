@@ -35,6 +35,19 @@ for feature in tls cluster sentinel; do
   cargo clippy --lib --no-default-features --features "$feature" -- -D warnings
 done
 
+# Compat mode is a cargo feature: a build without it must refuse its
+# settings at start-up, naming the feature (the test suite always has it,
+# through the examples' dev-dependency).
+echo "==> check: a build without the compat feature refuses compat settings"
+compat_ini=$(mktemp --suffix=.ini)
+printf '[app:main]\nredis.sessions.secret = a-development-secret-of-enough-length-0123\nredis.sessions.compat = pyramid_redis_sessions\n' >"$compat_ini"
+compat_out=$(cargo run --quiet --bin redis-sessions --no-default-features --features plugins -- check "$compat_ini" 2>&1) && compat_status=0 || compat_status=$?
+rm -f "$compat_ini"
+if [ "$compat_status" -ne 1 ] || ! grep -q 'need the `compat` Cargo feature' <<<"$compat_out"; then
+  echo "expected exit 1 naming the compat feature, got $compat_status: $compat_out" >&2
+  exit 1
+fi
+
 # A new user's first build resolves the newest compatible dependencies, not
 # our lock file's: a deprecation or lint they would meet fails here first.
 echo "==> cargo clippy against the newest compatible dependencies (scratch copy, cargo update) -D warnings"

@@ -63,6 +63,8 @@
 //!   unmaintained, RUSTSEC-2025-0141).
 //! - `metrics`: counters and timings through the `metrics` facade (the
 //!   README's section for operators lists them).
+//! - `compat`: compat and upgrade modes, for sessions shared with Python's
+//!   `pyramid_redis_sessions` (see [`Compat`]).
 //! - `full`: all of the above.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -72,6 +74,7 @@
 
 pub mod cli;
 pub mod codec;
+#[cfg(feature = "compat")]
 mod compat;
 pub mod config;
 pub mod cookie;

@@ -350,8 +350,10 @@ impl Builder {
         let (Some(signer), Some(store), None) = (signer, store, found.error()) else {
             return Err(found.into_error());
         };
+        #[cfg_attr(not(feature = "compat"), allow(unused_mut))] // compat renames it
         let mut cookie = cookie;
         let (serialize, deserialize) = match &scheme {
+            #[cfg(feature = "compat")]
             crate::session::Scheme::Pyramid(compat) => {
                 // The Python app reads the cookie by its name and every
                 // value as a pickle.

@@ -100,6 +100,7 @@ pub(crate) struct Legacy {
     /// The original's cookie name.
     pub(crate) cookie_name: String,
     /// The most bytes a stored session may expand to (`max_session_bytes`).
+    #[cfg_attr(not(feature = "compat"), allow(dead_code))] // read by the compat formats
     pub(crate) budget: u64,
 }
 

@@ -451,7 +451,7 @@ pub(crate) static TABLE: &[Row] = &[
     Row {
         name: "compat",
         default: "none",
-        value: "`none` or `pyramid_redis_sessions`: also read and write the Python library's sessions",
+        value: "`none` or `pyramid_redis_sessions`: also read and write the Python library's sessions (cargo feature `compat`)",
         secret: false,
         read: Read::Value(|b, t| {
             set(

@@ -246,6 +246,7 @@ impl Session {
             Presented::Valid { id, old_secret } => (Some(id), old_secret),
             other => {
                 // No cookie of ours: maybe one of the original app's.
+                #[cfg(feature = "compat")]
                 if self.upgrade().await? {
                     return Ok(());
                 }

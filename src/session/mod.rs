@@ -70,6 +70,7 @@ mod lifecycle;
 mod parse;
 mod scheme;
 mod state;
+#[cfg(feature = "compat")]
 mod upgrade;
 mod user;
 

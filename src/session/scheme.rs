@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+#[cfg(feature = "compat")]
 use crate::compat;
 use crate::config::ErrorKind;
 use crate::cookie::SignedWith;
@@ -23,7 +24,9 @@ use crate::store::{RedisClient, session_key};
 /// Which formats a factory speaks.
 pub(crate) enum Scheme {
     Native,
+    #[cfg(feature = "compat")]
     Pyramid(compat::LegacyFormat),
+    #[cfg(feature = "compat")]
     Upgrade {
         legacy: compat::LegacyFormat,
         client: RedisClient,
@@ -44,6 +47,33 @@ impl Scheme {
         let Some(legacy) = legacy else {
             return (Self::Native, store);
         };
+        #[cfg(not(feature = "compat"))]
+        {
+            let _ = (legacy, client);
+            let key = if compat == Compat::None {
+                "legacy_secret"
+            } else {
+                "compat"
+            };
+            found.problem(
+                ErrorKind::Invalid,
+                key,
+                "the original's formats need the `compat` Cargo feature of redis-sessions, which this build leaves out: expected a build with features = [\"compat\"] (or \"full\")",
+            );
+            (Self::Native, store)
+        }
+        #[cfg(feature = "compat")]
+        Self::choose_compat(compat, legacy, store, client, found)
+    }
+
+    #[cfg(feature = "compat")]
+    fn choose_compat(
+        compat: Compat,
+        legacy: &Legacy,
+        store: Option<StoreSelector>,
+        client: Option<&RedisClient>,
+        found: &mut Findings,
+    ) -> (Self, Option<StoreSelector>) {
         let scheme = compat::LegacyFormat::new(&legacy.secret, &legacy.prefix, &legacy.cookie_name)
             .with_budget(legacy.budget);
         match (compat, client, store) {
@@ -97,6 +127,7 @@ impl Context {
     /// The id in `value`, when its signature verifies and the id is well
     /// formed (checked before any key is built from it).
     pub(crate) fn verify_cookie<'v>(&self, value: &'v str) -> Option<Verified<'v>> {
+        #[cfg(feature = "compat")]
         if let Scheme::Pyramid(compat) = &self.scheme {
             return compat.verify_cookie(value).map(|id| Verified {
                 id: Cow::Owned(id),
@@ -114,6 +145,7 @@ impl Context {
     /// The store key of session `id`.
     pub(crate) fn key_of(&self, id: &str) -> String {
         match &self.scheme {
+            #[cfg(feature = "compat")]
             Scheme::Pyramid(compat) => compat.store_key(id),
             _ => session_key(&self.prefix, id),
         }
@@ -122,6 +154,7 @@ impl Context {
     /// A new session id.
     pub(crate) fn new_id(&self) -> Result<String, crate::id::Error> {
         match &self.scheme {
+            #[cfg(feature = "compat")]
             Scheme::Pyramid(compat) => compat.new_id(),
             _ => Ok(Id::generate(&*self.id_generator)?.as_str().to_owned()),
         }
@@ -130,6 +163,7 @@ impl Context {
     /// The cookie value that carries `id`.
     pub(crate) fn sign_cookie(&self, id: &str) -> String {
         match &self.scheme {
+            #[cfg(feature = "compat")]
             Scheme::Pyramid(compat) => compat.sign_cookie(id),
             _ => self.signer.sign(&self.cookie.name, id),
         }
@@ -138,6 +172,7 @@ impl Context {
     /// A store over `client`, for a `client_callable`'s choice.
     pub(crate) fn store_over(&self, client: RedisClient) -> Arc<dyn crate::store::SessionStore> {
         match &self.scheme {
+            #[cfg(feature = "compat")]
             Scheme::Pyramid(compat) => {
                 Arc::new(compat::PyramidStore::new(client).with_budget(compat.budget()))
             }

@@ -51,7 +51,11 @@ pub enum Error {
     OutOfMemory,
     /// What answered is not Redis (an HTTP server, say, on the configured
     /// port): its reply could not be parsed. A 503, like an outage.
-    #[error("the server at {server} did not answer like Redis{}", sent_text(sent))]
+    #[error(
+        "the server{} did not answer like Redis{}",
+        at_text(server),
+        sent_text(sent)
+    )]
     NotRedis {
         /// The address, e.g. `127.0.0.1:6398`.
         server: String,
@@ -72,6 +76,14 @@ impl Error {
             self,
             Self::Unreachable(_) | Self::Timeout(_) | Self::OutOfMemory | Self::NotRedis { .. }
         )
+    }
+}
+
+fn at_text(server: &str) -> String {
+    if server.is_empty() {
+        String::new()
+    } else {
+        format!(" at {server}")
     }
 }
 

@@ -593,10 +593,12 @@ impl RedisClient {
         &self,
         future: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(self.inner.timeout, future).await {
+        let result = match tokio::time::timeout(self.inner.timeout, future).await {
             Ok(result) => result.map_err(|e| map_error(e, self.inner.timeout)),
             Err(_) => Err(Error::Timeout(self.inner.timeout)),
-        }
+        };
+        // Every caller names the server that is not Redis.
+        self.explained(result).await
     }
 }
 
