@@ -182,7 +182,19 @@ fn parse_args(mut args: impl Iterator<Item = String>, usage: &str) -> Result<Com
     let mut section = "app:main".to_owned();
     let (mut json, mut all) = (false, false);
     let mut positional = Vec::new();
+    let mut options = true;
     while let Some(arg) = args.next() {
+        // A session's tag may start with `-`: after FILE and USER, it is
+        // the TAG; `--` ends the options anywhere.
+        let is_tag = command == "users revoke" && positional.len() == 2;
+        if options && arg == "--" {
+            options = false;
+            continue;
+        }
+        if !options || (is_tag && !matches!(arg.as_str(), "--all" | "--section")) {
+            positional.push(arg);
+            continue;
+        }
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--section" => {
@@ -483,5 +495,59 @@ fn stats(
             0
         }
         Err(e) => store_problem(factory, file, e, err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()), "usage")
+    }
+
+    #[test]
+    fn a_tag_may_start_with_a_dash_and_double_dash_ends_the_options() {
+        for args in [
+            &["users", "revoke", "a.ini", "alice", "-AEi8WWczH4XQX8g"][..],
+            &[
+                "users",
+                "revoke",
+                "a.ini",
+                "alice",
+                "--",
+                "-AEi8WWczH4XQX8g",
+            ],
+            &[
+                "users",
+                "revoke",
+                "--section",
+                "app:x",
+                "a.ini",
+                "alice",
+                "-AEi8",
+            ],
+        ] {
+            match parse(args) {
+                Ok(Command::Users {
+                    action: UsersAction::Revoke(Some(tag)),
+                    user,
+                    ..
+                }) => {
+                    assert!(tag.starts_with("-AEi8"), "{args:?}");
+                    assert_eq!(user, "alice");
+                }
+                _ => panic!("{args:?} did not parse as a revocation"),
+            }
+        }
+        assert!(matches!(
+            parse(&["users", "revoke", "a.ini", "alice", "--all"]),
+            Ok(Command::Users {
+                action: UsersAction::Revoke(None),
+                ..
+            })
+        ));
+        assert!(parse(&["users", "list", "a.ini", "-typo"]).is_err());
+        assert!(parse(&["users", "revoke", "a.ini", "alice", "tag", "extra"]).is_err());
     }
 }
