@@ -537,7 +537,7 @@ mod tests {
 
     #[test]
     fn every_builder_setter_names_its_key_and_default() {
-        let source = include_str!("builder.rs");
+        let source = include_str!("builder/mod.rs");
         for row in TABLE {
             if matches!(row.read, Read::Secret | Read::PluginPath) {
                 continue;

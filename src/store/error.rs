@@ -93,6 +93,22 @@ fn sent_text(sent: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+impl Error {
+    /// A fixed word for the kind of error (the metrics' `kind` label).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout(_) => "timeout",
+            Self::OutOfMemory => "out_of_memory",
+            Self::NotRedis { .. } => "not_redis",
+            Self::WrongType => "wrong_type",
+            Self::UnexpectedReply { .. } => "reply",
+            Self::Config(_) => "config",
+            Self::Backend(_) | Self::TimeoutTooLong(_) | Self::BadIndexEntry(_) => "backend",
+        }
+    }
+}
+
 /// Refuses a timeout above [`MAX_TIMEOUT`].
 pub(crate) fn check_timeout(timeout: u64) -> Result<u64, Error> {
     if timeout > MAX_TIMEOUT {

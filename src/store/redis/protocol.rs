@@ -336,7 +336,11 @@ async fn timed<T>(
 ) -> Result<T, Error> {
     let started = std::time::Instant::now();
     let result = call.await;
-    crate::metrics::store_call(op, started.elapsed(), result.as_ref().err());
+    crate::metrics::store_call(
+        op,
+        started.elapsed(),
+        result.as_ref().err().map(Error::kind),
+    );
     result
 }
 

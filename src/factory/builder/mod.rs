@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::checks::{self, Findings};
-use super::context::{ClientCallable, Context, KeyErrors, Legacy, StoreSelector};
+use super::context::{ClientCallable, Context, KeyErrors, StoreSelector};
 use super::values::{CacheControl, Compat, UrlValue};
 use super::{MEMORY_URL, RedisSessionFactory};
 use crate::codec::{Codec, MsgPack};
@@ -15,6 +15,9 @@ use crate::config::{Error, ErrorKind};
 use crate::cookie::{CookieAttributes, CookieSigner, SameSite};
 use crate::id::{DefaultIdGenerator, IdGenerator};
 use crate::store::{self, RedisClient, RedisOptions, RedisStore, SessionStore};
+
+mod stores;
+use stores::memory_store;
 
 /// The default of `max_session_bytes`: 1 MiB.
 pub const DEFAULT_MAX_SESSION_BYTES: u64 = 1024 * 1024;
@@ -604,50 +607,6 @@ impl Builder {
         }
     }
 
-    /// The original's formats (`compat`, or upgrade mode with
-    /// `legacy_secret`), with unset `legacy_*` resolved to ours.
-    fn legacy(&self, found: &mut Findings) -> Option<Legacy> {
-        if let Some(name) = &self.legacy_cookie_name {
-            checks::cookie_name(found, "legacy_cookie_name", name);
-        }
-        if self.legacy_secret.as_deref() == Some("") {
-            found.problem(
-                ErrorKind::Invalid,
-                "legacy_secret",
-                "expected the secret of the Python app, or None for the same as redis.sessions.secret",
-            );
-        }
-        if self.compat == Compat::None && self.legacy_secret.is_none() {
-            // Upgrade mode starts with legacy_secret; the others only refine it.
-            let set = [
-                ("legacy_prefix", self.legacy_prefix.is_some()),
-                ("legacy_cookie_name", self.legacy_cookie_name.is_some()),
-            ];
-            for (name, _) in set.into_iter().filter(|(_, set)| *set) {
-                found.warning(
-                    name,
-                    "has no effect without redis.sessions.legacy_secret (upgrade mode) or redis.sessions.compat = pyramid_redis_sessions",
-                );
-            }
-            return None;
-        }
-        Some(Legacy {
-            secret: self
-                .legacy_secret
-                .clone()
-                .unwrap_or_else(|| self.secret.clone()),
-            prefix: self
-                .legacy_prefix
-                .clone()
-                .unwrap_or_else(|| self.prefix.clone()),
-            cookie_name: self
-                .legacy_cookie_name
-                .clone()
-                .unwrap_or_else(|| self.cookie_name.clone()),
-            budget: self.max_session_bytes,
-        })
-    }
-
     /// Where requests find their store, the shared Redis client if any, and
     /// a description for people. Redis is opened (without I/O) only when no
     /// other problem was found.
@@ -697,24 +656,4 @@ impl Builder {
         };
         (selector, None, description)
     }
-}
-
-#[cfg(feature = "memory-store")]
-fn memory_store(_found: &mut Findings, max: u64) -> Option<StoreSelector> {
-    let max = usize::try_from(max).unwrap_or(usize::MAX);
-    Some(StoreSelector::Fixed(Arc::new(
-        store::MemoryStore::with_max_sessions(max),
-    )))
-}
-
-#[cfg(not(feature = "memory-store"))]
-fn memory_store(found: &mut Findings, _max: u64) -> Option<StoreSelector> {
-    found
-        .problem(
-            ErrorKind::Invalid,
-            "url",
-            "the embedded store is not compiled in: enable the memory-store cargo feature",
-        )
-        .seen(MEMORY_URL);
-    None
 }
