@@ -61,8 +61,12 @@ impl RedisServer {
             std::process::id(),
             NEXT_DIR.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).expect("temp dir is writable");
         for _ in 0..5 {
+            // A fresh folder per attempt: a failed attempt (another process
+            // took the port first) may leave a Cluster's nodes.conf behind,
+            // which the next attempt would refuse to reuse.
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir is writable");
             let port = pick();
             let mut server = Self {
                 port,
