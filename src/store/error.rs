@@ -95,6 +95,7 @@ fn sent_text(sent: &Option<String>) -> String {
 
 impl Error {
     /// A fixed word for the kind of error (the metrics' `kind` label).
+    #[cfg(feature = "metrics")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Unreachable(_) => "unreachable",

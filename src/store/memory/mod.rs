@@ -106,6 +106,20 @@ impl Entry {
         self.fields.contains_key(CREATED_FIELD)
     }
 
+    /// The creation time, the last refresh and the per-session timeout, as
+    /// an in-place change checks them; `None` when one is not a number.
+    fn metadata(&self) -> Option<(u64, Option<u64>, Option<u64>)> {
+        let number = |name: &[u8]| -> Option<Option<u64>> {
+            match self.fields.get(name) {
+                None => Some(None),
+                Some(value) => read_number(value).map(Some),
+            }
+        };
+        let (created, embedded) = read_created(self.fields.get(CREATED_FIELD)?)?;
+        let refreshed = embedded.max(number(REFRESHED_FIELD)?);
+        Some((created, refreshed, number(TIMEOUT_FIELD)?))
+    }
+
     /// The bytes of the user fields, names and values.
     fn size(&self) -> usize {
         self.fields
@@ -268,15 +282,8 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
-        let number = |name: &[u8]| -> Option<Option<u64>> {
-            match entry.fields.get(name) {
-                None => Some(None),
-                Some(value) => read_number(value).map(Some),
-            }
-        };
-        let (created, embedded) = read_created(entry.fields.get(CREATED_FIELD)?)?;
-        let refreshed = embedded.max(number(REFRESHED_FIELD)?);
-        let refresh_due = op.check(created, refreshed, number(TIMEOUT_FIELD)?)?;
+        let (created, refreshed, timeout) = entry.metadata()?;
+        let refresh_due = op.check(created, refreshed, timeout)?;
         // Only a field that exists: a new one would grow the session
         // unweighed.
         let current = op.format.read(entry.fields.get(&op.field)?)?;
@@ -290,15 +297,8 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
-        let number = |name: &[u8]| -> Option<Option<u64>> {
-            match entry.fields.get(name) {
-                None => Some(None),
-                Some(value) => read_number(value).map(Some),
-            }
-        };
-        let (created, embedded) = read_created(entry.fields.get(CREATED_FIELD)?)?;
-        let refreshed = embedded.max(number(REFRESHED_FIELD)?);
-        let refresh_due = op.check(created, refreshed, number(TIMEOUT_FIELD)?)?;
+        let (created, refreshed, timeout) = entry.metadata()?;
+        let refresh_due = op.check(created, refreshed, timeout)?;
         let old = entry.fields.get(&op.field);
         let value = op.format.append(old.map(Vec::as_slice), &op.element)?;
         let grown = entry.size() - old.map_or(0, |old| op.field.len() + old.len())
