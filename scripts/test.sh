@@ -30,7 +30,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "==> cargo clippy (library, no default features) -D warnings"
 cargo clippy --lib --no-default-features -- -D warnings
 
-for feature in tls cluster sentinel; do
+for feature in tls cluster sentinel actix; do
   echo "==> cargo clippy (library, only the $feature feature) -D warnings"
   cargo clippy --lib --no-default-features --features "$feature" -- -D warnings
 done

@@ -1,7 +1,8 @@
-//! Fast, safe server-side sessions in Redis for axum and tower apps.
+//! Fast, safe server-side sessions in Redis for axum, tower and actix-web apps.
 //!
-//! Add [`RedisSessionFactory::layer`] to an app and take a [`Session`] in
-//! handlers. A session is one Redis hash keyed by a digest of its id. In short:
+//! Add [`RedisSessionFactory::layer`] to an axum or tower app (or
+//! `RedisSessionFactory::middleware` to an actix-web one) and take a
+//! [`Session`] in handlers. A session is one Redis hash keyed by a digest of its id. In short:
 //!
 //! - a request that never touches its session sends no Redis command and
 //!   gets no cookie;
@@ -53,6 +54,9 @@
 //! # Cargo features
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
+//! - `actix`: actix-web apps: [`SessionMiddleware`]
+//!   (`.wrap(factory.middleware())`), the [`Session`] extractor
+//!   (`FromRequest`) and `ResponseError` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.
 //! - `plugins` (default): dotted names and includes resolved by loading plugin
 //!   libraries (see [`plugin`]).
@@ -95,9 +99,9 @@ pub use factory::{
     Builder, CacheControl, ClientCallable, Compat, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES,
     MEMORY_URL, RedisSessionFactory, UrlValue,
 };
-#[cfg(feature = "axum")]
-pub use http::{MissingSessionLayer, SessionRejection};
-pub use http::{SessionLayer, SessionService};
+pub use http::{MissingSessionLayer, SessionLayer, SessionRejection, SessionService};
+#[cfg(feature = "actix")]
+pub use http::{SessionMiddleware, SessionMiddlewareService};
 pub use session::Session;
 #[cfg(feature = "memory-store")]
 pub use store::MemoryStore;

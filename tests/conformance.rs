@@ -1,6 +1,6 @@
 //! The behavioural suite: every test runs against the embedded store, a
 //! real redis-server and a real Redis Cluster, through the conformance app's
-//! routes.
+//! routes, on both apps: axum (in-process) and actix-web (over HTTP).
 
 use redis_sessions::cookie::CookieSigner;
 use redis_sessions::id::generate_session_id;
@@ -15,7 +15,56 @@ fn client(backend: &Backend) -> Client {
 }
 
 fn client_with(backend: &Backend, configure: impl FnOnce(Builder) -> Builder) -> Client {
-    Client::new(app::router(&backend.factory(configure)))
+    app_client(backend.factory(configure))
+}
+
+tokio::task_local! {
+    /// Set while a test runs against the actix-web app.
+    static ON_ACTIX: ();
+}
+
+/// A client of the conformance app the test runs against.
+fn app_client(factory: RedisSessionFactory) -> Client {
+    if ON_ACTIX.try_with(|()| ()).is_ok() {
+        Client::actix(factory)
+    } else {
+        Client::new(app::router(&factory))
+    }
+}
+
+/// Runs each named test on every backend against the actix-web app.
+macro_rules! on_actix_too {
+    ($($name:ident),* $(,)?) => {
+        mod actix {
+            mod memory {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::memory();
+                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+            mod redis {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::redis();
+                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+            mod cluster {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::cluster();
+                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+        }
+    };
 }
 
 on_every_backend!(
@@ -24,6 +73,37 @@ on_every_backend!(
     reading_without_a_cookie_creates_nothing,
     set_get_delete_and_keys,
     values_keep_their_types,
+    tampered_cookie_is_treated_as_absent,
+    signed_but_unknown_id_is_never_adopted,
+    clearing_deletes_the_session_and_the_cookie,
+    invalidate_deletes_the_session_and_the_cookie,
+    invalidate_then_set_starts_a_new_session,
+    flash_queues_keep_order_and_honour_duplicates,
+    csrf_token_is_stable_until_renewed,
+    adjusted_timeout_sticks_for_the_rest_of_the_session,
+    regenerate_keeps_data_under_a_new_id,
+    info_reports_new_created_and_timeout,
+    server_errors_keep_changes_by_default,
+    server_errors_drop_changes_without_cookie_on_exception,
+    concurrent_requests_setting_distinct_keys_keep_all,
+    slow_write_does_not_resurrect_an_invalidated_session,
+    a_write_racing_a_move_fails_loudly_and_lands_nowhere,
+    concurrent_flash_messages_to_one_queue_all_land,
+    concurrent_writers_cannot_beat_max_session_bytes_together,
+    flash_appends_in_place_are_weighed_against_max_session_bytes,
+    corrupt_payload_yields_a_fresh_session,
+    cookie_attributes_follow_the_settings,
+    cookie_max_age_is_refreshed_on_use,
+    keys_are_prefixed_digests,
+);
+
+// The same routes and answers on actix-web (the typed-values test drives a
+// router of its own: it tests the library, not the app).
+on_actix_too!(
+    plain_never_touches_the_session,
+    incr_counts_per_session,
+    reading_without_a_cookie_creates_nothing,
+    set_get_delete_and_keys,
     tampered_cookie_is_treated_as_absent,
     signed_but_unknown_id_is_never_adopted,
     clearing_deletes_the_session_and_the_cookie,
@@ -370,7 +450,7 @@ async fn concurrent_requests_setting_distinct_keys_keep_all(backend: Backend) {
 
 async fn concurrent_writers_cannot_beat_max_session_bytes_together(backend: Backend) {
     let factory = backend.factory(|b| b.max_session_bytes(10_000));
-    let mut c = Client::new(app::router(&factory));
+    let mut c = app_client(factory);
     c.get("/set?key=base&value=0").await;
     let value = "v".repeat(6_000);
     // Each loads the small session, waits, then adds 6 KB: each alone fits.
@@ -422,7 +502,7 @@ async fn concurrent_flash_messages_to_one_queue_all_land(backend: Backend) {
 
 async fn flash_appends_in_place_are_weighed_against_max_session_bytes(backend: Backend) {
     let factory = backend.factory(|b| b.max_session_bytes(200));
-    let mut c = Client::new(app::router(&factory));
+    let mut c = app_client(factory);
     c.get("/set?key=base&value=0").await;
     let message = "x".repeat(40);
     let mut statuses = Vec::new();
@@ -457,7 +537,7 @@ async fn slow_write_does_not_resurrect_an_invalidated_session(backend: Backend) 
         .store(probe.clone())
         .build()
         .unwrap();
-    let mut c = Client::new(app::router(&factory));
+    let mut c = app_client(factory);
     c.get("/set?key=a&value=1").await;
     let id = c.id();
     // Wait until the slow request has read the session, then end the session.
@@ -485,7 +565,7 @@ async fn a_write_racing_a_move_fails_loudly_and_lands_nowhere(backend: Backend) 
         .store(probe.clone())
         .build()
         .unwrap();
-    let mut c = Client::new(app::router(&factory));
+    let mut c = app_client(factory);
     c.get("/set?key=a&value=1").await;
     let old = c.cookie.clone();
     // The slow request loads the session, then the session moves.

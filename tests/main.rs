@@ -8,9 +8,18 @@ mod support;
 mod app;
 
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/conformance-actix/app.rs"]
+mod actix_app;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/conformance/common.rs"]
+mod common;
+
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/quickstart/app/mod.rs"]
 mod quickstart;
 
+mod actix;
 mod browser;
 mod checklist;
 mod cli;

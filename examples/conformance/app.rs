@@ -1,43 +1,25 @@
-//! The conformance app's routes: a fixed contract that tests, benchmarks and
-//! other tools drive. Every route is GET and answers `text/plain` (JSON text
-//! where noted).
+//! The conformance app's routes on axum: a fixed contract that tests,
+//! benchmarks and other tools drive. Every route is GET and answers
+//! `text/plain` (JSON text where noted). `examples/conformance-actix` serves
+//! the same routes on actix-web.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header::USER_AGENT};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use redis_sessions::{RedisSessionFactory, Session, session};
 
-type Params = Query<HashMap<String, String>>;
+use crate::common::{self, Events, param};
+
+type Params = Query<common::Query>;
 type Answer = Result<Response, AppError>;
-
-/// Session events counted by reason since start (`/events`).
-type Events = Arc<Mutex<BTreeMap<&'static str, u64>>>;
-
-/// This process's Prometheus recorder, installed by the first router (the
-/// library's metrics go to it from then on).
-fn metrics() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .as_ref()
-}
 
 /// The app's routes behind `factory`'s session layer.
 pub fn router(factory: &RedisSessionFactory) -> Router {
-    metrics();
-    let events = Events::default();
-    let counts = Arc::clone(&events);
-    factory.on_event(move |event| {
-        let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-        *counts.entry(event.reason.as_str()).or_default() += 1;
-    });
+    let events = common::count_events(factory);
     Router::new()
         .route("/plain", get(|| async { "ok" }))
         .route("/incr", get(incr))
@@ -72,7 +54,7 @@ pub fn router(factory: &RedisSessionFactory) -> Router {
         .layer(factory.layer())
 }
 
-/// A session error (503 or 500) or a bad query (400).
+/// A session error (503, 413 or 500) or a bad query (400).
 pub enum AppError {
     Session(session::Error),
     BadRequest(String),
@@ -81,6 +63,12 @@ pub enum AppError {
 impl From<session::Error> for AppError {
     fn from(e: session::Error) -> Self {
         Self::Session(e)
+    }
+}
+
+impl From<String> for AppError {
+    fn from(message: String) -> Self {
+        Self::BadRequest(message)
     }
 }
 
@@ -93,22 +81,16 @@ impl IntoResponse for AppError {
     }
 }
 
-fn param<'a>(params: &'a Params, name: &str) -> Result<&'a str, AppError> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .ok_or_else(|| AppError::BadRequest(format!("missing query parameter `{name}`")))
-}
-
 fn text(body: impl Into<String>) -> Answer {
     Ok(body.into().into_response())
 }
 
 fn json(value: &impl serde::Serialize) -> Answer {
-    match serde_json::to_string(value) {
-        Ok(body) => text(body),
-        Err(e) => Err(AppError::BadRequest(e.to_string())),
-    }
+    text(common::json(value)?)
+}
+
+fn failed_on_purpose() -> Answer {
+    Ok((StatusCode::INTERNAL_SERVER_ERROR, "failed on purpose").into_response())
 }
 
 async fn incr(session: Session) -> Answer {
@@ -120,20 +102,20 @@ async fn read(session: Session) -> Answer {
     text(n.to_string())
 }
 
-async fn get_key(session: Session, params: Params) -> Answer {
-    let value: Option<serde_json::Value> = session.get(param(&params, "key")?).await?;
+async fn get_key(session: Session, Query(q): Params) -> Answer {
+    let value: Option<serde_json::Value> = session.get(param(&q, "key")?).await?;
     json(&value)
 }
 
-async fn set(session: Session, params: Params) -> Answer {
+async fn set(session: Session, Query(q): Params) -> Answer {
     session
-        .insert(param(&params, "key")?, param(&params, "value")?)
+        .insert(param(&q, "key")?, param(&q, "value")?)
         .await?;
     text("ok")
 }
 
-async fn delete(session: Session, params: Params) -> Answer {
-    session.remove(param(&params, "key")?).await?;
+async fn delete(session: Session, Query(q): Params) -> Answer {
+    session.remove(param(&q, "key")?).await?;
     text("ok")
 }
 
@@ -151,39 +133,29 @@ async fn invalidate(session: Session) -> Answer {
     text("ok")
 }
 
-async fn invalidate_then_set(session: Session, params: Params) -> Answer {
+async fn invalidate_then_set(session: Session, Query(q): Params) -> Answer {
     session.invalidate();
     session
-        .insert(param(&params, "key")?, param(&params, "value")?)
+        .insert(param(&q, "key")?, param(&q, "value")?)
         .await?;
     text("ok")
 }
 
-fn queue(params: &Params) -> &str {
-    params.get("queue").map_or("", String::as_str)
-}
-
-async fn flash(session: Session, params: Params) -> Answer {
-    let allow_duplicate = match params.get("allow_duplicate").map(String::as_str) {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "allow_duplicate = {other:?}: expected true or false"
-            )));
-        }
-    };
-    let msg = param(&params, "msg")?.to_owned();
-    session.flash(msg, queue(&params), allow_duplicate).await?;
+async fn flash(session: Session, Query(q): Params) -> Answer {
+    let allow_duplicate = common::allow_duplicate(&q)?;
+    let msg = param(&q, "msg")?.to_owned();
+    session
+        .flash(msg, common::queue(&q), allow_duplicate)
+        .await?;
     text("ok")
 }
 
-async fn peek_flash(session: Session, params: Params) -> Answer {
-    json(&session.peek_flash::<String>(queue(&params)).await?)
+async fn peek_flash(session: Session, Query(q): Params) -> Answer {
+    json(&session.peek_flash::<String>(common::queue(&q)).await?)
 }
 
-async fn pop_flash(session: Session, params: Params) -> Answer {
-    json(&session.pop_flash::<String>(queue(&params)).await?)
+async fn pop_flash(session: Session, Query(q): Params) -> Answer {
+    json(&session.pop_flash::<String>(common::queue(&q)).await?)
 }
 
 async fn csrf(session: Session) -> Answer {
@@ -194,13 +166,8 @@ async fn new_csrf(session: Session) -> Answer {
     text(session.new_csrf_token().await?)
 }
 
-async fn timeout(session: Session, params: Params) -> Answer {
-    let seconds = param(&params, "seconds")?;
-    let seconds: u64 = seconds.parse().map_err(|_| {
-        AppError::BadRequest(format!(
-            "seconds = {seconds:?}: expected whole seconds, e.g. 60"
-        ))
-    })?;
+async fn timeout(session: Session, Query(q): Params) -> Answer {
+    let seconds = common::number(&q, "seconds", "whole seconds, e.g. 60")?;
     session.adjust_timeout_for_session(seconds).await?;
     text("ok")
 }
@@ -211,47 +178,37 @@ async fn regenerate(session: Session) -> Answer {
 }
 
 async fn info(session: Session) -> Answer {
-    let created = session
-        .created()
-        .await?
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    json(&serde_json::json!({
-        "new": session.is_new().await?,
-        "created": created,
-        "timeout": session.timeout().await?,
-    }))
+    json(&common::info_json(
+        session.is_new().await?,
+        session.created().await?,
+        session.timeout().await?,
+    ))
 }
 
-async fn fail(session: Session, params: Params) -> Answer {
+async fn fail(session: Session, Query(q): Params) -> Answer {
     session
-        .insert(param(&params, "key")?, param(&params, "value")?)
+        .insert(param(&q, "key")?, param(&q, "value")?)
         .await?;
-    Ok((StatusCode::INTERNAL_SERVER_ERROR, "failed on purpose").into_response())
+    failed_on_purpose()
 }
 
-async fn slow_set(session: Session, params: Params) -> Answer {
-    let ms = param(&params, "ms")?;
-    let ms: u64 = ms.parse().map_err(|_| {
-        AppError::BadRequest(format!(
-            "ms = {ms:?}: expected whole milliseconds, e.g. 200"
-        ))
-    })?;
+async fn slow_set(session: Session, Query(q): Params) -> Answer {
+    let ms = common::number(&q, "ms", "whole milliseconds, e.g. 200")?;
     session.keys().await?;
     tokio::time::sleep(Duration::from_millis(ms)).await;
     session
-        .insert(param(&params, "key")?, param(&params, "value")?)
+        .insert(param(&q, "key")?, param(&q, "value")?)
         .await?;
     text("ok")
 }
 
 async fn invalidate_then_fail(session: Session) -> Answer {
     session.invalidate();
-    Ok((StatusCode::INTERNAL_SERVER_ERROR, "failed on purpose").into_response())
+    failed_on_purpose()
 }
 
-async fn login(session: Session, params: Params, headers: HeaderMap) -> Answer {
-    session.set_user(param(&params, "user")?).await?;
+async fn login(session: Session, Query(q): Params, headers: HeaderMap) -> Answer {
+    session.set_user(param(&q, "user")?).await?;
     if let Some(agent) = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
         session.set_agent(agent).await?;
     }
@@ -262,31 +219,12 @@ async fn whoami(session: Session) -> Answer {
     text(session.user().await?.unwrap_or_default())
 }
 
-fn unix(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 async fn my_sessions(session: Session) -> Answer {
-    let sessions: Vec<serde_json::Value> = session
-        .user_sessions()
-        .await?
-        .into_iter()
-        .map(|s| {
-            serde_json::json!({
-                "tag": s.tag,
-                "created": unix(s.created),
-                "last_seen": unix(s.last_seen),
-                "agent": s.agent,
-                "current": s.current,
-            })
-        })
-        .collect();
-    json(&sessions)
+    json(&common::sessions_json(session.user_sessions().await?))
 }
 
-async fn revoke(session: Session, params: Params) -> Answer {
-    let found = session.revoke(param(&params, "tag")?).await?;
-    if found {
+async fn revoke(session: Session, Query(q): Params) -> Answer {
+    if session.revoke(param(&q, "tag")?).await? {
         text("ok")
     } else {
         Ok((StatusCode::NOT_FOUND, "no such session of yours").into_response())
@@ -299,27 +237,19 @@ async fn revoke_others(session: Session) -> Answer {
 
 /// The library's metrics, in Prometheus text.
 async fn metrics_route() -> Response {
-    match metrics() {
+    match common::metrics() {
         Some(handle) => (
             [(
                 axum::http::header::CONTENT_TYPE,
-                "text/plain; version=0.0.4",
+                common::METRICS_CONTENT_TYPE,
             )],
             handle.render(),
         )
             .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            "another metrics recorder is installed",
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, common::METRICS_ELSEWHERE).into_response(),
     }
 }
 
 async fn events_route(State(events): State<Events>) -> Answer {
-    let counts = events
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    json(&counts)
+    text(common::events_json(&events)?)
 }

@@ -16,56 +16,9 @@
 //! (see `settings.ini`); the variables above, when set, override it.
 
 mod app;
+mod common;
 
 use std::process::ExitCode;
-
-use redis_sessions::{Configurator, RedisSessionFactory, Settings};
-
-/// Used when `SESSION_SECRET` is not set. Never use it in production.
-const DEV_SECRET: &str = "conformance-development-secret-do-not-use-in-production";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-/// The settings: `SETTINGS` or the contract's defaults, then the contract's
-/// environment variables.
-fn factory() -> Result<RedisSessionFactory, String> {
-    let mut settings = match std::env::var("SETTINGS") {
-        Ok(path) => Settings::from_ini(&path).map_err(|e| e.to_string())?,
-        Err(_) => {
-            if std::env::var_os("SESSION_SECRET").is_none() {
-                eprintln!(
-                    "conformance: WARNING: SESSION_SECRET is not set: signing cookies with a \
-                     public development secret. Anyone can forge sessions. Never use this in \
-                     production; set SESSION_SECRET (e.g. `openssl rand -base64 48`)."
-                );
-            }
-            Settings::new()
-                .with("redis.sessions.secret", DEV_SECRET)
-                .with("redis.sessions.url", "redis://127.0.0.1:6379/0")
-        }
-    };
-    for (var, key) in [
-        ("REDIS_URL", "redis.sessions.url"),
-        ("SESSION_SECRET", "redis.sessions.secret"),
-        ("SESSION_TIMEOUT", "redis.sessions.timeout"),
-        ("COOKIE_ON_EXCEPTION", "redis.sessions.cookie_on_exception"),
-    ] {
-        if let Ok(value) = std::env::var(var) {
-            settings.insert(key, value);
-        }
-    }
-    let mut config = Configurator::new(settings);
-    config
-        .include("redis_sessions")
-        .map_err(|e| e.to_string())?;
-    let registry = config.commit().map_err(|e| e.to_string())?;
-    registry
-        .session_factory()
-        .cloned()
-        .ok_or_else(|| "the session factory was not built".into())
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -74,13 +27,8 @@ async fn main() -> ExitCode {
         .with_max_level(tracing::Level::INFO)
         .with_writer(std::io::stderr)
         .init();
-    let port = env_or("PORT", "8080");
-    let Ok(port) = port.parse::<u16>() else {
-        eprintln!("conformance: PORT = {port:?}: expected a port number, e.g. 8080");
-        return ExitCode::FAILURE;
-    };
-    let factory = match factory() {
-        Ok(factory) => factory,
+    let (port, factory) = match common::port().and_then(|port| Ok((port, common::factory()?))) {
+        Ok(ready) => ready,
         Err(e) => {
             eprintln!("conformance: {e}");
             return ExitCode::FAILURE;

@@ -106,6 +106,33 @@ impl RedisSessionFactory {
         crate::SessionLayer::new(self.clone())
     }
 
+    /// The actix-web middleware that gives each request a
+    /// [`Session`](crate::Session): `App::new().wrap(factory.middleware())`.
+    ///
+    /// ```
+    /// use actix_web::{App, web};
+    /// use redis_sessions::{RedisSessionFactory, Session, session};
+    ///
+    /// async fn counter(session: Session) -> Result<String, session::Error> {
+    ///     Ok(session.incr("counter", 1).await?.to_string())
+    /// }
+    ///
+    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+    ///     .url(Some("memory://".into()))
+    ///     .build()?;
+    /// let app = App::new()
+    ///     .route("/", web::get().to(counter))
+    ///     .wrap(factory.middleware());
+    /// # drop(app);
+    /// # Ok::<(), redis_sessions::config::Error>(())
+    /// ```
+    #[cfg(feature = "actix")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+    pub fn middleware(&self) -> crate::SessionMiddleware {
+        crate::metrics::describe();
+        crate::SessionMiddleware::new(self.clone())
+    }
+
     /// The idle timeout in seconds (0: sessions never expire).
     pub fn timeout(&self) -> u64 {
         self.context.timeout

@@ -1,8 +1,8 @@
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
-use http::StatusCode;
 use http::request::Parts;
 
+use super::{MissingSessionLayer, SessionRejection};
 use crate::Session;
 use crate::session;
 
@@ -19,11 +19,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             Some(session) => Ok(session.clone()),
             None => {
                 let rejection = SessionRejection::MissingLayer(MissingSessionLayer);
-                // A setup mistake: said where the operator looks, once per
-                // interval (a busy route would repeat it for every request).
-                if let Some(n) = crate::throttle::SHARED.count("missing_layer") {
-                    tracing::error!(target: "redis_sessions::http", status = %rejection.status(), occurrences = n, path = %parts.uri.path(), "{rejection}");
-                }
+                super::log_rejection(&rejection, Some(parts.uri.path()));
                 Err(rejection)
             }
         }
@@ -42,41 +38,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
     }
 }
 
-/// Why the [`Session`] extractor rejected a request.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// No session layer runs in front of the handler.
-    #[error(transparent)]
-    MissingLayer(#[from] MissingSessionLayer),
-}
-
-impl SessionRejection {
-    /// The response status: 500 (a set-up mistake).
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::MissingLayer(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The response body.
-    pub fn body_text(&self) -> String {
-        self.to_string()
-    }
-}
-
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         (self.status(), self.body_text()).into_response()
     }
 }
-
-/// The session layer is missing: add `.layer(factory.layer())` to the router.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error(
-    "no session for this request: add `.layer(factory.layer())` (redis_sessions::SessionLayer) to the router in front of this handler"
-)]
-pub struct MissingSessionLayer;
 
 /// [`session::Error::status`] (503 when the store is unavailable, 413 for a
 /// session too large, ...) with the generic [`session::Error::body_text`],
@@ -85,18 +51,7 @@ pub struct MissingSessionLayer;
 impl IntoResponse for session::Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        if self.is_unavailable() {
-            // An outage fails every request: one line per interval.
-            if let Some(n) = crate::throttle::SHARED.count("store_unavailable") {
-                tracing::warn!(target: "redis_sessions::http", error = %self, occurrences = n, "session store unavailable");
-            }
-        } else if status.is_server_error() {
-            if let Some(n) = crate::throttle::SHARED.count("session_error") {
-                tracing::error!(target: "redis_sessions::http", error = %self, occurrences = n, "session error");
-            }
-        } else {
-            tracing::info!(target: "redis_sessions::http", error = %self, "session request refused");
-        }
+        super::log_error_response(&self);
         (status, self.body_text()).into_response()
     }
 }

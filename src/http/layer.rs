@@ -3,8 +3,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
-use http::{HeaderValue, Request, Response};
+use http::header::{CACHE_CONTROL, VARY};
+use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -90,7 +90,17 @@ where
         // bytes. They are parsed and verified only if the session is used.
         let mut values = req.headers().get_all(http::header::COOKIE).iter();
         let cookies = (values.next().cloned(), values.cloned().collect());
-        let store = StoreSlot::for_request(context, &req);
+        let store = StoreSlot::for_request(context, || {
+            let (mut head, ()) = http::Request::builder()
+                .method(req.method().clone())
+                .uri(req.uri().clone())
+                .version(req.version())
+                .body(())
+                .unwrap_or_default()
+                .into_parts();
+            head.headers = req.headers().clone();
+            head
+        });
         let session = Session::new(Arc::clone(context), store, cookies);
         req.extensions_mut().insert(session.clone());
         // The service that was driven to readiness must be the one called;
@@ -181,9 +191,7 @@ where
                     match result {
                         Ok(headers) => apply(&mut response, headers),
                         Err(e) => {
-                            if let Some(n) = crate::throttle::SHARED.count("save_failed") {
-                                tracing::error!(target: "redis_sessions::http", error = %e, occurrences = n, "saving the session failed: answering {} without a cookie", e.status());
-                            }
+                            super::log_save_failed(&e);
                             response = Response::new(B::from(e.body_text()));
                             *response.status_mut() = e.status();
                             response.headers_mut().insert(
@@ -201,19 +209,9 @@ where
 
 fn apply<B>(response: &mut Response<B>, changes: ResponseHeaders) {
     let headers = response.headers_mut();
-    if let Some(cookie) = changes.set_cookie {
-        headers.append(SET_COOKIE, cookie);
-        if changes.no_store && !headers.contains_key(CACHE_CONTROL) {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-    }
-    let varies = headers.get_all(VARY).iter().any(|value| {
-        value.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
-        })
-    });
-    if changes.vary && !varies {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    let has_cache_control = headers.contains_key(CACHE_CONTROL);
+    let varies = super::varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes));
+    for (name, value) in changes.additions(has_cache_control, varies) {
+        headers.append(HeaderName::from_static(name), value);
     }
 }

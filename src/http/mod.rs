@@ -36,11 +36,61 @@
 //! # Ok::<(), redis_sessions::config::Error>(())
 //! ```
 
+#[cfg(feature = "actix")]
+mod actix;
 #[cfg(feature = "axum")]
 mod axum;
 mod layer;
+mod rejection;
 
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use self::axum::{MissingSessionLayer, SessionRejection};
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub use self::actix::{SessionMiddleware, SessionMiddlewareService};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
+pub use rejection::{MissingSessionLayer, SessionRejection};
+
+use crate::session;
+
+/// True when one of a response's `Vary` values already covers `Cookie`.
+fn varies_on_cookie<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> bool {
+    values.any(|value| {
+        std::str::from_utf8(value).is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
+        })
+    })
+}
+
+/// Saving failed after the handler answered: the response becomes the
+/// error's, without a cookie. Said once per interval.
+fn log_save_failed(e: &session::Error) {
+    if let Some(n) = crate::throttle::SHARED.count("save_failed") {
+        tracing::error!(target: "redis_sessions::http", error = %e, occurrences = n, "saving the session failed: answering {} without a cookie", e.status());
+    }
+}
+
+/// A handler answers with a session error: the detail goes to the log, never
+/// to the client.
+fn log_error_response(e: &session::Error) {
+    if e.is_unavailable() {
+        // An outage fails every request: one line per interval.
+        if let Some(n) = crate::throttle::SHARED.count("store_unavailable") {
+            tracing::warn!(target: "redis_sessions::http", error = %e, occurrences = n, "session store unavailable");
+        }
+    } else if e.status().is_server_error() {
+        if let Some(n) = crate::throttle::SHARED.count("session_error") {
+            tracing::error!(target: "redis_sessions::http", error = %e, occurrences = n, "session error");
+        }
+    } else {
+        tracing::info!(target: "redis_sessions::http", error = %e, "session request refused");
+    }
+}
+
+/// A set-up mistake: said where the operator looks, once per interval (a
+/// busy route would repeat it for every request).
+fn log_rejection(rejection: &SessionRejection, path: Option<&str>) {
+    if let Some(n) = crate::throttle::SHARED.count("missing_layer") {
+        let path = path.unwrap_or("");
+        tracing::error!(target: "redis_sessions::http", status = %rejection.status(), occurrences = n, path, "{rejection}");
+    }
+}

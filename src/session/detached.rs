@@ -43,7 +43,7 @@ impl crate::factory::RedisSessionFactory {
             cookie.and_then(|c| HeaderValue::from_str(c).ok()),
             Vec::new(),
         );
-        let store = StoreSlot::for_request(&self.context, &http::Request::new(()));
+        let store = StoreSlot::for_request(&self.context, || http::Request::new(()).into_parts().0);
         Session::new(Arc::clone(&self.context), store, cookies)
     }
 }

@@ -40,24 +40,18 @@ pub(crate) enum StoreSlot {
 }
 
 impl StoreSlot {
-    /// The slot for a request with head `parts`.
-    pub(crate) fn for_request<B>(context: &Context, request: &http::Request<B>) -> Self {
+    /// The slot for a request whose head `head` makes; it is called only
+    /// when the store depends on the request (a `client_callable`).
+    pub(crate) fn for_request(
+        context: &Context,
+        head: impl FnOnce() -> http::request::Parts,
+    ) -> Self {
         match &context.store {
             StoreSelector::Fixed(store) => Self::Ready(Arc::clone(store)),
-            StoreSelector::PerRequest(_) => {
-                let (mut head, ()) = http::Request::builder()
-                    .method(request.method().clone())
-                    .uri(request.uri().clone())
-                    .version(request.version())
-                    .body(())
-                    .unwrap_or_default()
-                    .into_parts();
-                head.headers = request.headers().clone();
-                Self::Callable {
-                    head: Box::new(head),
-                    store: OnceLock::new(),
-                }
-            }
+            StoreSelector::PerRequest(_) => Self::Callable {
+                head: Box::new(head()),
+                store: OnceLock::new(),
+            },
         }
     }
 }
@@ -126,6 +120,24 @@ pub(crate) struct ResponseHeaders {
     pub(crate) vary: bool,
     /// Add `Cache-Control: no-store` unless the app set its own.
     pub(crate) no_store: bool,
+}
+
+impl ResponseHeaders {
+    /// The headers to append, in order, to a response that has a
+    /// `Cache-Control` header or not, and that varies on `Cookie` already or
+    /// not: the same answer on every framework.
+    pub(crate) fn additions(
+        self,
+        has_cache_control: bool,
+        varies_on_cookie: bool,
+    ) -> impl Iterator<Item = (&'static str, HeaderValue)> {
+        let no_store = self.set_cookie.is_some() && self.no_store && !has_cache_control;
+        let cookie = self.set_cookie.map(|cookie| ("set-cookie", cookie));
+        let no_store = no_store.then(|| ("cache-control", HeaderValue::from_static("no-store")));
+        let vary =
+            (self.vary && !varies_on_cookie).then(|| ("vary", HeaderValue::from_static("Cookie")));
+        cookie.into_iter().chain(no_store).chain(vary)
+    }
 }
 
 /// What the cookie in the response must do.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod actix;
 pub mod browser;
 pub mod cluster;
 pub mod plugins;
@@ -195,18 +196,52 @@ impl Reply {
 /// A browser of sorts: keeps the session cookie between requests.
 #[derive(Clone)]
 pub struct Client {
-    router: Router,
+    app: App,
     pub cookie_name: String,
     pub cookie: Option<String>,
 }
 
+/// Where a [`Client`]'s requests go.
+#[derive(Clone)]
+enum App {
+    /// An axum router, called in-process.
+    Router(Router),
+    /// An app served over HTTP on loopback (the actix-web conformance app),
+    /// stopped when the last client holding it is dropped.
+    Http(Arc<actix::Server>),
+}
+
 impl Client {
     pub fn new(router: Router) -> Self {
+        Self::with_app(App::Router(router))
+    }
+
+    /// A client of the actix-web conformance app on `factory`, served on a
+    /// free loopback port for as long as a clone of the client lives.
+    pub fn actix(factory: RedisSessionFactory) -> Self {
+        Self::with_app(App::Http(Arc::new(actix::Server::start(factory))))
+    }
+
+    /// A client of an actix-web app of the test's own (see
+    /// [`actix::Server::serve`]).
+    pub fn http(server: actix::Server) -> Self {
+        Self::with_app(App::Http(Arc::new(server)))
+    }
+
+    fn with_app(app: App) -> Self {
         Self {
-            router,
+            app,
             cookie_name: "session".into(),
             cookie: None,
         }
+    }
+
+    /// The same cookie jar, talking to another app (a session made by one
+    /// app, used by the other).
+    pub fn with_cookie_of(mut self, other: &Client) -> Self {
+        self.cookie_name = other.cookie_name.clone();
+        self.cookie = other.cookie.clone();
+        self
     }
 
     /// The session id in the current cookie.
@@ -241,36 +276,45 @@ impl Client {
             .await
     }
 
-    /// Sends `request` through the router.
+    /// Sends `request` to the app.
     pub async fn send_request(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let headers = response.headers().clone();
-        let strings = |name| {
-            headers
-                .get_all(name)
-                .iter()
-                .map(|v| v.to_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        };
-        Reply {
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-                .collect(),
-            status: response.status(),
-            set_cookie: strings(http::header::SET_COOKIE),
-            vary: strings(http::header::VARY),
-            body: String::from_utf8(
-                response
-                    .into_body()
-                    .collect()
-                    .await
-                    .unwrap()
-                    .to_bytes()
-                    .to_vec(),
-            )
-            .unwrap(),
+        match &self.app {
+            App::Router(router) => reply(router.clone().oneshot(request).await.unwrap()).await,
+            App::Http(server) => reply(server.send(request).await).await,
         }
+    }
+}
+
+async fn reply<B: http_body::Body>(response: http::Response<B>) -> Reply
+where
+    B::Error: std::fmt::Debug,
+{
+    let headers = response.headers().clone();
+    let strings = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    Reply {
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        status: response.status(),
+        set_cookie: strings(http::header::SET_COOKIE),
+        vary: strings(http::header::VARY),
+        body: String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap(),
     }
 }
 
