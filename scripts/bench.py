@@ -28,6 +28,9 @@ ROUTES = ["/plain", "/read", "/incr"]
 # change the ordinary way (load, then save with the response) is measured
 # beside it, on our contestants only.
 CHANGE = "/set?key=seen&value=1"
+# Ours served by actix-web (examples/conformance-actix), beside actix-session
+# on the same framework.
+ON_ACTIX = "redis-sessions (actix-web)"
 TIMEOUT = 1200  # the idle timeout of every contestant, in seconds (benches/peers/src/common.rs)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -165,6 +168,7 @@ def contestants(redis):
     return [
         ("redis-sessions", [conformance], dict(base, REDIS_URL=redis.url), True),
         ("redis-sessions (memory)", [conformance], dict(base, REDIS_URL="memory://"), False),
+        (ON_ACTIX, [os.path.join(RELEASE, "examples", "conformance-actix")], dict(base, REDIS_URL=redis.url), True),
         ("tower-sessions", [os.path.join(RELEASE, "tower")], {"REDIS_URL": redis.url}, True),
         ("actix-session", [os.path.join(RELEASE, "actix")], {"REDIS_URL": redis.url}, True),
         ("floor", [os.path.join(RELEASE, "floor")], {"REDIS_URL": redis.url}, True),
@@ -473,6 +477,10 @@ def write_markdown(data, path):
         ("`/incr` ≥ 0.75× floor", f"{floor_ratio('/incr'):.3f}×", floor_ratio("/incr") >= 0.75),
         (f"`/incr` ≥ 1.05× the faster peer ({faster_peer('/incr')})", f"{peer_ratio('/incr'):.3f}×", peer_ratio("/incr") >= 1.05),
     ]
+    if ON_ACTIX in by and "actix-session" in by:
+        same = lambda route: rps(ON_ACTIX, route) / rps("actix-session", route)
+        checks.append(("`/read` on actix-web ≥ 1.05× actix-session", f"{same('/read'):.3f}×", same("/read") >= 1.05))
+        checks.append(("`/incr` on actix-web ≥ 1.1× actix-session", f"{same('/incr'):.3f}×", same("/incr") >= 1.1))
     gap = cpu("redis-sessions", "/read") - cpu("floor", "/read")
     checks.append(("`/read` app + Redis CPU within 2 µs of the floor", f"{gap:+.1f} µs "
                    f"({fmt(cpu('redis-sessions', '/read'))} vs {fmt(cpu('floor', '/read'))})", gap <= 2.0))
@@ -501,8 +509,8 @@ def write_markdown(data, path):
         L.append(f"| `{route}` | " + " | ".join(cells) + f" | {TARGETS[route]} |")
     L.append("")
     L.append("App + Redis CPU per request (lower is better; the steadier figure on a shared machine), ours against each:\n")
-    names = [n for n in ("redis-sessions", "floor", "tower-sessions", "actix-session") if n in by]
-    L.append("| route | " + " | ".join(("ours" if n == "redis-sessions" else n) + " µs" for n in names) + " |")
+    names = [n for n in ("redis-sessions", "floor", "tower-sessions", ON_ACTIX, "actix-session") if n in by]
+    L.append("| route | " + " | ".join({"redis-sessions": "ours", ON_ACTIX: "ours on actix-web"}.get(n, n) + " µs" for n in names) + " |")
     L.append("|---|" + "---:|" * len(names))
     for route in ROUTES:
         L.append(f"| `{route}` | " + " | ".join(fmt(cpu(n, route)) for n in names) + " |")

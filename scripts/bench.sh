@@ -18,7 +18,7 @@ if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
 fi
 
 echo "==> building (release)"
-cargo build --release --example conformance
+cargo build --release --example conformance --example conformance-actix
 CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path benches/peers/Cargo.toml
 
 echo "==> criterion micro-benchmarks"
