@@ -87,15 +87,16 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod author;
+mod registrar;
 mod trampolines;
 pub mod wire;
 
 pub use author::{
-    PluginClientCallable, PluginCodec, PluginIdGenerator, PluginRequest, PluginSettings, Registrar,
-    Validator,
+    PluginClientCallable, PluginCodec, PluginIdGenerator, PluginRequest, PluginSettings, Validator,
 };
 #[doc(hidden)]
-pub use trampolines::__includeme;
+pub use registrar::__includeme;
+pub use registrar::Registrar;
 
 /// The stamp of this build: a plugin and its host must carry the same one.
 pub const STAMP: &str = env!("REDIS_SESSIONS_PLUGIN_STAMP");

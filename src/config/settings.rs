@@ -14,7 +14,7 @@ use crate::factory::{ClientCallable, RedisSessionFactory};
 use crate::id::IdGenerator;
 use crate::store::redact_url;
 
-pub use crate::factory::table::PREFIX;
+pub use crate::factory::values::PREFIX;
 
 /// Every `redis.sessions.*` key this library reads (without the prefix),
 /// with its default as people read it, in the order of `docs/settings.md`.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::table::PREFIX;
+use super::values::PREFIX;
 use crate::config::{Error, ErrorKind, Problem};
 
 /// Problems (which stop the build) and warnings (which do not), in the

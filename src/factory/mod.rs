@@ -30,7 +30,7 @@ mod builder;
 mod checks;
 mod context;
 pub(crate) mod table;
-mod values;
+pub(crate) mod values;
 
 use std::fmt;
 use std::sync::Arc;

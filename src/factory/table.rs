@@ -13,9 +13,6 @@ use super::builder::Builder;
 use super::values::{CacheControl, Compat};
 use crate::cookie::SameSite;
 
-/// The prefix of every setting of this library.
-pub const PREFIX: &str = "redis.sessions.";
-
 /// Python Paste's `asbool`.
 pub(crate) fn asbool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {

@@ -1,5 +1,9 @@
 //! The types of setting values that are this library's own:
-//! [`CacheControl`], [`Compat`], and [`UrlValue`] (what `url` takes).
+//! [`CacheControl`], [`Compat`], and [`UrlValue`] (what `url` takes), and
+//! the prefix of their names.
+
+/// The prefix of every setting of this library.
+pub const PREFIX: &str = "redis.sessions.";
 
 /// What goes in `Cache-Control` on responses that set or delete the session
 /// cookie (`redis.sessions.cache_control`).

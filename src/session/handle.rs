@@ -8,9 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Error;
+use super::index;
 use super::lifecycle::Session;
 use super::state::Mode;
-use super::user;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -344,12 +344,12 @@ impl Session {
     pub fn tag(&self) -> Option<String> {
         let state = self.state();
         match &state.mode {
-            Mode::Existing { key } => Some(user::tag_of(key)),
+            Mode::Existing { key } => Some(index::tag_of(key)),
             Mode::Fresh => None,
             Mode::Unloaded => {
                 drop(state);
                 let id = self.verified_id()?;
-                Some(user::tag_of(&self.context().key_of(&id)))
+                Some(index::tag_of(&self.context().key_of(&id)))
             }
         }
     }

@@ -18,9 +18,9 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::events::{Reason, emit};
+use super::index;
 use super::parse::parse;
 use super::state::{Mode, Plan, Policy, State, now};
-use super::user;
 use crate::codec::{self, FieldContext};
 use crate::factory::{Context, StoreSelector};
 use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify, log_tag};
@@ -273,7 +273,7 @@ impl Session {
         if let Some(id) = id {
             let key = context.key_of(&id);
             // The events' tag is a digest of its own: made only for an event.
-            let tag = |key: &str| Some(user::tag_of(key));
+            let tag = |key: &str| Some(index::tag_of(key));
             let loaded = match self.store()?.load(&key).await {
                 // Not a session: handled as a corrupt one (deleted).
                 Err(store::Error::WrongType) => Some(Vec::new()),
@@ -442,7 +442,8 @@ impl Session {
             if moved_from.is_some() {
                 // Listed before it exists: a revocation that lists the
                 // user's sessions after this point sees the new key too.
-                user::list_created(context, store, &plan.index, &context.key_of(&id), true).await?;
+                index::list_created(context, store, &plan.index, &context.key_of(&id), true)
+                    .await?;
             }
             let write = create_write(context, &id, fields.clone(), *ttl, moved_from.as_deref())?;
             create = Some((id, batch.push(write)));
@@ -480,7 +481,7 @@ impl Session {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = context.new_id()?;
                 if moved_from.is_some() {
-                    user::list_created(context, store, &plan.index, &context.key_of(&id), true)
+                    index::list_created(context, store, &plan.index, &context.key_of(&id), true)
                         .await?;
                 }
                 let mut retry = Batch::default();
@@ -492,7 +493,7 @@ impl Session {
             if written == Written::Missing {
                 // Revoked or logged out while this request ran: it stays so.
                 tracing::debug!(target: "redis_sessions::session", "session ended before it could move to a new id: not recreated");
-                user::list_created(context, store, &plan.index, &context.key_of(&id), false)
+                index::list_created(context, store, &plan.index, &context.key_of(&id), false)
                     .await?;
                 return Ok(self.headers(match self.cookie_values().next() {
                     Some(_) if !server_error || context.cookie_on_exception => {
@@ -510,7 +511,7 @@ impl Session {
             crate::metrics::created();
             cookie = CookieAction::Set(id);
         }
-        user::apply_index(context, store, plan.index, created_key.as_deref()).await?;
+        index::apply_index(context, store, plan.index, created_key.as_deref()).await?;
         if server_error && !context.cookie_on_exception {
             return Ok(ResponseHeaders::default());
         }
