@@ -7,6 +7,8 @@ helpers (a private redis-server, 200 primed sessions).
 
     python3 scripts/instructions.py redis-sessions /read [seconds] [connections]
     python3 scripts/instructions.py floor /incr
+    INSTRUCTIONS_KEEP=/tmp/cg.out python3 scripts/instructions.py redis-sessions /read
+                    # keeps the callgrind dump: `callgrind_annotate /tmp/cg.out`
 
 Contestants: redis-sessions, memory (redis-sessions on the embedded store),
 floor, actix-session, tower-sessions. Counts include everything the process
@@ -17,6 +19,7 @@ it costs natively."""
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,6 +83,10 @@ def main():
                     if line.startswith(("summary:", "totals:")):
                         total = int(line.split()[1])
             requests = max(run["requests"], 1)
+            keep = os.environ.get("INSTRUCTIONS_KEEP")
+            if keep:
+                # For `callgrind_annotate KEEP`: where the instructions go.
+                shutil.copy(max(dumps, key=os.path.getmtime), keep)
             print(f"{name} {route}: {requests} requests, {total / requests / 1000:.1f}k instructions per request")
         finally:
             bench.stop(app, name)

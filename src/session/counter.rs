@@ -102,9 +102,10 @@ impl Session {
         } else {
             match self.presented() {
                 Presented::Valid {
-                    id,
+                    key,
                     old_secret: false,
-                } => context.key_of(&id),
+                    ..
+                } => key.clone(),
                 // A new session, a cookie to re-sign, or one of the
                 // original app's: the load handles those.
                 _ => return None,

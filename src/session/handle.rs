@@ -237,12 +237,14 @@ impl Session {
     /// removed when the response goes out. Writes after this call go to a new
     /// session with a new id. Needs no store access.
     pub fn invalidate(&self) {
+        // Verified before the lock is taken (at most once per request).
+        let key = self.verified().map(|(_, key)| key);
         let mut state = self.state();
         if !state.is_loaded() {
             // Delete whatever the cookie points at without reading it first
             // (a user index still listing it drops it when next read).
-            if let Some(id) = self.verified_id() {
-                state.to_delete.insert(self.context().key_of(&id));
+            if let Some(key) = key {
+                state.to_delete.insert(key.to_owned());
             }
         }
         state.reset();
@@ -348,8 +350,8 @@ impl Session {
             Mode::Fresh => None,
             Mode::Unloaded => {
                 drop(state);
-                let id = self.verified_id()?;
-                Some(index::tag_of(&self.context().key_of(&id)))
+                let (_, key) = self.verified()?;
+                Some(index::tag_of(key))
             }
         }
     }

@@ -8,7 +8,6 @@
 //! [`Session::commit`] (one batch of writes, then the user index) → the
 //! headers the layer adds.
 
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use http::HeaderValue;
@@ -62,6 +61,8 @@ pub(crate) struct Inner {
     /// The request's `Cookie` headers (almost always one, kept without a
     /// `Vec`); ours is found and verified on first access.
     cookies: (Option<HeaderValue>, Vec<HeaderValue>),
+    /// Ours among `cookies`, verified: see [`Session::presented`].
+    presented: OnceLock<Presented>,
     load: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -148,11 +149,16 @@ enum CookieAction {
     Keep,
 }
 
-/// The id found in the request's cookies.
-pub(super) enum Presented<'a> {
+/// The request's cookie of ours, verified once per request (on first need)
+/// and kept: its id and the id's store key.
+pub(super) enum Presented {
     Nothing,
     BadSignature,
-    Valid { id: Cow<'a, str>, old_secret: bool },
+    Valid {
+        id: String,
+        key: String,
+        old_secret: bool,
+    },
 }
 
 impl Session {
@@ -166,6 +172,7 @@ impl Session {
                 context,
                 store,
                 cookies,
+                presented: OnceLock::new(),
                 load: OnceCell::new(),
                 state: Mutex::new(State::unloaded()),
             }),
@@ -215,30 +222,34 @@ impl Session {
     }
 
     /// The first cookie with our name and a valid signature (the first
-    /// match wins: see `crate::cookie`).
-    pub(super) fn presented(&self) -> Presented<'_> {
-        let context = self.context();
-        let mut seen = false;
-        for value in self.cookie_values() {
-            seen = true;
-            if let Some(verified) = context.verify_cookie(value) {
-                return Presented::Valid {
-                    id: verified.id,
-                    old_secret: verified.old_secret,
-                };
+    /// match wins: see `crate::cookie`), with its store key: verified and
+    /// digested once per request, whoever asks first.
+    pub(super) fn presented(&self) -> &Presented {
+        self.inner.presented.get_or_init(|| {
+            let context = self.context();
+            let mut seen = false;
+            for value in self.cookie_values() {
+                seen = true;
+                if let Some(verified) = context.verify_cookie(value) {
+                    return Presented::Valid {
+                        key: context.key_of(&verified.id),
+                        id: verified.id.into_owned(),
+                        old_secret: verified.old_secret,
+                    };
+                }
             }
-        }
-        if seen {
-            Presented::BadSignature
-        } else {
-            Presented::Nothing
-        }
+            if seen {
+                Presented::BadSignature
+            } else {
+                Presented::Nothing
+            }
+        })
     }
 
-    /// The verified id of the request's cookie, if any.
-    pub(super) fn verified_id(&self) -> Option<Cow<'_, str>> {
+    /// The verified id of the request's cookie and its store key, if any.
+    pub(super) fn verified(&self) -> Option<(&str, &str)> {
         match self.presented() {
-            Presented::Valid { id, .. } => Some(id),
+            Presented::Valid { id, key, .. } => Some((id, key)),
             _ => None,
         }
     }
@@ -254,8 +265,10 @@ impl Session {
     async fn load(&self) -> Result<(), Error> {
         let context = self.context();
         let now = now();
-        let (id, old_secret) = match self.presented() {
-            Presented::Valid { id, old_secret } => (Some(id), old_secret),
+        let (key, old_secret) = match self.presented() {
+            Presented::Valid {
+                key, old_secret, ..
+            } => (Some(key.clone()), *old_secret),
             other => {
                 // No cookie of ours: maybe one of the original app's.
                 #[cfg(feature = "compat")]
@@ -270,8 +283,7 @@ impl Session {
         };
         let mut doomed = None;
         let mut adopted = None;
-        if let Some(id) = id {
-            let key = context.key_of(&id);
+        if let Some(key) = key {
             // The events' tag is a digest of its own: made only for an event.
             let tag = |key: &str| Some(index::tag_of(key));
             let loaded = match self.store()?.load(&key).await {
@@ -439,14 +451,14 @@ impl Session {
         let mut create = None;
         if let Some((fields, ttl)) = &plan.create {
             let id = context.new_id()?;
+            let key = context.key_of(&id);
             if moved_from.is_some() {
                 // Listed before it exists: a revocation that lists the
                 // user's sessions after this point sees the new key too.
-                index::list_created(context, store, &plan.index, &context.key_of(&id), true)
-                    .await?;
+                index::list_created(context, store, &plan.index, &key, true).await?;
             }
-            let write = create_write(context, &id, fields.clone(), *ttl, moved_from.as_deref())?;
-            create = Some((id, batch.push(write)));
+            let write = create_write(context, &key, fields.clone(), *ttl, moved_from.as_deref())?;
+            create = Some((id, key, batch.push(write)));
         }
         let results = batch.send(store).await?;
         let mut cookie = match change.map(|slot| results[slot]) {
@@ -474,18 +486,19 @@ impl Session {
             None => CookieAction::Refresh,
         };
         let mut created_key = None;
-        if let (Some((mut id, slot)), Some((fields, ttl))) = (create, plan.create) {
+        if let (Some((mut id, mut key, slot)), Some((fields, ttl))) = (create, plan.create) {
             let mut written = results[slot];
             let mut attempts = 1;
             while written == Written::Collision && attempts < CREATE_ATTEMPTS {
                 tracing::warn!(target: "redis_sessions::session", "new session id already in use: trying another");
                 id = context.new_id()?;
+                key = context.key_of(&id);
                 if moved_from.is_some() {
-                    index::list_created(context, store, &plan.index, &context.key_of(&id), true)
-                        .await?;
+                    index::list_created(context, store, &plan.index, &key, true).await?;
                 }
                 let mut retry = Batch::default();
-                let write = create_write(context, &id, fields.clone(), ttl, moved_from.as_deref())?;
+                let write =
+                    create_write(context, &key, fields.clone(), ttl, moved_from.as_deref())?;
                 let slot = retry.push(write);
                 written = retry.send(store).await?[slot];
                 attempts += 1;
@@ -493,8 +506,7 @@ impl Session {
             if written == Written::Missing {
                 // Revoked or logged out while this request ran: it stays so.
                 tracing::debug!(target: "redis_sessions::session", "session ended before it could move to a new id: not recreated");
-                index::list_created(context, store, &plan.index, &context.key_of(&id), false)
-                    .await?;
+                index::list_created(context, store, &plan.index, &key, false).await?;
                 return Ok(self.headers(match self.cookie_values().next() {
                     Some(_) if !server_error || context.cookie_on_exception => {
                         context.cookie.deletion()
@@ -507,7 +519,7 @@ impl Session {
                     "could not create a session under a fresh id".into(),
                 )));
             }
-            created_key = Some(context.key_of(&id));
+            created_key = Some(key);
             crate::metrics::created();
             cookie = CookieAction::Set(id);
         }
@@ -556,8 +568,8 @@ impl Session {
         if !resign && context.cookie.max_age.is_none() {
             return None;
         }
-        let id = self.verified_id()?;
-        context.cookie.set_cookie(context.sign_cookie(&id))
+        let (id, _) = self.verified()?;
+        context.cookie.set_cookie(context.sign_cookie(id))
     }
 
     /// Runs `f` on the loaded state (for the flash, CSRF and user helpers).
@@ -612,17 +624,17 @@ impl Batch {
     }
 }
 
-/// The write that creates session `id`: a plain create-if-absent, or a
-/// move from the session it was regenerated from.
+/// The write that creates the session stored at `key`: a plain
+/// create-if-absent, or a move from the session it was regenerated from.
 fn create_write(
     context: &Context,
-    id: &str,
+    key: &str,
     fields: Vec<Field>,
     ttl: u64,
     moved_from: Option<&str>,
 ) -> Result<Write, Error> {
-    let key = context.key_of(id);
-    let fields = seal(context, &key, fields)?;
+    let fields = seal(context, key, fields)?;
+    let key = key.to_owned();
     Ok(match moved_from {
         Some(from) => Write::Move {
             from: from.to_owned(),

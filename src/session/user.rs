@@ -130,7 +130,7 @@ impl Session {
 /// ```
 /// # async fn f(factory: redis_sessions::RedisSessionFactory) -> Result<(), redis_sessions::session::Error> {
 /// let users = factory.users()?;
-/// for session in users.index::list("alice").await? {
+/// for session in users.list("alice").await? {
 ///     println!("{} last seen {:?}", session.tag, session.last_seen);
 /// }
 /// users.revoke_all("alice").await?; // after a password reset
