@@ -26,7 +26,7 @@ use std::time::Duration;
 use redis_sessions::cookie::CookieSigner;
 use redis_sessions::id::IdGenerator;
 use redis_sessions::session::Reason;
-use redis_sessions::store::CREATED_FIELD;
+use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD};
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
@@ -314,7 +314,12 @@ async fn checklist_20_a_refresh_never_recreates_a_deleted_session(backend: Backe
         [Written::Deleted]
     );
     let written = store
-        .write(vec![Write::refresh(key.clone(), 1200, now())])
+        .write(vec![Write::update(
+            key.clone(),
+            vec![(REFRESHED_FIELD.to_vec(), now().to_string().into_bytes())],
+            vec![],
+            1200,
+        )])
         .await
         .unwrap();
     assert_eq!(written, [Written::Missing]);

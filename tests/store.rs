@@ -113,7 +113,7 @@ on_every_store!(
     update_changes_only_its_fields_and_always_sets_the_ttl,
     update_never_brings_back_a_missing_session,
     update_that_leaves_no_user_field_deletes_the_session,
-    refresh_sets_the_ttl_and_the_refresh_time_only_if_the_session_exists,
+    a_metadata_update_sets_the_ttl_only_if_the_session_exists,
     delete_removes_the_session,
     each_write_of_a_batch_gets_its_own_result_in_order,
     a_timeout_above_the_maximum_is_refused_and_nothing_is_written,
@@ -249,7 +249,7 @@ async fn update_that_leaves_no_user_field_deletes_the_session(s: Subject) {
     }
 }
 
-async fn refresh_sets_the_ttl_and_the_refresh_time_only_if_the_session_exists(s: Subject) {
+async fn a_metadata_update_sets_the_ttl_only_if_the_session_exists(s: Subject) {
     let store = &*s.store;
     store
         .write(vec![new_session("k", &[f(b"a", b"1")], 100)])
@@ -257,8 +257,13 @@ async fn refresh_sets_the_ttl_and_the_refresh_time_only_if_the_session_exists(s:
         .unwrap();
     let written = store
         .write(vec![
-            Write::refresh("k", 700, 1_700_000_123),
-            Write::refresh("absent", 700, 1_700_000_123),
+            Write::update("k", vec![f(REFRESHED_FIELD, b"1700000123")], vec![], 700),
+            Write::update(
+                "absent",
+                vec![f(REFRESHED_FIELD, b"1700000123")],
+                vec![],
+                700,
+            ),
         ])
         .await
         .unwrap();
@@ -301,7 +306,7 @@ async fn each_write_of_a_batch_gets_its_own_result_in_order(s: Subject) {
             Write::delete("a"),
             new_session("b", &[f(b"x", b"3")], 100),
             Write::update("b", vec![f(b"x", b"4")], vec![], 100),
-            Write::refresh("a", 100, 5),
+            Write::update("a", vec![f(REFRESHED_FIELD, b"5")], vec![], 100),
             new_session("c", &[f(b"x", b"5")], 100),
             Write::update("b", vec![], vec![b"x".to_vec()], 100),
         ])
@@ -332,7 +337,6 @@ async fn a_timeout_above_the_maximum_is_refused_and_nothing_is_written(s: Subjec
     for huge in [MAX_TIMEOUT + 1, u64::MAX] {
         for write in [
             Write::update("k", vec![f(b"a", b"2")], vec![], huge),
-            Write::refresh("k", huge, 1),
             new_session("other", &[f(b"a", b"1")], huge),
         ] {
             let result = store
@@ -675,7 +679,12 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
             Write::delete("old"),
             Write::update("k", vec![f(b"n", b"1")], vec![], 100),
             new_session("new", &[f(b"n", b"1")], 100),
-            Write::refresh("absent", 100, now),
+            Write::update(
+                "absent",
+                vec![f(REFRESHED_FIELD, now.to_string().as_bytes())],
+                vec![],
+                100,
+            ),
         ]))
         .await;
     assert_eq!(
@@ -729,7 +738,7 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
         .await
         .unwrap();
     let (_, cached) = server
-        .commands_during(store.write(vec![Write::refresh("k", 100, now)]))
+        .commands_during(store.write(vec![Write::update("k", vec![], vec![], 100)]))
         .await;
     assert_eq!(cached.get("evalsha"), Some(&1), "cached again: {cached:?}");
     assert_eq!(cached.get("eval"), None, "{cached:?}");
@@ -741,14 +750,14 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
 }
 
 #[tokio::test]
-async fn budgets_load_one_command_update_three_refresh_three() {
+async fn budgets_load_one_command_update_and_refresh_five_create_four() {
     let server = RedisServer::start();
     let store = redis_store(&server, Duration::from_secs(2));
     // Warm up: the first use of each script on a server loads it.
     store
         .write(vec![
             new_session("k", &[f(b"n", b"0")], 100),
-            Write::refresh("k", 100, 1),
+            Write::update("k", vec![f(REFRESHED_FIELD, b"1")], vec![], 100),
             new_session("k2", &[f(b"n", b"0")], 100),
             Write::delete("k2"),
         ])
@@ -777,8 +786,14 @@ async fn budgets_load_one_command_update_three_refresh_three() {
             ("hset", 1)
         ])
     );
+    // A due refresh is an update of the refresh time alone.
     let (_, refresh) = server
-        .commands_during(store.write(vec![Write::refresh("k", 100, 6)]))
+        .commands_during(store.write(vec![Write::update(
+            "k",
+            vec![f(REFRESHED_FIELD, b"6")],
+            vec![],
+            100,
+        )]))
         .await;
     assert_eq!(
         refresh,
@@ -815,7 +830,7 @@ async fn a_key_of_another_type_gives_typed_errors_not_panics() {
     assert!(matches!(store.load("k").await, Err(Error::WrongType)));
     for write in [
         Write::update("k", vec![f(b"a", b"1")], vec![], 100),
-        Write::refresh("k", 100, 1),
+        Write::update("k", vec![f(REFRESHED_FIELD, b"1")], vec![], 100),
     ] {
         let result = store.write(vec![write]).await;
         assert!(
@@ -886,7 +901,15 @@ async fn memory_sessions_expire_by_their_ttl_and_refresh_extends_it() {
     tokio::time::advance(Duration::from_secs(59)).await;
     assert!(store.load("k").await.unwrap().is_some());
     assert_eq!(
-        store.write(vec![Write::refresh("k", 60, 1)]).await.unwrap(),
+        store
+            .write(vec![Write::update(
+                "k",
+                vec![f(REFRESHED_FIELD, b"1")],
+                vec![],
+                60
+            )])
+            .await
+            .unwrap(),
         [Written::Stored]
     );
     tokio::time::advance(Duration::from_secs(59)).await;
@@ -992,7 +1015,6 @@ fn any_write() -> impl proptest::strategy::Strategy<Value = Write> {
         )
             .prop_map(|(k, set, delete, t)| Write::update(k, set, delete, t)),
         key.clone().prop_map(Write::delete),
-        (key, timeout, 0u64..10).prop_map(|(k, t, now)| Write::refresh(k, t, now)),
     ]
 }
 
@@ -1133,7 +1155,7 @@ async fn a_connection_cut_at_any_byte_of_a_batch_leaves_every_key_with_its_ttl_a
             Write::update("a", vec![f(b"x", b"new")], vec![b"y".to_vec()], 100),
             Write::delete("b"),
             new_session("c", &[f(b"x", b"new")], 100),
-            Write::refresh("d", 100, 42),
+            Write::update("d", vec![f(REFRESHED_FIELD, b"42")], vec![], 100),
             Write::update("e", vec![], vec![b"x".to_vec()], 100),
         ]
     };

@@ -12,8 +12,7 @@
 //! field: Python ignores them, and drops them when it next writes the
 //! session (the next refresh then simply comes early).
 //!
-//! A [`Write::Refresh`] sets the TTL and the refresh time like an update;
-//! an update that deletes keys and leaves `managed_dict` empty deletes the
+//! An update that deletes keys and leaves `managed_dict` empty deletes the
 //! session ([`Written::Emptied`]), but one that only sets metadata does not
 //! (the original makes empty sessions on every first access). The per-user
 //! index lives in our own format, next to the sessions.
@@ -298,13 +297,6 @@ pub(crate) struct PyramidStore {
     index: RedisStore,
 }
 
-/// What an update through [`PyramidStore::change`] is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Change {
-    Update,
-    Refresh,
-}
-
 impl PyramidStore {
     /// A store over `client`.
     pub(crate) fn new(client: RedisClient) -> Self {
@@ -380,7 +372,6 @@ impl PyramidStore {
         set: &[Field],
         delete: &[Vec<u8>],
         timeout: u64,
-        kind: Change,
     ) -> Result<Written, Error> {
         for attempt in 0..UPDATE_ATTEMPTS {
             if attempt > 0 {
@@ -391,7 +382,7 @@ impl PyramidStore {
             };
             let mut blob = Blob::parse_within(&old, self.budget)?;
             blob.apply(set, delete)?;
-            let emptied = kind == Change::Update && !delete.is_empty() && blob.entries().is_empty();
+            let emptied = !delete.is_empty() && blob.entries().is_empty();
             let new = if emptied { Vec::new() } else { blob.to_bytes() };
             let mut conn = self.client.connection()?;
             let mut invocation = cas_script().key(key);
@@ -416,9 +407,7 @@ impl PyramidStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         for write in &writes {
-            if let Write::Create { timeout, .. }
-            | Write::Update { timeout, .. }
-            | Write::Refresh { timeout, .. } = write
+            if let Write::Create { timeout, .. } | Write::Update { timeout, .. } = write
                 && *timeout > MAX_TIMEOUT
             {
                 return Err(Error::TimeoutTooLong(*timeout));
@@ -439,20 +428,12 @@ impl PyramidStore {
                     delete,
                     timeout,
                     ..
-                } => {
-                    self.change(key, set, delete, *timeout, Change::Update)
-                        .await?
-                }
+                } => self.change(key, set, delete, *timeout).await?,
                 Write::Move { .. } => {
                     // Never sent: this store does not move atomically.
                     return Err(Error::Config(
                         "the original's session store cannot move a session in one step".into(),
                     ));
-                }
-                Write::Refresh { key, timeout, now } => {
-                    let set = [(REFRESHED_FIELD.to_vec(), now.to_string().into_bytes())];
-                    self.change(key, &set, &[], *timeout, Change::Refresh)
-                        .await?
                 }
                 // The original's format has no marker: a retired session
                 // is deleted.

@@ -359,7 +359,12 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
         |conn: &mut redis::Connection| -> i64 { redis::cmd("TTL").arg(&key).query(conn).unwrap() };
 
     let refreshed = store
-        .write(vec![Write::refresh(&key, 5000, 1_800_000_000)])
+        .write(vec![Write::update(
+            &key,
+            vec![(b"\0r".to_vec(), b"1800000000".to_vec())],
+            vec![],
+            5000,
+        )])
         .await
         .unwrap();
     assert_eq!(refreshed, [Written::Stored]);
@@ -393,7 +398,12 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
     assert!(store.load(&key).await.unwrap().is_none());
     let missing = store
         .write(vec![
-            Write::refresh(&key, TIMEOUT, 1),
+            Write::update(
+                &key,
+                vec![(b"\0r".to_vec(), b"1".to_vec())],
+                vec![],
+                TIMEOUT,
+            ),
             Write::update(&key, vec![field("a", 1)], vec![], TIMEOUT),
         ])
         .await
@@ -401,7 +411,12 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
     assert_eq!(missing, [Written::Missing, Written::Missing]);
     assert!(matches!(
         store
-            .write(vec![Write::refresh(&key, crate::store::MAX_TIMEOUT + 1, 1)])
+            .write(vec![Write::update(
+                &key,
+                vec![],
+                vec![],
+                crate::store::MAX_TIMEOUT + 1
+            )])
             .await,
         Err(crate::store::Error::TimeoutTooLong(_))
     ));

@@ -116,7 +116,7 @@ fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'
         }
         parsed.timeout = Some(timeout);
     } else if meta == REFRESHED_FIELD {
-        // Written in the first layout and by `Write::Refresh`: the later
+        // Written by the first layout and by earlier versions: the later
         // time counts.
         let refreshed = number().ok_or("the refresh time is not a number")?;
         parsed.refreshed = parsed.refreshed.max(refreshed);

@@ -76,16 +76,6 @@ pub enum Write {
         /// The session key.
         key: String,
     },
-    /// If the session exists: sets its idle timeout and records `now` in
-    /// [`REFRESHED_FIELD`](super::REFRESHED_FIELD).
-    Refresh {
-        /// The session key.
-        key: String,
-        /// The session's idle timeout in seconds (0: none).
-        timeout: u64,
-        /// The current time, unix seconds.
-        now: u64,
-    },
 }
 
 impl Write {
@@ -119,15 +109,6 @@ impl Write {
         Self::Delete { key: key.into() }
     }
 
-    /// A [`Write::Refresh`].
-    pub fn refresh(key: impl Into<String>, timeout: u64, now: u64) -> Self {
-        Self::Refresh {
-            key: key.into(),
-            timeout,
-            now,
-        }
-    }
-
     /// The session key this write touches (every write touches one key,
     /// but a [`Write::Move`], which also deletes `from`).
     pub fn key(&self) -> &str {
@@ -136,8 +117,7 @@ impl Write {
             | Self::Move { key, .. }
             | Self::Update { key, .. }
             | Self::Delete { key }
-            | Self::Retire { key }
-            | Self::Refresh { key, .. } => key,
+            | Self::Retire { key } => key,
         }
     }
 
@@ -146,8 +126,7 @@ impl Write {
         match self {
             Self::Create { timeout, .. }
             | Self::Move { timeout, .. }
-            | Self::Update { timeout, .. }
-            | Self::Refresh { timeout, .. } => Some(*timeout),
+            | Self::Update { timeout, .. } => Some(*timeout),
             Self::Delete { .. } | Self::Retire { .. } => None,
         }
     }
@@ -191,7 +170,6 @@ impl fmt::Debug for Write {
             } => write!(f, "Move({} fields, {timeout} s)", fields.len()),
             Self::Delete { .. } => f.write_str("Delete"),
             Self::Retire { .. } => f.write_str("Retire"),
-            Self::Refresh { timeout, .. } => write!(f, "Refresh({timeout} s)"),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | [`CREATED_FIELD`] `"\0c"` | `created refreshed`: the creation time and the last idle-TTL refresh, unix seconds, decimal, one space apart |
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
-//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by [`Write::Refresh`](super::Write::Refresh), and in the first layout |
+//! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by the first layout and by stores of earlier versions (read, never written now) |
 //! | [`MOVED_FIELD`] `"\0m"` | alone in a hash: the marker a moved session leaves at its old key for [`MOVED_GRACE`] seconds |
 //! | `"\0s"` | on Redis, the bytes of the user fields (names and values, as stored), once an update weighed them against `max_session_bytes`; every script that changes a user field keeps it exact |
 //!
@@ -40,8 +40,8 @@ pub const CREATED_FIELD: &[u8] = b"\0c";
 /// The metadata field holding the per-session timeout (seconds).
 pub const TIMEOUT_FIELD: &[u8] = b"\0t";
 /// A metadata field holding the time of a later idle-TTL refresh (unix
-/// seconds) than [`CREATED_FIELD`] records: written by
-/// [`Write::Refresh`](super::Write::Refresh), and in the first layout.
+/// seconds) than [`CREATED_FIELD`] records: written by the first layout
+/// and by earlier versions; read, never written now.
 pub const REFRESHED_FIELD: &[u8] = b"\0r";
 
 /// The field of a moved session's marker: a session moved to a new id

@@ -19,7 +19,6 @@
 //! |---|---|---|
 //! | [`load`](SessionStore::load) | `HGETALL` | 1 |
 //! | [`Write::Update`], timeout > 0 | `EVALSHA` → `EXPIRE`, `HSET` (if setting), `HDEL` (if deleting), `HKEYS` + `DEL` (only when deleting without setting a user field) | 1 |
-//! | [`Write::Refresh`] | `EVALSHA` → `EXPIRE`, `HSET` | 1 |
 //! | [`Write::Create`] | `EVALSHA` → `EXISTS`, `HSET`, `EXPIRE` | 1 |
 //! | [`Write::Delete`] | `DEL` | 1 |
 //! | [`increment`](SessionStore::increment) | `EVALSHA` → `HMGET`, `HSET` | 1 |

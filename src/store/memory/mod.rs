@@ -408,23 +408,6 @@ impl MemoryStore {
                 Written::Stored
             }
             Write::Move { .. } => unreachable!("moves are applied by move_one"),
-            Write::Refresh {
-                key,
-                timeout,
-                now: unix_now,
-            } => {
-                let Some(entry) = shard
-                    .get_mut(&key)
-                    .filter(|e| e.is_live(now) && e.is_session())
-                else {
-                    return Ok(Written::Missing);
-                };
-                entry.expire_in(timeout, now)?;
-                entry
-                    .fields
-                    .insert(REFRESHED_FIELD.to_vec(), unix_now.to_string().into_bytes());
-                Written::Stored
-            }
         })
     }
 

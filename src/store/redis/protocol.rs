@@ -54,7 +54,6 @@ use super::client::{RedisClient, map_error};
 use super::replies::{index_entries, session_fields, written};
 use super::scripts::{LEGACY, Lua, lua, refuses_flags};
 use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
-use crate::store::layout::REFRESHED_FIELD;
 use crate::store::{
     Append, Appended, Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write,
     Written,
@@ -453,16 +452,6 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             }
             cmd
         }
-        Write::Refresh { key, timeout, now } => {
-            let mut cmd = script_call(&UPDATE, key, invoke, 6, 6 * NUMBER);
-            cmd.arg(timeout)
-                .arg(1)
-                .arg(0)
-                .arg(0)
-                .arg(REFRESHED_FIELD)
-                .arg(now.to_string());
-            cmd
-        }
     }
 }
 
@@ -687,7 +676,6 @@ mod tests {
             Just(Write::delete("k")),
             Just(Write::create("k", vec![], 1)),
             Just(Write::update("k", vec![], vec![], 1)),
-            Just(Write::refresh("k", 1, 1)),
         ]
     }
 
@@ -786,7 +774,7 @@ mod tests {
         let writes = [
             Write::delete("a"),
             Write::delete("b"),
-            Write::refresh("a", 1, 1),
+            Write::update("a", vec![], vec![], 1),
             Write::delete("c"),
             Write::delete("b"),
         ];

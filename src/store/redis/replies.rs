@@ -33,23 +33,14 @@ pub(super) fn written(write: &Write, reply: Value) -> Result<Written, Error> {
             to: "a session move",
             expected: "-1, 0 or 1",
         }),
-        (Write::Update { .. }, Value::Int(1)) | (Write::Refresh { .. }, Value::Int(1)) => {
-            Ok(Written::Stored)
-        }
-        (Write::Update { .. }, Value::Int(0)) | (Write::Refresh { .. }, Value::Int(0)) => {
-            Ok(Written::Missing)
-        }
+        (Write::Update { .. }, Value::Int(1)) => Ok(Written::Stored),
+        (Write::Update { .. }, Value::Int(0)) => Ok(Written::Missing),
         (Write::Update { .. }, Value::Int(2)) => Ok(Written::Emptied),
         (Write::Update { .. }, Value::Int(3)) => Ok(Written::Moved),
         (Write::Update { .. }, Value::Int(4)) => Ok(Written::TooLarge),
-        (Write::Refresh { .. }, Value::Int(3)) => Ok(Written::Missing),
         (Write::Update { .. }, _) => Err(Error::UnexpectedReply {
             to: "a session update",
             expected: "0, 1, 2, 3 or 4",
-        }),
-        (Write::Refresh { .. }, _) => Err(Error::UnexpectedReply {
-            to: "a session refresh",
-            expected: "0 or 1",
         }),
     }
 }
