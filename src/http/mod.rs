@@ -71,6 +71,7 @@ fn log_save_failed(e: &session::Error) {
 
 /// A handler answers with a session error: the detail goes to the log, never
 /// to the client.
+#[cfg(any(feature = "axum", feature = "actix"))]
 fn log_error_response(e: &session::Error) {
     if e.is_unavailable() {
         // An outage fails every request: one line per interval.
@@ -88,6 +89,7 @@ fn log_error_response(e: &session::Error) {
 
 /// A set-up mistake: said where the operator looks, once per interval (a
 /// busy route would repeat it for every request).
+#[cfg(any(feature = "axum", feature = "actix"))]
 fn log_rejection(rejection: &SessionRejection, path: Option<&str>) {
     if let Some(n) = crate::throttle::SHARED.count("missing_layer") {
         let path = path.unwrap_or("");

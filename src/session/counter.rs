@@ -137,7 +137,7 @@ impl Session {
             // Applied with or without a load (or before a concurrent
             // invalidate left the key): the stored session was used either
             // way.
-            state.applied = true;
+            state.mark_applied();
         }
         if refresh_due {
             // The refresh needs the session's metadata: load it (if this

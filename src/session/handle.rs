@@ -239,15 +239,7 @@ impl Session {
     pub fn invalidate(&self) {
         // Verified before the lock is taken (at most once per request).
         let key = self.verified().map(|(_, key)| key);
-        let mut state = self.state();
-        if !state.is_loaded() {
-            // Delete whatever the cookie points at without reading it first
-            // (a user index still listing it drops it when next read).
-            if let Some(key) = key {
-                state.to_delete.insert(key.to_owned());
-            }
-        }
-        state.reset();
+        self.state().invalidate(key);
     }
 
     /// Moves the session's data to a new id (call it at login, against session
@@ -283,10 +275,7 @@ impl Session {
                 max: crate::store::MAX_TIMEOUT,
             });
         }
-        let mut state = self.loaded().await?;
-        state.session_timeout = Some(timeout_seconds);
-        state.timeout_changed = true;
-        state.dirty = true;
+        self.loaded().await?.adjust_timeout(timeout_seconds);
         Ok(())
     }
 

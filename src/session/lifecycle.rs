@@ -19,7 +19,7 @@ use super::Error;
 use super::events::{Reason, emit};
 use super::index;
 use super::parse::parse;
-use super::state::{Mode, Plan, Policy, State, now};
+use super::state::{Loaded, Plan, Policy, State, now};
 use crate::codec::{self, FieldContext};
 use crate::factory::{Context, StoreSelector};
 use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify, log_tag};
@@ -264,7 +264,8 @@ impl Session {
 
     async fn load(&self) -> Result<(), Error> {
         let context = self.context();
-        let now = now();
+        let policy = self.policy();
+        let now = policy.now;
         let (key, old_secret) = match self.presented() {
             Presented::Valid {
                 key, old_secret, ..
@@ -304,7 +305,7 @@ impl Session {
                         emit(&context.events, Reason::Corrupt, tag(&key));
                         doomed = Some(key);
                     }
-                    Ok(parsed) => match parsed.expired(context, now) {
+                    Ok(parsed) => match parsed.expired(&policy) {
                         Some(reason) => {
                             emit(&context.events, reason, tag(&key));
                             doomed = Some(key);
@@ -324,19 +325,20 @@ impl Session {
             // invalidate() ran while the load was in flight: it wins.
             return Ok(());
         }
-        state.mode = Mode::Fresh;
-        state.created = now;
-        state.to_delete.extend(doomed);
-        if let Some((key, parsed)) = adopted {
-            state.mode = Mode::Existing { key };
-            state.adopt(parsed.entries);
-            state.created = parsed.created.unwrap_or(now);
-            state.refreshed = parsed.refreshed;
-            state.session_timeout = parsed.timeout;
-            state.user = parsed.user;
-            state.bound = parsed.bound;
-            state.agent = parsed.agent;
-            state.resign = old_secret;
+        match adopted {
+            Some((key, parsed)) => {
+                let loaded = Loaded {
+                    entries: parsed.entries,
+                    created: parsed.created.unwrap_or(now),
+                    refreshed: parsed.refreshed,
+                    timeout: parsed.timeout,
+                    user: parsed.user,
+                    bound: parsed.bound,
+                    agent: parsed.agent,
+                };
+                state.load_existing(key, loaded, old_secret);
+            }
+            None => state.start_fresh(now, doomed),
         }
         Ok(())
     }
@@ -367,8 +369,7 @@ impl Session {
 
     /// True once a method has needed the data (or the session was invalidated).
     pub(crate) fn was_used(&self) -> bool {
-        let state = self.state();
-        state.is_loaded() || state.applied
+        self.state().was_used()
     }
 
     pub(super) fn policy(&self) -> Policy {
@@ -387,10 +388,7 @@ impl Session {
     pub(crate) fn begin_finish(&self, server_error: bool) -> Outcome {
         let (plan, used) = {
             let state = self.state();
-            (
-                state.plan(&self.policy()),
-                state.is_loaded() || state.applied,
-            )
+            (state.plan(&self.policy()), state.was_used())
         };
         if !used {
             return Outcome::Ready(ResponseHeaders::default());
@@ -555,15 +553,10 @@ impl Session {
         let resign = {
             let state = self.state();
             // An increment applied without a load found the session too.
-            let found = match state.mode {
-                Mode::Existing { .. } => true,
-                Mode::Unloaded => state.applied,
-                Mode::Fresh => false,
-            };
-            if !found {
+            if !state.found_stored() {
                 return None;
             }
-            state.resign
+            state.resign()
         };
         if !resign && context.cookie.max_age.is_none() {
             return None;

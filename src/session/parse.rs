@@ -8,7 +8,7 @@ use super::state::{AGENT_FIELD, BOUND_FIELD, USER_FIELD};
 use crate::codec::FieldContext;
 use crate::factory::{Context, KeyErrors};
 use crate::store::{
-    self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
+    self, CREATED_FIELD, Ended, Field, FieldName, Policy, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
 };
 
 /// A stored session, read.
@@ -23,20 +23,15 @@ pub(super) struct Parsed {
 }
 
 impl Parsed {
-    /// Why this session must not be adopted at `now`, if it must not.
-    pub(super) fn expired(&self, context: &Context, now: u64) -> Option<Reason> {
-        let created = self.created.unwrap_or(now);
-        if let Some(lifetime) = context.max_lifetime
-            && now >= created.saturating_add(lifetime)
-        {
-            return Some(Reason::LifetimeExpired);
-        }
-        let timeout = self.timeout.unwrap_or(context.timeout);
-        // A one-second margin: the TTL was set from the same clock.
-        if timeout > 0 && self.refreshed > 0 && now > self.refreshed.saturating_add(timeout) {
-            return Some(Reason::IdleExpired);
-        }
-        None
+    /// Why this session must not be adopted now, if it must not.
+    pub(super) fn expired(&self, policy: &Policy) -> Option<Reason> {
+        let created = self.created.unwrap_or(policy.now);
+        policy
+            .ended(created, self.refreshed, self.timeout)
+            .map(|ended| match ended {
+                Ended::Lifetime => Reason::LifetimeExpired,
+                Ended::Idle => Reason::IdleExpired,
+            })
     }
 }
 

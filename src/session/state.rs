@@ -15,9 +15,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::store::{
-    CREATED_FIELD, Field, REFRESH_DIVISOR, TIMEOUT_FIELD, Write, created_value, user_field,
-};
+pub(crate) use crate::store::Policy;
+use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, created_value, user_field};
 
 /// The metadata field holding the bound user id.
 pub(crate) const USER_FIELD: &[u8] = b"\0u";
@@ -46,6 +45,17 @@ pub(crate) enum Change {
     Delete,
 }
 
+/// A stored session as the load read it, for [`State::load_existing`].
+pub(crate) struct Loaded {
+    pub(crate) entries: BTreeMap<String, Vec<u8>>,
+    pub(crate) created: u64,
+    pub(crate) refreshed: u64,
+    pub(crate) timeout: Option<u64>,
+    pub(crate) user: Option<String>,
+    pub(crate) bound: u64,
+    pub(crate) agent: Option<String>,
+}
+
 /// Everything a request knows and changed about its session.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -63,7 +73,7 @@ pub(crate) struct State {
     pub(crate) refreshed: u64,
     /// The per-session timeout, if adjusted.
     pub(crate) session_timeout: Option<u64>,
-    pub(crate) timeout_changed: bool,
+    timeout_changed: bool,
     /// The bound user, if any.
     pub(crate) user: Option<String>,
     /// When `user` was bound, unix seconds (0: unknown).
@@ -71,9 +81,9 @@ pub(crate) struct State {
     /// The recorded user agent, if any.
     pub(crate) agent: Option<String>,
     /// `user` or `agent` changed in this request.
-    pub(crate) meta_changed: bool,
+    meta_changed: bool,
     /// Anything to save in `Fresh` mode.
-    pub(crate) dirty: bool,
+    dirty: bool,
     /// Store keys to delete at commit (invalidated, regenerated, corrupt or
     /// expired sessions).
     pub(crate) to_delete: BTreeSet<String>,
@@ -84,20 +94,10 @@ pub(crate) struct State {
     pub(crate) moved_from: Option<String>,
     /// The cookie verified with an old secret: send it again, signed with
     /// the current one.
-    pub(crate) resign: bool,
+    resign: bool,
     /// A change went to the store directly (an in-place increment), with or
     /// without a load: the session was used.
-    pub(crate) applied: bool,
-}
-
-/// Settings that shape a plan.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Policy {
-    pub(crate) default_timeout: u64,
-    pub(crate) max_lifetime: Option<u64>,
-    pub(crate) now: u64,
-    /// `max_session_bytes`: weighed by the store at each update.
-    pub(crate) max_bytes: u64,
+    applied: bool,
 }
 
 /// An index change planned at commit.
@@ -194,6 +194,111 @@ impl State {
     pub(crate) fn adopt(&mut self, entries: BTreeMap<String, Vec<u8>>) {
         self.size = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         self.entries = entries;
+    }
+
+    // The transitions of a request's session. Every change of mode and every
+    // flag is set here, and only here.
+
+    /// Unloaded → fresh: the load found no session to adopt (no cookie, an
+    /// unknown, expired or corrupt one); `doomed` is deleted at commit.
+    pub(crate) fn start_fresh(&mut self, now: u64, doomed: Option<String>) {
+        self.mode = Mode::Fresh;
+        self.created = now;
+        self.to_delete.extend(doomed);
+    }
+
+    /// Unloaded → existing: the load adopted the session stored at `key`.
+    /// A cookie signed with an old secret is sent again, re-signed.
+    pub(crate) fn load_existing(&mut self, key: String, loaded: Loaded, old_secret: bool) {
+        self.mode = Mode::Existing { key };
+        self.adopt(loaded.entries);
+        self.created = loaded.created;
+        self.refreshed = loaded.refreshed;
+        self.session_timeout = loaded.timeout;
+        self.user = loaded.user;
+        self.bound = loaded.bound;
+        self.agent = loaded.agent;
+        self.resign = old_secret;
+    }
+
+    /// Unloaded → fresh, holding a session taken over from another format
+    /// (upgrade mode): saved under a new id at commit.
+    #[cfg_attr(not(feature = "compat"), allow(dead_code))]
+    pub(crate) fn take_over(
+        &mut self,
+        entries: BTreeMap<String, Vec<u8>>,
+        created: u64,
+        timeout: Option<u64>,
+    ) {
+        self.mode = Mode::Fresh;
+        self.adopt(entries);
+        self.created = created;
+        self.session_timeout = timeout;
+        self.timeout_changed = timeout.is_some();
+        self.dirty = true;
+    }
+
+    /// Binds the session to `user` at `now` (after a regenerate).
+    pub(crate) fn bind_user(&mut self, user: String, now: u64) {
+        self.user = Some(user);
+        self.bound = now;
+        self.meta_changed = true;
+        self.dirty = true;
+    }
+
+    /// Records the user agent, if it changed.
+    pub(crate) fn record_agent(&mut self, agent: String) {
+        if self.agent.as_deref() != Some(agent.as_str()) {
+            self.agent = Some(agent);
+            self.meta_changed = true;
+            self.dirty = true;
+        }
+    }
+
+    /// Sets this session's own idle timeout.
+    pub(crate) fn adjust_timeout(&mut self, seconds: u64) {
+        self.session_timeout = Some(seconds);
+        self.timeout_changed = true;
+        self.dirty = true;
+    }
+
+    /// Any mode → fresh and empty: the stored session (the loaded one, or
+    /// the one at `unread`, the cookie's key, when nothing was loaded) is
+    /// deleted at commit. Without a load, the key is deleted unread (a user
+    /// index still listing it drops it when next read).
+    pub(crate) fn invalidate(&mut self, unread: Option<&str>) {
+        if !self.is_loaded()
+            && let Some(key) = unread
+        {
+            self.to_delete.insert(key.to_owned());
+        }
+        self.reset();
+    }
+
+    /// A change went to the store directly (an in-place increment or
+    /// append), with or without a load: the session was used.
+    pub(crate) fn mark_applied(&mut self) {
+        self.applied = true;
+    }
+
+    /// The session was loaded, or changed in the store directly.
+    pub(crate) fn was_used(&self) -> bool {
+        self.is_loaded() || self.applied
+    }
+
+    /// The stored session the cookie names was found (loaded, or changed
+    /// in place without a load).
+    pub(crate) fn found_stored(&self) -> bool {
+        match self.mode {
+            Mode::Existing { .. } => true,
+            Mode::Unloaded => self.applied,
+            Mode::Fresh => false,
+        }
+    }
+
+    /// The cookie must be sent again, signed with the current secret.
+    pub(crate) fn resign(&self) -> bool {
+        self.resign
     }
 
     /// The size the session would have with `key` set to `value`.
@@ -294,34 +399,16 @@ impl State {
         self.session_timeout.unwrap_or(default)
     }
 
-    /// The TTL a session refreshed `now` gets: its timeout, cut at its
-    /// absolute lifetime (0: no expiry).
+    /// The TTL a session refreshed now gets (see [`Policy::full_ttl`]).
     fn full_ttl(&self, policy: &Policy) -> u64 {
-        let timeout = self.effective_timeout(policy.default_timeout);
-        self.cap(timeout, policy)
+        policy.full_ttl(self.created, self.session_timeout)
     }
 
-    fn cap(&self, ttl: u64, policy: &Policy) -> u64 {
-        match policy.max_lifetime {
-            Some(lifetime) => {
-                let left = self
-                    .created
-                    .saturating_add(lifetime)
-                    .saturating_sub(policy.now)
-                    .max(1);
-                if ttl == 0 { left } else { ttl.min(left) }
-            }
-            None => ttl,
-        }
-    }
-
-    /// Whether the idle TTL is due for a refresh.
+    /// Whether the idle TTL is due for a refresh: by the policy, or because
+    /// the session's timeout changed.
     fn refresh_due(&self, policy: &Policy) -> bool {
-        let timeout = self.effective_timeout(policy.default_timeout);
-        timeout > 0
-            && (self.timeout_changed
-                || self.refreshed == 0
-                || policy.now >= self.refreshed.saturating_add(timeout / REFRESH_DIVISOR))
+        policy.refresh_due(self.refreshed, self.session_timeout)
+            || (self.timeout_changed && policy.timeout(self.session_timeout) > 0)
     }
 
     /// The writes this state needs at commit.
@@ -366,14 +453,14 @@ impl State {
 
     fn plan_existing(&self, key: &str, policy: &Policy, plan: &mut Plan) {
         let due = self.refresh_due(policy);
-        let timeout = self.effective_timeout(policy.default_timeout);
+        let timeout = policy.timeout(self.session_timeout);
         let ttl = if due || timeout == 0 {
             self.full_ttl(policy)
         } else {
             // What the last refresh promised, so the user's index entry never
             // outlives the session.
             let promised = self.refreshed.saturating_add(timeout);
-            self.cap(promised.saturating_sub(policy.now).max(1), policy)
+            policy.cap(self.created, promised.saturating_sub(policy.now).max(1))
         };
         let changed = !self.changes.is_empty() || self.timeout_changed || self.meta_changed;
         if changed {

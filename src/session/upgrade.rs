@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::Error;
 use super::lifecycle::Session;
 use super::scheme::Scheme;
-use super::state::Mode;
 use crate::store::log_tag;
 
 impl Session {
@@ -45,12 +44,11 @@ impl Session {
         if state.is_loaded() {
             return Ok(true);
         }
-        state.mode = Mode::Fresh;
-        state.adopt(entries);
-        state.created = taken.created;
-        state.session_timeout = taken.timeout.filter(|t| *t != context.timeout);
-        state.timeout_changed = state.session_timeout.is_some();
-        state.dirty = true;
+        state.take_over(
+            entries,
+            taken.created,
+            taken.timeout.filter(|t| *t != context.timeout),
+        );
         tracing::debug!(target: "redis_sessions::session", "original session upgraded to a native one");
         Ok(true)
     }

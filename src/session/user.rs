@@ -29,11 +29,7 @@ impl Session {
     pub async fn set_user(&self, user: impl Into<String>) -> Result<(), Error> {
         let user = user.into();
         self.regenerate().await?;
-        let mut state = self.loaded().await?;
-        state.user = Some(user);
-        state.bound = now();
-        state.meta_changed = true;
-        state.dirty = true;
+        self.loaded().await?.bind_user(user, now());
         Ok(())
     }
 
@@ -54,12 +50,7 @@ impl Session {
     /// The store is unavailable (503).
     pub async fn set_agent(&self, agent: impl Into<String>) -> Result<(), Error> {
         let agent: String = agent.into().chars().take(256).collect();
-        let mut state = self.loaded().await?;
-        if state.agent.as_deref() != Some(agent.as_str()) {
-            state.agent = Some(agent);
-            state.meta_changed = true;
-            state.dirty = true;
-        }
+        self.loaded().await?.record_agent(agent);
         Ok(())
     }
 

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
-use super::layout::{MAX_TIMEOUT, REFRESH_DIVISOR, is_user_field};
+use super::layout::is_user_field;
+use super::policy::Policy;
 use crate::codec::Integers;
 
 /// The future returned by [`SessionStore`] methods.
@@ -489,12 +490,13 @@ impl Append {
         refreshed: Option<u64>,
         timeout: Option<u64>,
     ) -> Option<bool> {
-        admits(
-            (self.now, self.default_timeout, self.max_lifetime),
-            created,
-            refreshed,
-            timeout,
-        )
+        Policy {
+            default_timeout: self.default_timeout,
+            max_lifetime: self.max_lifetime,
+            now: self.now,
+            max_bytes: 0,
+        }
+        .admits(created, refreshed, timeout)
     }
 }
 
@@ -566,38 +568,14 @@ impl Increment {
         refreshed: Option<u64>,
         timeout: Option<u64>,
     ) -> Option<bool> {
-        admits(
-            (self.now, self.default_timeout, self.max_lifetime),
-            created,
-            refreshed,
-            timeout,
-        )
+        Policy {
+            default_timeout: self.default_timeout,
+            max_lifetime: self.max_lifetime,
+            now: self.now,
+            max_bytes: 0,
+        }
+        .admits(created, refreshed, timeout)
     }
-}
-
-/// Whether a session with these metadata may be changed in place at `now`
-/// (`None`: it may not), and if so, whether its refresh is due.
-#[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
-fn admits(
-    (now, default_timeout, max_lifetime): (u64, u64, Option<u64>),
-    created: u64,
-    refreshed: Option<u64>,
-    timeout: Option<u64>,
-) -> Option<bool> {
-    if let Some(lifetime) = max_lifetime
-        && now >= created.saturating_add(lifetime)
-    {
-        return None;
-    }
-    let timeout = timeout.unwrap_or(default_timeout);
-    if timeout > MAX_TIMEOUT {
-        return None;
-    }
-    let refreshed = refreshed.unwrap_or(0);
-    Some(
-        timeout > 0
-            && (refreshed == 0 || now >= refreshed.saturating_add(timeout / REFRESH_DIVISOR)),
-    )
 }
 
 /// What [`SessionStore::increment`] did.

@@ -55,6 +55,7 @@ mod error;
 mod layout;
 #[cfg(feature = "memory-store")]
 mod memory;
+mod policy;
 mod redis;
 
 pub use api::{
@@ -65,6 +66,7 @@ pub use error::Error;
 pub use layout::{
     CREATED_FIELD, MAX_TIMEOUT, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD,
 };
+pub(crate) use policy::{Ended, Policy};
 // `user_index_key` is for the session's user binding; `is_user_field` for
 // adapters over other formats.
 #[allow(unused_imports)]
