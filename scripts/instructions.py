@@ -11,7 +11,7 @@ helpers (a private redis-server, 200 primed sessions).
                     # keeps the callgrind dump: `callgrind_annotate /tmp/cg.out`
 
 Contestants: redis-sessions, memory (redis-sessions on the embedded store),
-floor, actix-session, tower-sessions. Counts include everything the process
+redis-sessions-actix (on actix-web), floor, actix-session, tower-sessions. Counts include everything the process
 runs (hyper, tokio, the redis client); valgrind does not use the CPU's SHA
 extensions, so SHA-256 counts about 10k instructions more per request than
 it costs natively."""
@@ -38,6 +38,7 @@ def main():
     binaries = {
         "redis-sessions": os.path.join(bench.RELEASE, "examples", "conformance"),
         "memory": os.path.join(bench.RELEASE, "examples", "conformance"),
+        "redis-sessions-actix": os.path.join(bench.RELEASE, "examples", "conformance-actix"),
         "floor": os.path.join(bench.RELEASE, "floor"),
         "actix-session": os.path.join(bench.RELEASE, "actix"),
         "tower-sessions": os.path.join(bench.RELEASE, "tower"),
