@@ -169,3 +169,27 @@ async fn axum_and_actix_apps_share_their_sessions() {
     assert_eq!(axum.get("/read").await.body, "0");
     assert!(!backend.exists(&id).await);
 }
+
+/// As on axum: a request that never touches its session costs no command
+/// and gets no header, with or without a cookie.
+#[tokio::test]
+async fn untouched_requests_cost_nothing() {
+    let backend = Backend::redis();
+    let mut c = Client::actix(backend.factory(|b| b));
+    c.get("/incr").await;
+    let Backend::Redis(server) = &backend else {
+        unreachable!()
+    };
+    for cookie in [None, c.cookie.clone()] {
+        let (r, commands) = server.commands_during(c.send("/plain", cookie)).await;
+        assert!(commands.is_empty(), "{commands:?}");
+        assert!(r.set_cookie.is_empty() && r.vary.is_empty(), "{r:?}");
+    }
+    let (r, commands) = server.commands_during(c.get("/read")).await;
+    assert_eq!(r.body, "1");
+    assert_eq!(
+        commands.values().sum::<u64>(),
+        1,
+        "one command: {commands:?}"
+    );
+}

@@ -7,8 +7,9 @@ use redis_sessions::id::generate_session_id;
 use redis_sessions::store::TIMEOUT_FIELD;
 use redis_sessions::{Builder, RedisSessionFactory};
 
-use crate::app;
-use crate::support::{Backend, Client, ProbeStore, SECRET, on_every_backend};
+use crate::support::{
+    Backend, Client, ProbeStore, SECRET, app_client, on_actix_too, on_every_backend,
+};
 
 fn client(backend: &Backend) -> Client {
     client_with(backend, |b| b)
@@ -16,55 +17,6 @@ fn client(backend: &Backend) -> Client {
 
 fn client_with(backend: &Backend, configure: impl FnOnce(Builder) -> Builder) -> Client {
     app_client(backend.factory(configure))
-}
-
-tokio::task_local! {
-    /// Set while a test runs against the actix-web app.
-    static ON_ACTIX: ();
-}
-
-/// A client of the conformance app the test runs against.
-fn app_client(factory: RedisSessionFactory) -> Client {
-    if ON_ACTIX.try_with(|()| ()).is_ok() {
-        Client::actix(factory)
-    } else {
-        Client::new(app::router(&factory))
-    }
-}
-
-/// Runs each named test on every backend against the actix-web app.
-macro_rules! on_actix_too {
-    ($($name:ident),* $(,)?) => {
-        mod actix {
-            mod memory {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        let backend = crate::support::Backend::memory();
-                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
-                    }
-                )*
-            }
-            mod redis {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        let backend = crate::support::Backend::redis();
-                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
-                    }
-                )*
-            }
-            mod cluster {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        let backend = crate::support::Backend::cluster();
-                        super::super::ON_ACTIX.scope((), super::super::$name(backend)).await
-                    }
-                )*
-            }
-        }
-    };
 }
 
 on_every_backend!(

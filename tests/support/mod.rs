@@ -65,6 +65,58 @@ macro_rules! on_every_backend {
 }
 pub(crate) use on_every_backend;
 
+tokio::task_local! {
+    /// Set while a test runs against the actix-web app.
+    pub static ON_ACTIX: ();
+}
+
+/// A client of the conformance app the test runs against.
+pub fn app_client(factory: RedisSessionFactory) -> Client {
+    if ON_ACTIX.try_with(|()| ()).is_ok() {
+        Client::actix(factory)
+    } else {
+        Client::new(crate::app::router(&factory))
+    }
+}
+
+/// Runs each named `async fn(Backend)` test of the calling module on every
+/// backend against the actix-web conformance app: the tests make their
+/// clients with [`app_client`], which picks the app the test runs against.
+macro_rules! on_actix_too {
+    ($($name:ident),* $(,)?) => {
+        mod actix {
+            mod memory {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::memory();
+                        crate::support::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+            mod redis {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::redis();
+                        crate::support::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+            mod cluster {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = crate::support::Backend::cluster();
+                        crate::support::ON_ACTIX.scope((), super::super::$name(backend)).await
+                    }
+                )*
+            }
+        }
+    };
+}
+pub(crate) use on_actix_too;
+
 pub use redis_server::RedisServer;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
