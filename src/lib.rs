@@ -54,7 +54,7 @@
 //! # Cargo features
 //!
 //! - `axum` (default): the [`Session`] extractor and `IntoResponse` for errors.
-//! - `actix`: actix-web apps: [`SessionMiddleware`]
+//! - `actix`: actix-web apps: `SessionMiddleware`
 //!   (`.wrap(factory.middleware())`), the [`Session`] extractor
 //!   (`FromRequest`) and `ResponseError` for errors.
 //! - `memory-store` (default): [`MemoryStore`], selected by `url = memory://`.

@@ -293,7 +293,7 @@ impl NameRegistry {
         &mut self,
         name: &str,
         ctx: &Resolve<'_>,
-    ) -> Result<Arc<dyn Codec>, String> {
+    ) -> Result<Arc<dyn Codec>, NameError> {
         self.resolve(name, ctx, CODEC, |n| &n.codecs)
     }
 
@@ -301,7 +301,7 @@ impl NameRegistry {
         &mut self,
         name: &str,
         ctx: &Resolve<'_>,
-    ) -> Result<Arc<dyn ClientCallable>, String> {
+    ) -> Result<Arc<dyn ClientCallable>, NameError> {
         self.resolve(name, ctx, CLIENT_CALLABLE, |n| &n.client_callables)
     }
 
@@ -309,7 +309,7 @@ impl NameRegistry {
         &mut self,
         name: &str,
         ctx: &Resolve<'_>,
-    ) -> Result<Arc<dyn IdGenerator>, String> {
+    ) -> Result<Arc<dyn IdGenerator>, NameError> {
         self.resolve(name, ctx, ID_GENERATOR, |n| &n.id_generators)
     }
 
@@ -319,9 +319,9 @@ impl NameRegistry {
         &mut self,
         name: &str,
         ctx: &Resolve<'_>,
-        what: &str,
+        what: &'static str,
         entries: impl Fn(&Self) -> &BTreeMap<String, Entry<T>>,
-    ) -> Result<Arc<T>, String> {
+    ) -> Result<Arc<T>, NameError> {
         let package = name.split_once('.').map(|(package, _)| package);
         if let Some(package) = package
             && !entries(self).contains_key(name)
@@ -332,9 +332,11 @@ impl NameRegistry {
                 Err(PackageError::NotFound(why)) => {
                     let keys = entries(self).keys().map(String::as_str);
                     return Err(match super::suggest(name, keys) {
-                        Some(close) => {
-                            format!("no {what} is named {name:?}: did you mean {close}?")
-                        }
+                        Some(close) => NameError::Misspelt {
+                            what,
+                            name: name.to_owned(),
+                            close: close.to_owned(),
+                        },
                         None => why,
                     });
                 }
@@ -346,7 +348,7 @@ impl NameRegistry {
             #[cfg(feature = "plugins")]
             Some(Entry::Plugin(make)) => {
                 let lookup = |key: &str| ctx.settings.lookup(key);
-                make(&lookup)
+                make(&lookup).map_err(NameError::Refused)
             }
             None => Err(self.unknown(what, name, entries(self).keys())),
         }
@@ -355,13 +357,17 @@ impl NameRegistry {
     /// Why `name` is not known: a suggestion, or what is known.
     fn unknown<'a>(
         &self,
-        what: &str,
+        what: &'static str,
         name: &str,
         known: impl Iterator<Item = &'a String>,
-    ) -> String {
+    ) -> NameError {
         let known: Vec<&str> = known.map(String::as_str).collect();
         if let Some(close) = super::suggest(name, known.iter().copied()) {
-            return format!("no {what} is named {name:?}: did you mean {close}?");
+            return NameError::Misspelt {
+                what,
+                name: name.to_owned(),
+                close: close.to_owned(),
+            };
         }
         let hint = match name.split_once('.') {
             Some((package, _)) if self.loaded.contains(package) => {
@@ -372,10 +378,12 @@ impl NameRegistry {
             }
             _ => String::new(),
         };
-        format!(
-            "no {what} is named {name:?}{hint}: expected one of {}, or a dotted name pkg.attr from a plugin library",
-            known.join(", ")
-        )
+        NameError::Unknown {
+            what,
+            name: name.to_owned(),
+            hint,
+            known: known.join(", "),
+        }
     }
 
     /// Loads plugin library `lib{package}.so` from `dirs` (unless this
@@ -396,8 +404,8 @@ impl NameRegistry {
         }
         let library = crate::plugin::load(package, dirs).map_err(|e| match e {
             crate::plugin::PluginError::NotFound { .. }
-            | crate::plugin::PluginError::BadName { .. } => PackageError::NotFound(e.to_string()),
-            e => PackageError::Failed(e.to_string()),
+            | crate::plugin::PluginError::BadName { .. } => PackageError::NotFound(e.into()),
+            e => PackageError::Failed(e.into()),
         })?;
         let lookup = |key: &str| settings.lookup(key);
         // Registrations go to a scratch registry first, so a failed includeme
@@ -405,7 +413,7 @@ impl NameRegistry {
         let mut scratch = Registrations::default();
         library
             .include(&mut scratch, &lookup)
-            .map_err(|e| PackageError::Failed(e.to_string()))?;
+            .map_err(|e| PackageError::Failed(e.into()))?;
         scratch.apply(self);
         self.loaded.insert(package.to_owned());
         Ok(())
@@ -419,19 +427,58 @@ impl NameRegistry {
         _dirs: &[PathBuf],
         _settings: &dyn SettingsLookup,
     ) -> Result<(), PackageError> {
-        Err(PackageError::NotFound(format!(
-            "{package} would come from a plugin library, but plugin support is not compiled in: enable the `plugins` cargo feature"
-        )))
+        Err(PackageError::NotFound(NameError::NoPluginSupport {
+            package: package.to_owned(),
+        }))
     }
 }
 
 /// Why a plugin package could not be included.
 pub(crate) enum PackageError {
     /// There is no library for it: the name may mean something else.
-    NotFound(String),
+    NotFound(NameError),
     /// Its library exists but cannot be used.
     #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
-    Failed(String),
+    Failed(NameError),
+}
+
+/// Why a dotted name did not resolve to an object, typed until it becomes
+/// a [`Problem`](super::Problem) of the settings (kind
+/// [`ErrorKind::Name`](super::ErrorKind::Name)).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NameError {
+    /// No object of this kind has the name; one has a close name.
+    #[error("no {what} is named {name:?}: did you mean {close}?")]
+    Misspelt {
+        what: &'static str,
+        name: String,
+        close: String,
+    },
+    /// No object of this kind has the name.
+    #[error(
+        "no {what} is named {name:?}{hint}: expected one of {known}, or a dotted name pkg.attr from a plugin library"
+    )]
+    Unknown {
+        what: &'static str,
+        name: String,
+        /// Why a package's name did not help, or empty.
+        hint: String,
+        known: String,
+    },
+    /// The plugin library could not be found, loaded, checked or included.
+    #[cfg(feature = "plugins")]
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
+    /// The name needs a plugin library, and plugin support is not built in.
+    #[cfg(not(feature = "plugins"))]
+    #[error(
+        "{package} would come from a plugin library, but plugin support is not compiled in: enable the `plugins` cargo feature"
+    )]
+    NoPluginSupport { package: String },
+    /// The plugin refused to make the object (its message).
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What one includeme registered, applied once it succeeded.

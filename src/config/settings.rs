@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ini::Ini;
-use super::names::{NameRegistry, Resolve, SettingsLookup};
+use super::names::{NameError, NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
 use crate::factory::table::{self, Read, TABLE, is_unset};
@@ -303,12 +303,13 @@ impl Named<'_> {
     fn resolve<T: ?Sized>(
         self,
         expected: &str,
-        by_name: impl FnOnce(&str) -> Result<Arc<T>, String>,
+        by_name: impl FnOnce(&str) -> Result<Arc<T>, NameError>,
         as_object: impl FnOnce(&Value) -> Option<Arc<T>>,
     ) -> Result<Option<Arc<T>>, String> {
         match self {
             Named::Unset => Ok(None),
-            Named::Name(name) => by_name(name).map(Some),
+            // The message becomes the settings' problem for this key.
+            Named::Name(name) => by_name(name).map(Some).map_err(|e| e.to_string()),
             Named::Object(value) => as_object(value)
                 .map(Some)
                 .ok_or_else(|| format!("holds an object of another kind: expected {expected}")),

@@ -1,6 +1,6 @@
 use http::StatusCode;
 
-/// Why the [`Session`] extractor rejected a request.
+/// Why the [`Session`](crate::Session) extractor rejected a request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionRejection {

@@ -310,7 +310,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Returns every field of the session at `key`: `None` if there is no
     /// such session, or it lacks its [`CREATED_FIELD`](super::CREATED_FIELD).
     /// Its TTL is left alone (the session lifecycle refreshes it with a
-    /// [`Write::Refresh`] when due).
+    /// [`Write::Update`] when due).
     ///
     /// # Errors
     ///
