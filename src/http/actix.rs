@@ -145,13 +145,17 @@ fn head(req: &ServiceRequest) -> http::request::Parts {
 }
 
 fn apply(headers: &mut header::HeaderMap, changes: ResponseHeaders) {
-    let has_cache_control = headers.contains_key(header::CACHE_CONTROL);
-    let varies = super::varies_on_cookie(
-        headers
-            .get_all(header::VARY)
-            .map(header::HeaderValue::as_bytes),
+    let additions = changes.additions(
+        || headers.contains_key(header::CACHE_CONTROL),
+        || {
+            super::varies_on_cookie(
+                headers
+                    .get_all(header::VARY)
+                    .map(header::HeaderValue::as_bytes),
+            )
+        },
     );
-    for (name, value) in changes.additions(has_cache_control, varies) {
+    for (name, value) in additions.into_iter().flatten() {
         if let Ok(value) = header::HeaderValue::from_bytes(value.as_bytes()) {
             headers.append(header::HeaderName::from_static(name), value);
         }

@@ -209,9 +209,11 @@ where
 
 fn apply<B>(response: &mut Response<B>, changes: ResponseHeaders) {
     let headers = response.headers_mut();
-    let has_cache_control = headers.contains_key(CACHE_CONTROL);
-    let varies = super::varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes));
-    for (name, value) in changes.additions(has_cache_control, varies) {
+    let additions = changes.additions(
+        || headers.contains_key(CACHE_CONTROL),
+        || super::varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)),
+    );
+    for (name, value) in additions.into_iter().flatten() {
         headers.append(HeaderName::from_static(name), value);
     }
 }

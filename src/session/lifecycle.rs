@@ -124,20 +124,21 @@ pub(crate) struct ResponseHeaders {
 }
 
 impl ResponseHeaders {
-    /// The headers to append, in order, to a response that has a
-    /// `Cache-Control` header or not, and that varies on `Cookie` already or
-    /// not: the same answer on every framework.
+    /// The headers to append, in order, to a response, given whether it
+    /// has a `Cache-Control` header and whether it varies on `Cookie`
+    /// already (each asked only when it matters): the same answer on every
+    /// framework.
     pub(crate) fn additions(
         self,
-        has_cache_control: bool,
-        varies_on_cookie: bool,
-    ) -> impl Iterator<Item = (&'static str, HeaderValue)> {
-        let no_store = self.set_cookie.is_some() && self.no_store && !has_cache_control;
+        has_cache_control: impl FnOnce() -> bool,
+        varies_on_cookie: impl FnOnce() -> bool,
+    ) -> [Option<(&'static str, HeaderValue)>; 3] {
+        let no_store = self.set_cookie.is_some() && self.no_store && !has_cache_control();
         let cookie = self.set_cookie.map(|cookie| ("set-cookie", cookie));
         let no_store = no_store.then(|| ("cache-control", HeaderValue::from_static("no-store")));
-        let vary =
-            (self.vary && !varies_on_cookie).then(|| ("vary", HeaderValue::from_static("Cookie")));
-        cookie.into_iter().chain(no_store).chain(vary)
+        let vary = (self.vary && !varies_on_cookie())
+            .then(|| ("vary", HeaderValue::from_static("Cookie")));
+        [cookie, no_store, vary]
     }
 }
 
