@@ -24,6 +24,28 @@ use crate::session::{self, Outcome, ResponseHeaders, Session, StoreSlot};
 /// [`SessionLayer`](crate::SessionLayer) does.
 ///
 /// Cloning it clones the factory (a few reference counts).
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use redis_sessions::{RedisSessionFactory, Session, SessionMiddleware, session};
+///
+/// async fn login(session: Session) -> Result<HttpResponse, session::Error> {
+///     session.set_user("alice").await?;
+///     session.flash("Welcome back.", "", true).await?;
+///     Ok(HttpResponse::SeeOther()
+///         .insert_header(("location", "/"))
+///         .finish())
+/// }
+///
+/// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
+///     .url(Some("memory://".into()))
+///     .build()?;
+/// let app = App::new()
+///     .route("/login", web::post().to(login))
+///     .wrap(SessionMiddleware::new(factory)); // or factory.middleware()
+/// # drop(app);
+/// # Ok::<(), redis_sessions::config::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionMiddleware {
     factory: RedisSessionFactory,
