@@ -212,7 +212,7 @@ async fn checklist_07_oversized_and_duplicated_cookies_are_bounded(backend: Back
     // In-process, the layer parses a 1 MB header; actix-web's HTTP server
     // refuses heads past 32 KiB itself (431, then it drops the connection),
     // so the actix-web app gets the largest it accepts.
-    let junk = if crate::support::ON_ACTIX.try_with(|()| ()).is_ok() {
+    let junk = if crate::support::on_actix() {
         24 * 1024
     } else {
         1 << 20

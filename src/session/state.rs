@@ -191,7 +191,7 @@ impl State {
     }
 
     /// Adopts the entries read from the store.
-    pub(crate) fn adopt(&mut self, entries: BTreeMap<String, Vec<u8>>) {
+    fn adopt(&mut self, entries: BTreeMap<String, Vec<u8>>) {
         self.size = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         self.entries = entries;
     }

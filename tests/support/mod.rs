@@ -70,9 +70,14 @@ tokio::task_local! {
     pub static ON_ACTIX: ();
 }
 
+/// True while the running test drives the actix-web app.
+pub fn on_actix() -> bool {
+    ON_ACTIX.try_with(|()| ()).is_ok()
+}
+
 /// A client of the conformance app the test runs against.
 pub fn app_client(factory: RedisSessionFactory) -> Client {
-    if ON_ACTIX.try_with(|()| ()).is_ok() {
+    if on_actix() {
         Client::actix(factory)
     } else {
         Client::new(crate::app::router(&factory))
