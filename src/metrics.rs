@@ -40,11 +40,11 @@ const DESCRIPTIONS: [(&str, &str); 8] = [
     ),
     (
         "redis_sessions_cache_hits_total",
-        "Session reads served by the process cache.",
+        "Session reads served by the process cache (client_cache_size), without a store command.",
     ),
     (
         "redis_sessions_cache_misses_total",
-        "Session reads the process cache could not serve.",
+        "Session reads the process cache (when on) could not serve: sent to the store.",
     ),
     (
         "redis_sessions_invalid_total",
@@ -76,6 +76,18 @@ pub(crate) fn describe() {
 pub(crate) fn loaded() {
     #[cfg(feature = "metrics")]
     ::metrics::counter!("redis_sessions_loads_total").increment(1);
+}
+
+/// A session was served from the process cache, without a store command.
+pub(crate) fn cache_hit() {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!("redis_sessions_cache_hits_total").increment(1);
+}
+
+/// The process cache is on but could not serve a session read.
+pub(crate) fn cache_miss() {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!("redis_sessions_cache_misses_total").increment(1);
 }
 
 /// A session was created in the store.

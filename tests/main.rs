@@ -21,6 +21,7 @@ mod quickstart;
 
 mod actix;
 mod browser;
+mod cache;
 mod checklist;
 mod cli;
 mod compat;

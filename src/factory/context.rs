@@ -148,6 +148,8 @@ pub(crate) struct Context {
     pub(crate) scheme: crate::session::Scheme,
     /// The hooks called with session events.
     pub(crate) events: crate::session::EventSlot,
+    /// The process cache (`client_cache_size`), when on.
+    pub(crate) cache: Option<Arc<crate::session::SessionCache>>,
 }
 
 impl fmt::Debug for Context {
@@ -168,6 +170,7 @@ impl fmt::Debug for Context {
             .field("cache_control", &self.cache_control)
             .field("compat", &self.compat)
             .field("legacy", &self.legacy)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }

@@ -199,6 +199,34 @@ pub(crate) static TABLE: &[Row] = &[
         }),
     },
     Row {
+        name: "client_cache_size",
+        default: "0",
+        value: "most sessions kept decoded in the process, kept true by Redis's client tracking; reading a cached one costs no Redis command (0: off; at most 100000000)",
+        secret: false,
+        read: Read::Value(|b, t| {
+            set(
+                b,
+                t.parse().ok(),
+                "expected a number of sessions, or 0 for no cache, e.g. 10000",
+                Builder::client_cache_size,
+            )
+        }),
+    },
+    Row {
+        name: "client_cache_bytes",
+        default: "67108864",
+        value: "most bytes of keys and values the process cache keeps (1024 to 68719476736)",
+        secret: false,
+        read: Read::Value(|b, t| {
+            set(
+                b,
+                t.parse().ok(),
+                "expected a number of bytes, e.g. 67108864",
+                Builder::client_cache_bytes,
+            )
+        }),
+    },
+    Row {
         name: "cookie_name",
         default: "session",
         value: "cookie name; `__Host-` and `__Secure-` names are held to their rules",

@@ -184,7 +184,7 @@ pub(super) async fn list(
         let parsed = loaded?.and_then(|fields| parse(context, &entry.member, fields).ok());
         match parsed {
             Some(p) if p.user.as_deref() == Some(user) => {
-                let created = p.created.unwrap_or(entry.created);
+                let created = p.created;
                 let last_seen = p.refreshed.max(entry.last_seen).max(created);
                 let signed_in = if p.bound > 0 { p.bound } else { created };
                 let session = UserSession {

@@ -288,36 +288,26 @@ impl Session {
         if let Some(key) = key {
             // The events' tag is a digest of its own: made only for an event.
             let tag = |key: &str| Some(index::tag_of(key));
-            let loaded = match self.store()?.load(&key).await {
-                // Not a session: handled as a corrupt one (deleted).
-                Err(store::Error::WrongType) => Some(Vec::new()),
-                other => other?,
-            };
-            if loaded.is_some() {
-                crate::metrics::loaded();
-            }
-            match loaded {
+            match self.read(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag(&key)),
-                Some(fields) => match parse(context, &key, fields) {
-                    Err(problem) => {
-                        if let Some(n) = context.events.throttle().count("unreadable") {
-                            tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, occurrences = n, "stored session cannot be read: deleting it");
-                        }
-                        emit(&context.events, Reason::Corrupt, tag(&key));
+                Some(Err(problem)) => {
+                    if let Some(n) = context.events.throttle().count("unreadable") {
+                        tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, occurrences = n, "stored session cannot be read: deleting it");
+                    }
+                    emit(&context.events, Reason::Corrupt, tag(&key));
+                    doomed = Some(key);
+                }
+                Some(Ok(loaded)) => match loaded.expired(&policy) {
+                    Some(reason) => {
+                        emit(&context.events, reason, tag(&key));
                         doomed = Some(key);
                     }
-                    Ok(parsed) => match parsed.expired(&policy) {
-                        Some(reason) => {
-                            emit(&context.events, reason, tag(&key));
-                            doomed = Some(key);
+                    None => {
+                        if old_secret {
+                            emit(&context.events, Reason::OldSecret, tag(&key));
                         }
-                        None => {
-                            if old_secret {
-                                emit(&context.events, Reason::OldSecret, tag(&key));
-                            }
-                            adopted = Some((key, parsed));
-                        }
-                    },
+                        adopted = Some((key, loaded));
+                    }
                 },
             }
         }
@@ -327,21 +317,49 @@ impl Session {
             return Ok(());
         }
         match adopted {
-            Some((key, parsed)) => {
-                let loaded = Loaded {
-                    entries: parsed.entries,
-                    created: parsed.created.unwrap_or(now),
-                    refreshed: parsed.refreshed,
-                    timeout: parsed.timeout,
-                    user: parsed.user,
-                    bound: parsed.bound,
-                    agent: parsed.agent,
-                };
-                state.load_existing(key, loaded, old_secret);
+            Some((key, loaded)) => {
+                state.load_existing(key, Arc::unwrap_or_clone(loaded), old_secret);
             }
             None => state.start_fresh(now, doomed),
         }
         Ok(())
+    }
+
+    /// The session stored at `key`: from the process cache when it holds
+    /// it (no store command), else read from the store, and then cached.
+    /// `Some(Err)` names what is corrupt.
+    async fn read(
+        &self,
+        key: &str,
+    ) -> Result<Option<Result<Arc<Loaded>, &'static str>>, Error> {
+        let context = self.context();
+        let cache = context.cache.as_ref();
+        if let Some(hit) = cache.and_then(|cache| cache.get(key)) {
+            crate::metrics::cache_hit();
+            return Ok(Some(Ok(hit)));
+        }
+        // Taken before the command is sent: a change that lands while it
+        // is in flight keeps its result out of the cache.
+        let ticket = cache.and_then(|cache| {
+            crate::metrics::cache_miss();
+            cache.ticket(key)
+        });
+        let fields = match self.store()?.load(key).await {
+            // Not a session: handled as a corrupt one (deleted).
+            Err(store::Error::WrongType) => Some(Vec::new()),
+            other => other?,
+        };
+        let Some(fields) = fields else {
+            return Ok(None);
+        };
+        crate::metrics::loaded();
+        Ok(Some(parse(context, key, fields).map(|loaded| {
+            let loaded = Arc::new(loaded);
+            if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                cache.fill(key, Arc::clone(&loaded), ticket);
+            }
+            loaded
+        })))
     }
 
     pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {

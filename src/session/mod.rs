@@ -82,4 +82,5 @@ pub use index::UserSession;
 pub use lifecycle::Session;
 pub(crate) use lifecycle::{Outcome, ResponseHeaders, StoreSlot};
 pub(crate) use scheme::Scheme;
+pub(crate) use state::SessionCache;
 pub use user::Users;

@@ -3,16 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::events::Reason;
-use super::state::{AGENT_FIELD, BOUND_FIELD, USER_FIELD};
+use super::state::{AGENT_FIELD, BOUND_FIELD, Loaded, USER_FIELD};
 use crate::codec::FieldContext;
 use crate::factory::{Context, KeyErrors};
 use crate::store::{
-    self, CREATED_FIELD, Ended, Field, FieldName, Policy, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
+    self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
 };
 
-/// A stored session, read.
-pub(super) struct Parsed {
+/// A stored session as its fields are read.
+struct Parsed {
     pub(super) entries: BTreeMap<String, Vec<u8>>,
     pub(super) created: Option<u64>,
     pub(super) refreshed: u64,
@@ -22,25 +21,12 @@ pub(super) struct Parsed {
     pub(super) agent: Option<String>,
 }
 
-impl Parsed {
-    /// Why this session must not be adopted now, if it must not.
-    pub(super) fn expired(&self, policy: &Policy) -> Option<Reason> {
-        let created = self.created.unwrap_or(policy.now);
-        policy
-            .ended(created, self.refreshed, self.timeout)
-            .map(|ended| match ended {
-                Ended::Lifetime => Reason::LifetimeExpired,
-                Ended::Idle => Reason::IdleExpired,
-            })
-    }
-}
-
 /// Reads stored fields; `Err` names what is corrupt (never a value).
 pub(super) fn parse(
     context: &Context,
     store_key: &str,
     fields: Vec<Field>,
-) -> Result<Parsed, &'static str> {
+) -> Result<Loaded, &'static str> {
     let mut parsed = Parsed {
         entries: BTreeMap::new(),
         created: None,
@@ -85,11 +71,17 @@ pub(super) fn parse(
             }
         }
     }
-    if parsed.created.is_none() {
-        // Stores never return a session without it: not a session of ours.
-        return Err("the creation time is missing");
-    }
-    Ok(parsed)
+    // Stores never return a session without it: not a session of ours.
+    let created = parsed.created.ok_or("the creation time is missing")?;
+    Ok(Loaded {
+        entries: parsed.entries,
+        created,
+        refreshed: parsed.refreshed,
+        timeout: parsed.timeout,
+        user: parsed.user,
+        bound: parsed.bound,
+        agent: parsed.agent,
+    })
 }
 
 fn parse_meta(parsed: &mut Parsed, meta: &[u8], value: Vec<u8>) -> Result<(), &'static str> {

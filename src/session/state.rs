@@ -13,9 +13,13 @@
 //! outlives the session it lists.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::events::Reason;
 pub(crate) use crate::store::Policy;
+use crate::store::Ended;
+use crate::store::cache::{ClientCache, Weigh};
 use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, created_value, user_field};
 
 /// The metadata field holding the bound user id.
@@ -46,6 +50,7 @@ pub(crate) enum Change {
 }
 
 /// A stored session as the load read it, for [`State::load_existing`].
+#[derive(Clone)]
 pub(crate) struct Loaded {
     pub(crate) entries: BTreeMap<String, Vec<u8>>,
     pub(crate) created: u64,
@@ -54,6 +59,38 @@ pub(crate) struct Loaded {
     pub(crate) user: Option<String>,
     pub(crate) bound: u64,
     pub(crate) agent: Option<String>,
+}
+
+impl Loaded {
+    /// Why this session must not be adopted now, if it must not.
+    pub(crate) fn expired(&self, policy: &Policy) -> Option<Reason> {
+        policy
+            .ended(self.created, self.refreshed, self.timeout)
+            .map(|ended| match ended {
+                Ended::Lifetime => Reason::LifetimeExpired,
+                Ended::Idle => Reason::IdleExpired,
+            })
+    }
+}
+
+/// Sessions kept decoded in the process (`client_cache_size`), shared:
+/// a hit copies what the request may change.
+pub(crate) type SessionCache = ClientCache<Arc<Loaded>>;
+
+impl Weigh for Arc<Loaded> {
+    fn bytes(&self) -> u64 {
+        /// Bookkeeping per entry and per session, roughly.
+        const ENTRY: u64 = 48;
+        const SESSION: u64 = 160;
+        let text = |t: &Option<String>| t.as_ref().map_or(0, |t| t.len() as u64);
+        self.entries
+            .iter()
+            .map(|(k, v)| ENTRY + entry_size(k, v))
+            .sum::<u64>()
+            + SESSION
+            + text(&self.user)
+            + text(&self.agent)
+    }
 }
 
 /// Everything a request knows and changed about its session.

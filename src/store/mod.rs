@@ -51,6 +51,7 @@
 //! TTL with a second command on every access, and has no per-user index.
 
 mod api;
+pub(crate) mod cache;
 mod error;
 mod layout;
 #[cfg(feature = "memory-store")]
@@ -77,7 +78,7 @@ pub(crate) use layout::{
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::MemoryStore;
-pub(crate) use redis::redact_url;
+pub(crate) use redis::{redact_url, tracker};
 pub use redis::{
     DEFAULT_SOCKET_TIMEOUT, MAX_CONNECTION_POOL, RedisClient, RedisOptions, RedisStore,
 };

@@ -1,25 +1,20 @@
 //! The actix-web conformance app, served on a free loopback port by an
 //! actix-web server on a thread of its own, and an HTTP client for it.
 
-use std::net::SocketAddr;
-
 use actix_web::App;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use axum::body::Body;
 use http::Request;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use redis_sessions::RedisSessionFactory;
 
+use super::Loopback;
 use crate::{actix_app, common};
 
 /// A running actix-web conformance app; stopped on drop.
 pub struct Server {
-    addr: SocketAddr,
+    loopback: Loopback,
     handle: actix_web::dev::ServerHandle,
-    client: Client<HttpConnector, Body>,
 }
 
 impl Server {
@@ -59,21 +54,14 @@ impl Server {
         });
         let (addr, handle) = rx.recv().expect("the actix-web server started");
         Self {
-            addr,
+            loopback: Loopback::new(addr),
             handle,
-            client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
 
     /// Sends `request` (its path and query, its headers) over HTTP.
     pub async fn send(&self, request: Request<Body>) -> http::Response<hyper::body::Incoming> {
-        let (mut parts, body) = request.into_parts();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = format!("http://{}{path}", self.addr).parse().unwrap();
-        self.client
-            .request(Request::from_parts(parts, body))
-            .await
-            .expect("the actix-web app answered")
+        self.loopback.send(request).await
     }
 }
 

@@ -7,6 +7,7 @@ pub mod actix;
 pub mod browser;
 pub mod cluster;
 pub mod plugins;
+pub mod process;
 pub mod redis_server;
 pub mod sentinel;
 pub mod tls;
@@ -266,6 +267,40 @@ enum App {
     /// An app served over HTTP on loopback (the actix-web conformance app),
     /// stopped when the last client holding it is dropped.
     Http(Arc<actix::Server>),
+    /// The axum conformance app in a process of its own.
+    Process(Arc<process::AppProcess>),
+}
+
+/// An HTTP client of one app on a loopback address.
+pub struct Loopback {
+    addr: std::net::SocketAddr,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Body,
+    >,
+}
+
+impl Loopback {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
+        Self {
+            addr,
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
+        }
+    }
+
+    /// Sends `request` (its path and query, its headers) over HTTP.
+    pub async fn send(&self, request: Request<Body>) -> http::Response<hyper::body::Incoming> {
+        let (mut parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = format!("http://{}{path}", self.addr).parse().unwrap();
+        self.client
+            .request(Request::from_parts(parts, body))
+            .await
+            .expect("the app answered")
+    }
 }
 
 impl Client {
@@ -283,6 +318,11 @@ impl Client {
     /// [`actix::Server::serve`]).
     pub fn http(server: actix::Server) -> Self {
         Self::with_app(App::Http(Arc::new(server)))
+    }
+
+    /// A client of a conformance app process.
+    pub fn process(app: Arc<process::AppProcess>) -> Self {
+        Self::with_app(App::Process(app))
     }
 
     fn with_app(app: App) -> Self {
@@ -338,6 +378,7 @@ impl Client {
         match &self.app {
             App::Router(router) => reply(router.clone().oneshot(request).await.unwrap()).await,
             App::Http(server) => reply(server.send(request).await).await,
+            App::Process(app) => reply(app.loopback.send(request).await).await,
         }
     }
 }

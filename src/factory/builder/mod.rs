@@ -27,6 +27,15 @@ const DEFAULT_MEMORY_MAX_SESSIONS: u64 = 100_000;
 /// The largest `memory_max_sessions` accepted.
 const MAX_MEMORY_SESSIONS: u64 = 100_000_000;
 
+/// The default of `client_cache_size`: off (see [`Builder::client_cache_size`]).
+const DEFAULT_CLIENT_CACHE_SIZE: u64 = 0;
+/// The largest `client_cache_size` accepted.
+const MAX_CLIENT_CACHE_SIZE: u64 = 100_000_000;
+/// The default of `client_cache_bytes`: 64 MiB.
+const DEFAULT_CLIENT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest `client_cache_bytes` accepted: 64 GiB.
+const MAX_CLIENT_CACHE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
 /// The largest `max_session_bytes` accepted: 512 MiB, Redis's own limit for
 /// one value.
 pub const MAX_SESSION_BYTES: u64 = 512 * 1024 * 1024;
@@ -41,6 +50,8 @@ pub struct Builder {
     max_lifetime: Option<u64>,
     max_session_bytes: u64,
     memory_max_sessions: u64,
+    client_cache_size: u64,
+    client_cache_bytes: u64,
     max_sessions_per_user: u64,
     cookie_name: String,
     cookie_max_age: Option<u64>,
@@ -99,6 +110,8 @@ impl Builder {
             max_lifetime: None,
             max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
             memory_max_sessions: DEFAULT_MEMORY_MAX_SESSIONS,
+            client_cache_size: DEFAULT_CLIENT_CACHE_SIZE,
+            client_cache_bytes: DEFAULT_CLIENT_CACHE_BYTES,
             max_sessions_per_user: 100,
             cookie_name: "session".into(),
             cookie_max_age: None,
@@ -147,6 +160,21 @@ impl Builder {
         /// recently used go first. From 1 to 100000000.
         /// Default: `100000`.
         memory_max_sessions: u64 => |b, n| b.memory_max_sessions = n;
+        /// `redis.sessions.client_cache_size`: the most sessions kept
+        /// decoded in this process, so that reading one again costs no Redis
+        /// command; `0` turns the cache off. Redis keeps the cache true: a
+        /// connection per node with `CLIENT TRACKING` (Redis 6 or later)
+        /// hears of every change to a session key, by any process, and
+        /// evicts it; while that connection is down nothing is served from
+        /// the cache. Only for Redis from the settings in our own format
+        /// (not `memory://`, a custom store, a `client_callable` or
+        /// `compat`). From 0 to 100000000. Default: `0` (off).
+        client_cache_size: u64 => |b, n| b.client_cache_size = n;
+        /// `redis.sessions.client_cache_bytes`: the most bytes of keys and
+        /// values the process cache keeps (every entry counts for at least
+        /// `client_cache_bytes / client_cache_size`). From 1024 to 64 GiB.
+        /// Default: `67108864` (64 MiB).
+        client_cache_bytes: u64 => |b, n| b.client_cache_bytes = n;
         /// `redis.sessions.max_sessions_per_user`: the most live sessions one
         /// user keeps; past it, at each login or refresh, the sessions that
         /// end first (the least recently refreshed) are revoked. `0` means
@@ -353,6 +381,7 @@ impl Builder {
         let (Some(signer), Some(store), None) = (signer, store, found.error()) else {
             return Err(found.into_error());
         };
+        let (store, cache) = self.client_cache(store, &scheme, redis_client.as_ref(), &mut found);
         #[cfg_attr(not(feature = "compat"), allow(unused_mut))] // compat renames it
         let mut cookie = cookie;
         let (serialize, deserialize) = match &scheme {
@@ -388,6 +417,7 @@ impl Builder {
                 legacy,
                 scheme,
                 events: crate::session::EventSlot::default(),
+                cache,
             }),
             redis_client,
             store_description: Arc::from(store_description),
@@ -492,6 +522,28 @@ impl Builder {
                     ),
                 )
                 .seen(self.memory_max_sessions.to_string());
+        }
+        if self.client_cache_size > MAX_CLIENT_CACHE_SIZE {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "client_cache_size",
+                    format!(
+                        "expected a number of sessions from 0 (off) to {MAX_CLIENT_CACHE_SIZE}, e.g. 10000"
+                    ),
+                )
+                .seen(self.client_cache_size.to_string());
+        }
+        if !(1024..=MAX_CLIENT_CACHE_BYTES).contains(&self.client_cache_bytes) {
+            found
+                .problem(
+                    ErrorKind::Invalid,
+                    "client_cache_bytes",
+                    format!(
+                        "expected a number of bytes from 1024 to {MAX_CLIENT_CACHE_BYTES} (64 GiB), e.g. 67108864"
+                    ),
+                )
+                .seen(self.client_cache_bytes.to_string());
         }
         if !(1..=MAX_SESSION_BYTES).contains(&self.max_session_bytes) {
             found

@@ -1,7 +1,6 @@
 //! The builder's choices that need a cargo feature or another format: the
 //! embedded store, and the original's formats (compat and upgrade modes).
 
-#[cfg(feature = "memory-store")]
 use std::sync::Arc;
 
 #[cfg(not(feature = "memory-store"))]
@@ -11,10 +10,49 @@ use super::super::context::{Legacy, StoreSelector};
 use super::super::values::Compat;
 use super::Builder;
 use crate::config::ErrorKind;
-#[cfg(feature = "memory-store")]
-use crate::store;
+use crate::session::{Scheme, SessionCache};
+use crate::store::{self, RedisClient};
 
 impl Builder {
+    /// The process cache, when `client_cache_size` asks for one and it can
+    /// be kept true: Redis from the settings, in our own format. The store
+    /// then evicts what this process writes as soon as it is written.
+    pub(super) fn client_cache(
+        &self,
+        store: StoreSelector,
+        scheme: &Scheme,
+        client: Option<&RedisClient>,
+        found: &mut Findings,
+    ) -> (StoreSelector, Option<Arc<SessionCache>>) {
+        if self.client_cache_size == 0 {
+            return (store, None);
+        }
+        let why_not = if self.redis.url.as_deref() == Some(crate::MEMORY_URL) {
+            "has no effect with the embedded store (url = memory://): its sessions are in the process already"
+        } else if self.client_callable.is_some() {
+            "has no effect with a client_callable: the cache is kept true by the Redis of the settings"
+        } else if self.store.is_some() {
+            "has no effect with a custom store: the cache is kept true by the Redis of the settings"
+        } else if !matches!(scheme, Scheme::Native) {
+            "has no effect with compat or upgrade mode: only sessions in this library's format are cached"
+        } else {
+            ""
+        };
+        let (StoreSelector::Fixed(inner), Some(client), "") = (&store, client, why_not) else {
+            if !why_not.is_empty() {
+                found.warning("client_cache_size", why_not);
+            }
+            return (store, None);
+        };
+        let cache = SessionCache::new(
+            self.client_cache_size,
+            self.client_cache_bytes,
+            store::tracker(client.clone(), self.prefix.clone()),
+        );
+        let evicting = store::cache::Evicting::new(Arc::clone(inner), Arc::clone(&cache) as _);
+        (StoreSelector::Fixed(Arc::new(evicting)), Some(cache))
+    }
+
     /// The original's formats (`compat`, or upgrade mode with
     /// `legacy_secret`), with unset `legacy_*` resolved to ours.
     pub(super) fn legacy(&self, found: &mut Findings) -> Option<Legacy> {

@@ -51,6 +51,8 @@
 
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+pub(crate) use cluster::parse_nodes;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 mod stats;
@@ -554,6 +556,39 @@ impl RedisClient {
             Backend::Sentinel(conn) => Ok(Connection::Sentinel(conn.clone())),
             #[cfg(feature = "cluster")]
             Backend::Cluster(lazy) => Ok(Connection::Cluster(lazy.connection())),
+        }
+    }
+
+    /// The servers a process cache must hear from (see
+    /// `store::redis::tracking`): one client per node, speaking RESP3. One
+    /// server: it; Sentinel: the master the Sentinels name now; Cluster:
+    /// every reachable node, masters and replicas (a replica promoted by a
+    /// failover is then heard from at once).
+    pub(crate) async fn nodes_to_track(&self) -> Result<Vec<redis::Client>, Error> {
+        let resp3 = |info: &redis::ConnectionInfo| {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(redis::ProtocolVersion::RESP3);
+            redis::Client::open(info.clone().set_redis_settings(settings))
+                .map_err(|e| map_error(e, self.inner.timeout))
+        };
+        let bounded = |e| map_error(e, self.inner.timeout);
+        match &self.inner.backend {
+            Backend::Single { client, .. } => Ok(vec![resp3(client.get_connection_info())?]),
+            #[cfg(feature = "sentinel")]
+            Backend::Sentinel(conn) => {
+                let master = self.bounded(conn.master_client()).await?;
+                Ok(vec![resp3(master.get_connection_info())?])
+            }
+            #[cfg(feature = "cluster")]
+            Backend::Cluster(lazy) => {
+                let nodes = self.bounded(lazy.connection().nodes()).await?;
+                nodes
+                    .iter()
+                    .map(|node| lazy.node_client(&node.host, node.port).map_err(bounded))
+                    .collect()
+            }
         }
     }
 

@@ -31,6 +31,43 @@ pub(super) struct LazyCluster {
     client: ClusterClient,
     config: ClusterConfig,
     connection: OnceLock<ClusterConnection>,
+    /// How to reach one node by itself (the process cache's tracking).
+    auth: Auth,
+    tls: bool,
+    #[cfg(feature = "tls")]
+    certificates: Option<redis::TlsCertificates>,
+}
+
+/// One node of `CLUSTER NODES`, reachable (not failed, not in handshake).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Node {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) master: bool,
+}
+
+/// The reachable nodes of a `CLUSTER NODES` reply, sorted.
+pub(crate) fn parse_nodes(text: &str) -> Vec<Node> {
+    let mut nodes: Vec<Node> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let usable = !flags.split(',').any(|f| {
+                f.starts_with("fail") || matches!(f, "handshake" | "noaddr")
+            });
+            let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+            let node = Node {
+                host: host.to_owned(),
+                port: port.parse().ok()?,
+                master: flags.split(',').any(|f| f == "master"),
+            };
+            usable.then_some(node)
+        })
+        .collect();
+    nodes.sort();
+    nodes
 }
 
 /// What the Cluster target needs to connect.
@@ -80,8 +117,8 @@ impl LazyCluster {
         #[cfg(feature = "tls")]
         if target.tls {
             builder = builder.tls(redis::TlsMode::Secure);
-            if let Some(certificates) = target.certificates {
-                builder = builder.certs(certificates);
+            if let Some(certificates) = &target.certificates {
+                builder = builder.certs(certificates.clone());
             }
         }
         let client = builder
@@ -94,7 +131,35 @@ impl LazyCluster {
             client,
             config,
             connection: OnceLock::new(),
+            auth: target.auth,
+            tls: target.tls,
+            #[cfg(feature = "tls")]
+            certificates: target.certificates,
         })
+    }
+
+    /// A client of the node at `host:port` alone, speaking RESP3.
+    pub(super) fn node_client(&self, host: &str, port: u16) -> redis::RedisResult<redis::Client> {
+        let addr = if self.tls {
+            ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(host.to_owned(), port)
+        };
+        let settings = self
+            .auth
+            .apply(Default::default())
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let info = addr.into_connection_info()?.set_redis_settings(settings);
+        #[cfg(feature = "tls")]
+        if let Some(certificates) = &self.certificates {
+            return redis::Client::build_with_tls(info, certificates.clone());
+        }
+        redis::Client::open(info)
     }
 
     pub(super) fn connection(&self) -> ClusterConnection {
@@ -163,7 +228,8 @@ fn split_by_slot(pipeline: &Pipeline) -> Option<Vec<Vec<usize>>> {
 
 impl ClusterConnection {
     /// The address of every master that answers, from `CLUSTER NODES`.
-    pub(crate) async fn masters(&self) -> redis::RedisResult<Vec<(String, u16)>> {
+    /// The reachable nodes, masters and replicas, sorted.
+    pub(crate) async fn nodes(&self) -> redis::RedisResult<Vec<Node>> {
         use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
         let mut inner = self.inner.clone();
         let nodes = inner
@@ -173,21 +239,19 @@ impl ClusterConnection {
             )
             .await?;
         let text: String = redis::from_redis_value(nodes)?;
-        Ok(text
-            .lines()
-            .filter_map(|line| {
-                let mut fields = line.split(' ');
-                let address = fields.nth(1)?;
-                let flags = fields.next()?;
-                let is_master = flags.split(',').any(|f| f == "master")
-                    && !flags.split(',').any(|f| f.starts_with("fail"));
-                let (host, port) = address.split('@').next()?.rsplit_once(':')?;
-                is_master.then(|| Some((host.to_owned(), port.parse().ok()?)))?
-            })
+        Ok(parse_nodes(&text))
+    }
+
+    pub(crate) async fn masters(&self) -> redis::RedisResult<Vec<(String, u16)>> {
+        Ok(self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|node| node.master)
+            .map(|node| (node.host, node.port))
             .collect())
     }
 
-    /// One `SCAN` step on the node at `host:port`.
     pub(crate) async fn scan_node(
         &self,
         (host, port): (&str, u16),

@@ -147,6 +147,11 @@ impl SentinelConnection {
         Ok((generation, conn))
     }
 
+    /// A client of the master the Sentinels name now (asked every call).
+    pub(super) async fn master_client(&self) -> Result<redis::Client, RedisError> {
+        self.shared.sentinel.lock().await.async_get_client().await
+    }
+
     /// Drops connection `generation` if it is still the current one.
     fn forget(&self, generation: u64, why: &str) {
         let mut current = self
