@@ -31,6 +31,8 @@ CHANGE = "/set?key=seen&value=1"
 # Ours served by actix-web (examples/conformance-actix), beside actix-session
 # on the same framework.
 ON_ACTIX = "redis-sessions (actix-web)"
+ON_CACHE = "ours+cache"  # the conformance app with the process cache on
+CACHE_SIZE = 10000
 TIMEOUT = 1200  # the idle timeout of every contestant, in seconds (benches/peers/src/common.rs)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -162,11 +164,20 @@ def wrk(port, path, seconds, args, cookies, connections=None):
     raise SystemExit(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
 
 
+def cache_settings():
+    """The INI file of the ours+cache contestant: the process cache on."""
+    path = os.path.join(tempfile.gettempdir(), f"bench-cache-{os.getpid()}.ini")
+    with open(path, "w") as f:
+        f.write(f"[app:main]\nredis.sessions.client_cache_size = {CACHE_SIZE}\n")
+    return path
+
+
 def contestants(redis):
     conformance = os.path.join(RELEASE, "examples", "conformance")
     base = {"SESSION_SECRET": SECRET, "SESSION_TIMEOUT": str(TIMEOUT)}
     return [
         ("redis-sessions", [conformance], dict(base, REDIS_URL=redis.url), True),
+        (ON_CACHE, [conformance], dict(base, REDIS_URL=redis.url, SETTINGS=cache_settings()), True),
         ("redis-sessions (memory)", [conformance], dict(base, REDIS_URL="memory://"), False),
         (ON_ACTIX, [os.path.join(RELEASE, "examples", "conformance-actix")], dict(base, REDIS_URL=redis.url), True),
         ("tower-sessions", [os.path.join(RELEASE, "tower")], {"REDIS_URL": redis.url}, True),
@@ -177,8 +188,9 @@ def contestants(redis):
 
 def start_app(name, cmd, env_extra, workdir):
     port = free_port()
-    env = dict(os.environ, PORT=str(port), **env_extra)
+    env = dict(os.environ)
     env.pop("SETTINGS", None)
+    env.update(PORT=str(port), **env_extra)
     log = open(os.path.join(workdir, re.sub(r"\W+", "_", name) + ".log"), "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 20

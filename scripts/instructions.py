@@ -10,7 +10,8 @@ helpers (a private redis-server, 200 primed sessions).
     INSTRUCTIONS_KEEP=/tmp/cg.out python3 scripts/instructions.py redis-sessions /read
                     # keeps the callgrind dump: `callgrind_annotate /tmp/cg.out`
 
-Contestants: redis-sessions, memory (redis-sessions on the embedded store),
+Contestants: redis-sessions, ours+cache (with the process cache on), memory
+(redis-sessions on the embedded store),
 redis-sessions-actix (on actix-web), floor, actix-session, tower-sessions. Counts include everything the process
 runs (hyper, tokio, the redis client); valgrind does not use the CPU's SHA
 extensions, so SHA-256 counts about 10k instructions more per request than
@@ -38,6 +39,7 @@ def main():
     binaries = {
         "redis-sessions": os.path.join(bench.RELEASE, "examples", "conformance"),
         "memory": os.path.join(bench.RELEASE, "examples", "conformance"),
+        "ours+cache": os.path.join(bench.RELEASE, "examples", "conformance"),
         "redis-sessions-actix": os.path.join(bench.RELEASE, "examples", "conformance-actix"),
         "floor": os.path.join(bench.RELEASE, "floor"),
         "actix-session": os.path.join(bench.RELEASE, "actix"),
@@ -49,6 +51,8 @@ def main():
         redis = bench.Redis(work)
         env = {"SESSION_SECRET": bench.SECRET, "SESSION_TIMEOUT": str(bench.TIMEOUT),
                "REDIS_URL": "memory://" if name == "memory" else redis.url}
+        if name == "ours+cache":
+            env["SETTINGS"] = bench.cache_settings()
         out = os.path.join(work, "callgrind.out")
         port = bench.free_port()
         app = subprocess.Popen(

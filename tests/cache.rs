@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::process::AppProcess;
 use crate::support::redis_server::wait_until;
 use crate::support::sentinel::SentinelSetup;
+use crate::support::tls::{Pki, TlsServer};
 use crate::support::{Client, Cluster, RedisServer, SECRET, key_of};
 
 /// The settings of both apps: one Redis, a cache of 10,000 sessions.
@@ -57,7 +58,11 @@ async fn until_cached(app: &Arc<AppProcess>, client: &mut Client, read: &str, ex
 /// cache), A changes the session, and B's next request must see it. First
 /// with `/set` (a load and an update), then with `/incr` (in place).
 async fn writes_on_one_app_are_seen_by_the_other(url: &str, trials: usize) {
-    let (a, b) = two_apps(url, "");
+    writes_on_one_app_are_seen_by_the_other_with(url, "", trials).await;
+}
+
+async fn writes_on_one_app_are_seen_by_the_other_with(url: &str, extra: &str, trials: usize) {
+    let (a, b) = two_apps(url, extra);
     let mut on_a = Client::process(Arc::clone(&a));
     assert_eq!(on_a.get("/set?key=k&value=v0").await.body, "ok");
     let mut on_b = Client::process(Arc::clone(&b)).with_cookie_of(&on_a);
@@ -318,6 +323,79 @@ async fn sentinel_failover_leaves_no_stale_session_in_the_cache() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(setup.master_port(), Some(setup.replica.port));
+    let body = wait_for_200(&on_b, "/get?key=k").await;
+    assert_eq!(body, "\"after\"", "B served its copy from before the failover");
+    until_cached(&b, &mut on_b, "/get?key=k", "\"after\"").await;
+    assert_eq!(on_a.get("/set?key=k&value=later").await.body, "ok");
+    assert_eq!(on_b.get("/get?key=k").await.body, "\"later\"");
+}
+
+/// Over mutual TLS: the tracking connections verify the server and show
+/// the client certificate, as the data connections do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_writes_on_one_app_are_seen_by_the_other_at_once() {
+    let pki = Pki::new();
+    let server = TlsServer::start(&pki, true);
+    let tls = format!(
+        "redis.sessions.tls_ca_file = {}\nredis.sessions.tls_cert_file = {}\nredis.sessions.tls_key_file = {}\n",
+        pki.path("ca.crt").display(),
+        pki.path("client.crt").display(),
+        pki.path("client.key").display()
+    );
+    writes_on_one_app_are_seen_by_the_other_with(&server.url(), &tls, 100).await;
+}
+
+/// A Cluster failover that leaves the old master running (`CLUSTER
+/// FAILOVER` on its replica): the promoted replica's writes reach B's
+/// cache, and the node list change empties it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_failover_leaves_no_stale_session_in_the_cache() {
+    let cluster = Cluster::start();
+    let (a, b) = two_apps(&cluster.url(), "");
+    let mut on_a = Client::process(Arc::clone(&a));
+    assert_eq!(on_a.get("/set?key=k&value=before").await.body, "ok");
+    let mut on_b = Client::process(Arc::clone(&b)).with_cookie_of(&on_a);
+    until_cached(&b, &mut on_b, "/get?key=k", "\"before\"").await;
+    // The replica of the master that holds the session takes over.
+    let key = key_of(&on_a.id());
+    let owner = cluster
+        .masters()
+        .into_iter()
+        .find(|&i| {
+            redis::cmd("EXISTS")
+                .arg(&key)
+                .query::<bool>(&mut cluster.nodes[i].conn())
+                .unwrap_or(false)
+        })
+        .expect("a master holds the session");
+    let owner_port = cluster.nodes[owner].port;
+    let replica = (0..cluster.nodes.len())
+        .find(|&i| {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut cluster.nodes[i].conn())
+                .unwrap_or_default();
+            info.contains(&format!("master_port:{owner_port}"))
+                && info.contains("master_link_status:up")
+        })
+        .expect("the master has a replica in sync");
+    let _: () = redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query(&mut cluster.nodes[replica].conn())
+        .unwrap();
+    wait_until("the replica took over", Duration::from_secs(30), || {
+        cluster.masters().contains(&replica).then_some(())
+    });
+    cluster.wait_until_ok(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = on_a.get("/set?key=k&value=after").await;
+        if reply.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A was never served again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let body = wait_for_200(&on_b, "/get?key=k").await;
     assert_eq!(body, "\"after\"", "B served its copy from before the failover");
     until_cached(&b, &mut on_b, "/get?key=k", "\"after\"").await;

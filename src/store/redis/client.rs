@@ -277,6 +277,9 @@ struct ClientInner {
     /// its reply cannot be parsed (see [`Error::NotRedis`]).
     probe: Option<(String, u16)>,
     sent: tokio::sync::OnceCell<Option<String>>,
+    /// The TLS settings of the connections a process cache opens itself.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 // Made once per client and kept behind its `Arc`: size does not matter.
@@ -396,6 +399,11 @@ impl RedisClient {
         } else {
             None
         };
+        #[cfg(feature = "tls")]
+        let tls = certificates
+            .as_ref()
+            .map(target::rustls_config)
+            .transpose()?;
         let server: String;
         let probe: Option<(String, u16)>;
         let backend = match target {
@@ -476,6 +484,8 @@ impl RedisClient {
                 server,
                 probe,
                 sent: tokio::sync::OnceCell::new(),
+                #[cfg(feature = "tls")]
+                tls,
             }),
         })
     }
@@ -590,6 +600,13 @@ impl RedisClient {
                     .collect()
             }
         }
+    }
+
+    /// The TLS settings for connections opened outside redis-rs (the
+    /// process cache's tracking), when the target uses TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_config(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.inner.tls.clone()
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: Cmd) -> Result<T, Error> {

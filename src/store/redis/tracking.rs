@@ -112,7 +112,7 @@ async fn track(client: &RedisClient, prefix: &str, sink: &Weak<dyn Invalidate>) 
             .set_connection_timeout(Some(client.timeout()))
             .set_response_timeout(Some(client.timeout()))
             .set_push_sender(pushes);
-        let (mut conn, fence) = client.bounded(connect(&node, config)).await?;
+        let (mut conn, fence) = client.bounded(connect(client, &node, config)).await?;
         fences.push(fence);
         let mut on = redis::cmd("CLIENT");
         on.arg("TRACKING").arg("ON").arg("BCAST");
@@ -158,49 +158,53 @@ async fn track(client: &RedisClient, prefix: &str, sink: &Weak<dyn Invalidate>) 
     }
 }
 
-/// A tracking connection to `node` over a socket of our own, and its fence:
-/// true when the socket holds nothing (a non-blocking peek) and nothing
-/// read from it is still being handled.
+/// A tracking connection to `node` over a socket of our own (TCP, TLS or
+/// a Unix socket), and its fence: true when the socket holds nothing (a
+/// non-blocking peek) and nothing read from it is still being handled.
 async fn connect(
+    client: &RedisClient,
     node: &redis::Client,
     config: AsyncConnectionConfig,
 ) -> Result<(MultiplexedConnection, Fence), RedisError> {
     let info = node.get_connection_info();
     let unread = Arc::new(AtomicBool::new(true));
-    let (conn, driver, peek) = match info.addr() {
+    let settings = info.redis_settings();
+    let (conn, peek) = match info.addr() {
         ConnectionAddr::Tcp(host, port) => {
             let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
             stream.set_nodelay(true)?;
             let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
-            let watched = Watched {
-                inner: stream,
-                unread: Arc::clone(&unread),
-            };
-            let (conn, driver) =
-                MultiplexedConnection::new_with_config(info.redis_settings(), watched, config)
-                    .await?;
-            (conn, Box::pin(driver) as Pin<Box<dyn Future<Output = ()> + Send>>, peek)
+            (over(settings, stream, &unread, config).await?, peek)
+        }
+        #[cfg(feature = "tls")]
+        ConnectionAddr::TcpTls { host, port, .. } => {
+            let tls = client.tls_config().ok_or_else(|| {
+                RedisError::from(io::Error::new(io::ErrorKind::Unsupported, "no TLS settings"))
+            })?;
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            stream.set_nodelay(true)?;
+            let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let stream = tokio_rustls::TlsConnector::from(tls)
+                .connect(name, stream)
+                .await?;
+            (over(settings, stream, &unread, config).await?, peek)
         }
         ConnectionAddr::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path).await?;
             let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
-            let watched = Watched {
-                inner: stream,
-                unread: Arc::clone(&unread),
-            };
-            let (conn, driver) =
-                MultiplexedConnection::new_with_config(info.redis_settings(), watched, config)
-                    .await?;
-            (conn, Box::pin(driver) as Pin<Box<dyn Future<Output = ()> + Send>>, peek)
+            (over(settings, stream, &unread, config).await?, peek)
         }
+        #[allow(unreachable_patterns)]
         _ => {
+            let _ = client;
             return Err(RedisError::from(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "the process cache needs plain TCP or a Unix socket to Redis; over TLS it stays off",
+                "this kind of connection cannot be tracked",
             )));
         }
     };
-    tokio::spawn(driver);
     let fence: Fence = Box::new(move || {
         let mut byte = [MaybeUninit::uninit()];
         // Peek first: a push read after this check was in the socket before it.
@@ -208,6 +212,26 @@ async fn connect(
         empty && !unread.load(Ordering::SeqCst)
     });
     Ok((conn, fence))
+}
+
+/// A multiplexed connection over `stream`, watched through `unread`; its
+/// driver runs on a task of its own.
+async fn over<S>(
+    settings: &redis::RedisConnectionInfo,
+    stream: S,
+    unread: &Arc<AtomicBool>,
+    config: AsyncConnectionConfig,
+) -> Result<MultiplexedConnection, RedisError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let watched = Watched {
+        inner: stream,
+        unread: Arc::clone(unread),
+    };
+    let (conn, driver) = MultiplexedConnection::new_with_config(settings, watched, config).await?;
+    tokio::spawn(driver);
+    Ok(conn)
 }
 
 /// A tracking connection's stream, telling whether bytes it returned may

@@ -371,6 +371,45 @@ pub(super) fn certificates(options: &RedisOptions) -> Result<redis::TlsCertifica
     })
 }
 
+/// The rustls settings that match `certificates`, for connections opened
+/// outside redis-rs: verified against the CA file, or the system's roots;
+/// with the client certificate for mutual TLS.
+#[cfg(feature = "tls")]
+pub(super) fn rustls_config(
+    certificates: &redis::TlsCertificates,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let fail = |what: String| Error::Config(format!("tls: {what}"));
+    let mut roots = rustls::RootCertStore::empty();
+    match &certificates.root_cert {
+        Some(pem) => {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(format!("tls_ca_file: its PEM is malformed ({e})")))?;
+            roots.add_parsable_certificates(certs);
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match &certificates.client_tls {
+        Some(client) => {
+            let chain = CertificateDer::pem_slice_iter(&client.client_cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(format!("tls_cert_file: its PEM is malformed ({e})")))?;
+            let key = PrivateKeyDer::from_pem_slice(&client.client_key)
+                .map_err(|e| fail(format!("tls_key_file: no usable private key ({e})")))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| fail(format!("tls_cert_file and tls_key_file do not go together ({e})")))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(std::sync::Arc::new(config))
+}
+
 /// Checks everything about `options` that can be checked without a server:
 /// the URL (or host), and the TLS files (readable, PEM of the right kind,
 /// set only with a TLS URL, certificate and key together).
