@@ -164,11 +164,13 @@ def wrk(port, path, seconds, args, cookies, connections=None):
     raise SystemExit(f"wrk printed no figures:\n{out.stdout}\n{out.stderr}")
 
 
-def cache_settings():
-    """The INI file of the ours+cache contestant: the process cache on."""
-    path = os.path.join(tempfile.gettempdir(), f"bench-cache-{os.getpid()}.ini")
+def cache_settings(size=None):
+    """An INI file that sets the process cache's size: CACHE_SIZE (the
+    ours+cache contestant) unless given; 0 turns it off."""
+    size = CACHE_SIZE if size is None else size
+    path = os.path.join(tempfile.gettempdir(), f"bench-cache-{size}-{os.getpid()}.ini")
     with open(path, "w") as f:
-        f.write(f"[app:main]\nredis.sessions.client_cache_size = {CACHE_SIZE}\n")
+        f.write(f"[app:main]\nredis.sessions.client_cache_size = {size}\n")
     return path
 
 
@@ -176,10 +178,13 @@ def contestants(redis):
     conformance = os.path.join(RELEASE, "examples", "conformance")
     base = {"SESSION_SECRET": SECRET, "SESSION_TIMEOUT": str(TIMEOUT)}
     return [
-        ("redis-sessions", [conformance], dict(base, REDIS_URL=redis.url), True),
+        # Ours without the process cache (on by default): every read is
+        # a Redis read, as with the peers.
+        ("redis-sessions", [conformance], dict(base, REDIS_URL=redis.url, SETTINGS=cache_settings(0)), True),
         (ON_CACHE, [conformance], dict(base, REDIS_URL=redis.url, SETTINGS=cache_settings()), True),
         ("redis-sessions (memory)", [conformance], dict(base, REDIS_URL="memory://"), False),
-        (ON_ACTIX, [os.path.join(RELEASE, "examples", "conformance-actix")], dict(base, REDIS_URL=redis.url), True),
+        (ON_ACTIX, [os.path.join(RELEASE, "examples", "conformance-actix")],
+         dict(base, REDIS_URL=redis.url, SETTINGS=cache_settings(0)), True),
         ("tower-sessions", [os.path.join(RELEASE, "tower")], {"REDIS_URL": redis.url}, True),
         ("actix-session", [os.path.join(RELEASE, "actix")], {"REDIS_URL": redis.url}, True),
         ("floor", [os.path.join(RELEASE, "floor")], {"REDIS_URL": redis.url}, True),

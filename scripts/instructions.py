@@ -51,8 +51,9 @@ def main():
         redis = bench.Redis(work)
         env = {"SESSION_SECRET": bench.SECRET, "SESSION_TIMEOUT": str(bench.TIMEOUT),
                "REDIS_URL": "memory://" if name == "memory" else redis.url}
-        if name == "ours+cache":
-            env["SETTINGS"] = bench.cache_settings()
+        if name != "memory" and name.startswith(("redis-sessions", "ours")):
+            # The process cache is on by default: off but for ours+cache.
+            env["SETTINGS"] = bench.cache_settings(None if name == "ours+cache" else 0)
         out = os.path.join(work, "callgrind.out")
         port = bench.free_port()
         app = subprocess.Popen(

@@ -27,10 +27,68 @@ fn redis_client(
     Client::new(app::router(&factory))
 }
 
+/// With the process cache (on by default): a session read again costs no
+/// command until someone changes it; this process's own changes evict it
+/// at once.
+#[tokio::test]
+async fn the_process_cache_reads_without_a_command_until_a_change() {
+    let server = RedisServer::start();
+    let mut c = redis_client(&server, |b| b);
+    // Warm up: load the scripts; the session records its size.
+    c.get("/incr").await;
+    c.get("/incr").await;
+    c.get("/set?key=warm&value=1").await;
+    c.get("/delete?key=warm").await;
+    // The tracking connection comes up in the background on first use.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (r, read) = server.commands_during(c.get("/read")).await;
+        assert_eq!(r.body, "2");
+        if read.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served from the cache");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, read) = server.commands_during(c.get("/read")).await;
+    assert_eq!(read, counts(&[]), "a cached read: no command");
+    let (r, set) = server.commands_during(c.get("/set?key=name&value=x")).await;
+    assert_eq!(r.body, "ok");
+    assert_eq!(
+        set,
+        counts(&[
+            ("evalsha", 1),
+            ("hexists", 1),
+            ("hstrlen", 1),
+            ("hget", 1),
+            ("expire", 1),
+            ("hset", 1)
+        ]),
+        "a change to a cached session: the update alone, no load"
+    );
+    let (r, read) = server.commands_during(c.get("/read")).await;
+    assert_eq!(r.body, "2");
+    assert_eq!(read, counts(&[("hgetall", 1)]), "the change evicted it");
+    let (_, read) = server.commands_during(c.get("/read")).await;
+    assert_eq!(read, counts(&[]), "and the read cached it again");
+    // A change by someone else (here, by hand) evicts it too.
+    redis::cmd("HSET")
+        .arg(key_of(&c.id()))
+        .arg("counter")
+        .arg(rmp_serde::to_vec(&7).unwrap())
+        .query::<()>(&mut server.conn())
+        .unwrap();
+    let (r, read) = server.commands_during(c.get("/read")).await;
+    assert_eq!(r.body, "7", "a change made elsewhere is seen at once");
+    assert_eq!(read, counts(&[("hgetall", 1)]));
+}
+
 #[tokio::test]
 async fn round_trips_per_request_hold_the_floor() {
     let server = RedisServer::start();
-    let mut c = redis_client(&server, |b| b);
+    // Without the process cache: every load is a Redis read (the cache's
+    // own floor is the next test's).
+    let mut c = redis_client(&server, |b| b.client_cache_size(0));
     // Warm up: connect and load the scripts (create, increment, update).
     c.get("/incr").await;
     c.get("/incr").await;

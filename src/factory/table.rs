@@ -200,7 +200,7 @@ pub(crate) static TABLE: &[Row] = &[
     },
     Row {
         name: "client_cache_size",
-        default: "0",
+        default: "10000",
         value: "most sessions kept decoded in the process, kept true by Redis's client tracking; reading a cached one costs no Redis command (0: off; at most 100000000)",
         secret: false,
         read: Read::Value(|b, t| {

@@ -27,8 +27,9 @@ const DEFAULT_MEMORY_MAX_SESSIONS: u64 = 100_000;
 /// The largest `memory_max_sessions` accepted.
 const MAX_MEMORY_SESSIONS: u64 = 100_000_000;
 
-/// The default of `client_cache_size`: off (see [`Builder::client_cache_size`]).
-const DEFAULT_CLIENT_CACHE_SIZE: u64 = 0;
+/// The default of `client_cache_size`: on, for 10,000 sessions (see
+/// [`Builder::client_cache_size`]).
+const DEFAULT_CLIENT_CACHE_SIZE: u64 = 10_000;
 /// The largest `client_cache_size` accepted.
 const MAX_CLIENT_CACHE_SIZE: u64 = 100_000_000;
 /// The default of `client_cache_bytes`: 64 MiB.
@@ -168,7 +169,7 @@ impl Builder {
         /// evicts it; while that connection is down nothing is served from
         /// the cache. Only for Redis from the settings in our own format
         /// (not `memory://`, a custom store, a `client_callable` or
-        /// `compat`). From 0 to 100000000. Default: `0` (off).
+        /// `compat`). From 0 to 100000000. Default: `10000`.
         client_cache_size: u64 => |b, n| b.client_cache_size = n;
         /// `redis.sessions.client_cache_bytes`: the most bytes of keys and
         /// values the process cache keeps (every entry counts for at least

@@ -39,7 +39,8 @@ impl Builder {
             ""
         };
         let (StoreSelector::Fixed(inner), Some(client), "") = (&store, client, why_not) else {
-            if !why_not.is_empty() {
+            // Said only when set by hand: the default is on for everyone.
+            if !why_not.is_empty() && self.client_cache_size != super::DEFAULT_CLIENT_CACHE_SIZE {
                 found.warning("client_cache_size", why_not);
             }
             return (store, None);
