@@ -49,7 +49,11 @@ async fn until_cached(app: &Arc<AppProcess>, client: &mut Client, read: &str, ex
         if hits(app).await > before {
             return;
         }
-        assert!(Instant::now() < deadline, "the cache never served:\n{}", app.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "the cache never served:\n{}",
+            app.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -214,7 +218,11 @@ async fn nothing_is_served_from_the_cache_while_redis_is_down_or_after_it_restar
     redis.stop();
     for client in [&on_a, &on_b] {
         let reply = client.send("/get?key=k", client.cookie.clone()).await;
-        assert_eq!(reply.status, 503, "served while Redis is down: {}", reply.body);
+        assert_eq!(
+            reply.status, 503,
+            "served while Redis is down: {}",
+            reply.body
+        );
     }
     redis.restart();
     for client in [&on_a, &on_b] {
@@ -261,8 +269,14 @@ async fn cached_sessions_keep_their_idle_refresh() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ttl = redis.ttl(&key);
-    assert!(ttl >= 36, "the idle TTL was not refreshed: {ttl} s left of 40");
-    assert!(hits(&b).await - before >= 20, "B did not serve from its cache");
+    assert!(
+        ttl >= 36,
+        "the idle TTL was not refreshed: {ttl} s left of 40"
+    );
+    assert!(
+        hits(&b).await - before >= 20,
+        "B did not serve from its cache"
+    );
 }
 
 /// The absolute lifetime ends a cached session as it ends a loaded one.
@@ -304,13 +318,17 @@ async fn sentinel_failover_leaves_no_stale_session_in_the_cache() {
     assert_eq!(on_a.get("/set?key=k&value=before").await.body, "ok");
     let mut on_b = Client::process(Arc::clone(&b)).with_cookie_of(&on_a);
     until_cached(&b, &mut on_b, "/get?key=k", "\"before\"").await;
-    wait_until("the replica has the session", Duration::from_secs(10), || {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(key_of(&on_a.id()))
-            .query(&mut setup.replica.conn())
-            .ok()?;
-        exists.then_some(())
-    });
+    wait_until(
+        "the replica has the session",
+        Duration::from_secs(10),
+        || {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(key_of(&on_a.id()))
+                .query(&mut setup.replica.conn())
+                .ok()?;
+            exists.then_some(())
+        },
+    );
     setup.master.stop();
     // A writes on the new master as soon as it is served again.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -324,7 +342,10 @@ async fn sentinel_failover_leaves_no_stale_session_in_the_cache() {
     }
     assert_eq!(setup.master_port(), Some(setup.replica.port));
     let body = wait_for_200(&on_b, "/get?key=k").await;
-    assert_eq!(body, "\"after\"", "B served its copy from before the failover");
+    assert_eq!(
+        body, "\"after\"",
+        "B served its copy from before the failover"
+    );
     until_cached(&b, &mut on_b, "/get?key=k", "\"after\"").await;
     assert_eq!(on_a.get("/set?key=k&value=later").await.body, "ok");
     assert_eq!(on_b.get("/get?key=k").await.body, "\"later\"");
@@ -397,7 +418,10 @@ async fn cluster_failover_leaves_no_stale_session_in_the_cache() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let body = wait_for_200(&on_b, "/get?key=k").await;
-    assert_eq!(body, "\"after\"", "B served its copy from before the failover");
+    assert_eq!(
+        body, "\"after\"",
+        "B served its copy from before the failover"
+    );
     until_cached(&b, &mut on_b, "/get?key=k", "\"after\"").await;
     assert_eq!(on_a.get("/set?key=k&value=later").await.body, "ok");
     assert_eq!(on_b.get("/get?key=k").await.body, "\"later\"");

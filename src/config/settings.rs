@@ -227,9 +227,9 @@ impl Settings {
     /// that a set `url` overrides say so.
     pub fn describe(&self, names: &NameRegistry) -> Vec<String> {
         let declared: Vec<(&str, bool)> = names.declared_settings().collect();
-        let url_set = self
-            .get(&format!("{PREFIX}url"))
-            .is_some_and(|url| !is_unset(url));
+        let url = self.get(&format!("{PREFIX}url"));
+        let url_set = url.is_some_and(|url| !is_unset(url));
+        let memory = url == Some(crate::MEMORY_URL);
         let mut lines = Vec::new();
         for (name, default) in known_keys() {
             let key = format!("{PREFIX}{name}");
@@ -238,10 +238,17 @@ impl Settings {
                 Some(_) => format!("{key} = (object set in code)"),
                 None => format!("{key} = {default}  (default)"),
             };
-            if url_set && OVERRIDDEN_BY_URL.contains(&name) {
+            let unused = if url_set && OVERRIDDEN_BY_URL.contains(&name) {
+                Some("url is set")
+            } else if memory && CACHE_SETTINGS.contains(&name) {
+                Some("the embedded store has no process cache")
+            } else {
+                None
+            };
+            if let Some(why) = unused {
                 line = match line.strip_suffix("  (default)") {
-                    Some(value) => format!("{value}  (not used: url is set)"),
-                    None => format!("{line}  (not used: url is set)"),
+                    Some(value) => format!("{value}  (not used: {why})"),
+                    None => format!("{line}  (not used: {why})"),
                 };
             }
             lines.push(line);
@@ -254,6 +261,9 @@ impl Settings {
         lines
     }
 }
+
+/// The settings of the process cache, which `memory://` does not use.
+const CACHE_SETTINGS: [&str; 2] = ["client_cache_size", "client_cache_bytes"];
 
 /// The settings a `url` replaces.
 const OVERRIDDEN_BY_URL: [&str; 5] = ["host", "port", "db", "password", "unix_socket_path"];

@@ -328,10 +328,7 @@ impl Session {
     /// The session stored at `key`: from the process cache when it holds
     /// it (no store command), else read from the store, and then cached.
     /// `Some(Err)` names what is corrupt.
-    async fn read(
-        &self,
-        key: &str,
-    ) -> Result<Option<Result<Arc<Loaded>, &'static str>>, Error> {
+    async fn read(&self, key: &str) -> Result<Option<Result<Arc<Loaded>, &'static str>>, Error> {
         let context = self.context();
         let cache = context.cache.as_ref();
         if let Some(hit) = cache.and_then(|cache| cache.get(key)) {

@@ -74,7 +74,7 @@ pub(super) fn parse(
     // Stores never return a session without it: not a session of ours.
     let created = parsed.created.ok_or("the creation time is missing")?;
     Ok(Loaded {
-        entries: parsed.entries,
+        entries: std::sync::Arc::new(parsed.entries),
         created,
         refreshed: parsed.refreshed,
         timeout: parsed.timeout,

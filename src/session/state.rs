@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::events::Reason;
-pub(crate) use crate::store::Policy;
 use crate::store::Ended;
+pub(crate) use crate::store::Policy;
 use crate::store::cache::{ClientCache, Weigh};
 use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, created_value, user_field};
 
@@ -52,7 +52,8 @@ pub(crate) enum Change {
 /// A stored session as the load read it, for [`State::load_existing`].
 #[derive(Clone)]
 pub(crate) struct Loaded {
-    pub(crate) entries: BTreeMap<String, Vec<u8>>,
+    /// Shared with the process cache: copied only when a request changes it.
+    pub(crate) entries: Arc<BTreeMap<String, Vec<u8>>>,
     pub(crate) created: u64,
     pub(crate) refreshed: u64,
     pub(crate) timeout: Option<u64>,
@@ -97,8 +98,9 @@ impl Weigh for Arc<Loaded> {
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) mode: Mode,
-    /// User key → encoded value, as the handler sees it now.
-    pub(crate) entries: BTreeMap<String, Vec<u8>>,
+    /// User key → encoded value, as the handler sees it now (shared with
+    /// the process cache until changed).
+    pub(crate) entries: Arc<BTreeMap<String, Vec<u8>>>,
     /// User keys changed relative to the store (used in `Existing` mode).
     pub(crate) changes: BTreeMap<String, Change>,
     /// Encoded bytes of every key and value (checked against
@@ -194,7 +196,7 @@ impl State {
     pub(crate) fn unloaded() -> Self {
         Self {
             mode: Mode::Unloaded,
-            entries: BTreeMap::new(),
+            entries: Arc::default(),
             changes: BTreeMap::new(),
             size: 0,
             // Set when the session is loaded or started afresh.
@@ -228,7 +230,7 @@ impl State {
     }
 
     /// Adopts the entries read from the store.
-    fn adopt(&mut self, entries: BTreeMap<String, Vec<u8>>) {
+    fn adopt(&mut self, entries: Arc<BTreeMap<String, Vec<u8>>>) {
         self.size = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         self.entries = entries;
     }
@@ -268,7 +270,7 @@ impl State {
         timeout: Option<u64>,
     ) {
         self.mode = Mode::Fresh;
-        self.adopt(entries);
+        self.adopt(Arc::new(entries));
         self.created = created;
         self.session_timeout = timeout;
         self.timeout_changed = timeout.is_some();
@@ -364,7 +366,7 @@ impl State {
         if let Some(from) = self.moved_from.take() {
             self.to_delete.insert(from);
         }
-        self.entries.clear();
+        self.entries = Arc::default();
         self.changes.clear();
         self.size = 0;
         self.created = now();
@@ -382,7 +384,7 @@ impl State {
     pub(crate) fn set(&mut self, key: String, value: Vec<u8>) {
         self.size = self.size_with(&key, &value);
         self.changes.insert(key.clone(), Change::Set);
-        self.entries.insert(key, value);
+        Arc::make_mut(&mut self.entries).insert(key, value);
         self.dirty = true;
     }
 
@@ -390,11 +392,14 @@ impl State {
     /// increment): nothing to write at commit.
     pub(crate) fn set_stored(&mut self, key: &str, value: Vec<u8>) {
         self.size = self.size_with(key, &value);
-        self.entries.insert(key.to_owned(), value);
+        Arc::make_mut(&mut self.entries).insert(key.to_owned(), value);
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
-        let old = self.entries.remove(key)?;
+        if !self.entries.contains_key(key) {
+            return None;
+        }
+        let old = Arc::make_mut(&mut self.entries).remove(key)?;
         self.size -= entry_size(key, &old);
         self.changes.insert(key.to_owned(), Change::Delete);
         self.dirty = true;
@@ -627,11 +632,11 @@ mod tests {
     fn existing() -> State {
         let mut s = State::unloaded();
         s.mode = Mode::Existing { key: "k".into() };
-        s.adopt(
+        s.adopt(Arc::new(
             [("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
                 .into_iter()
                 .collect(),
-        );
+        ));
         s.refreshed = NOW - 10;
         s.created = NOW - 100;
         s

@@ -212,7 +212,6 @@ impl<V: Clone + Weigh + Send + Sync + 'static> ClientCache<V> {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
-
 }
 
 impl<V: Clone + Weigh + Send + Sync + 'static> Invalidate for ClientCache<V> {

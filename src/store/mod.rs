@@ -78,7 +78,7 @@ pub(crate) use layout::{
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::MemoryStore;
-pub(crate) use redis::{redact_url, tracker};
 pub use redis::{
     DEFAULT_SOCKET_TIMEOUT, MAX_CONNECTION_POOL, RedisClient, RedisOptions, RedisStore,
 };
+pub(crate) use redis::{redact_url, tracker};

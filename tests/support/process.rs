@@ -40,7 +40,8 @@ impl AppProcess {
     /// waits until it listens.
     pub fn start(settings: &str) -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("conformance-app-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("conformance-app-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ini = dir.join("settings.ini");
         std::fs::write(&ini, settings).unwrap();
@@ -62,12 +63,16 @@ impl AppProcess {
             dir,
             loopback: Loopback::new(addr),
         };
-        wait_until("the conformance app listens", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = app.child.try_wait() {
-                panic!("the conformance app exited ({status}):\n{}", app.log_text());
-            }
-            TcpStream::connect(addr).ok()
-        });
+        wait_until(
+            "the conformance app listens",
+            Duration::from_secs(30),
+            || {
+                if let Ok(Some(status)) = app.child.try_wait() {
+                    panic!("the conformance app exited ({status}):\n{}", app.log_text());
+                }
+                TcpStream::connect(addr).ok()
+            },
+        );
         app
     }
 

@@ -583,7 +583,6 @@ impl RedisClient {
             redis::Client::open(info.clone().set_redis_settings(settings))
                 .map_err(|e| map_error(e, self.inner.timeout))
         };
-        let bounded = |e| map_error(e, self.inner.timeout);
         match &self.inner.backend {
             Backend::Single { client, .. } => Ok(vec![resp3(client.get_connection_info())?]),
             #[cfg(feature = "sentinel")]
@@ -596,7 +595,10 @@ impl RedisClient {
                 let nodes = self.bounded(lazy.connection().nodes()).await?;
                 nodes
                     .iter()
-                    .map(|node| lazy.node_client(&node.host, node.port).map_err(bounded))
+                    .map(|node| {
+                        lazy.node_client(&node.host, node.port)
+                            .map_err(|e| map_error(e, self.inner.timeout))
+                    })
                     .collect()
             }
         }

@@ -95,7 +95,11 @@ async fn run(client: RedisClient, prefix: String, sink: Weak<dyn Invalidate>) {
 
 /// Tracks until something breaks: `Ok` when the Cluster's nodes changed
 /// (track again at once), `Err` when a connection failed.
-async fn track(client: &RedisClient, prefix: &str, sink: &Weak<dyn Invalidate>) -> Result<(), Error> {
+async fn track(
+    client: &RedisClient,
+    prefix: &str,
+    sink: &Weak<dyn Invalidate>,
+) -> Result<(), Error> {
     let nodes = client.nodes_to_track().await?;
     let lost = Arc::new(Notify::new());
     let mut conns = Vec::with_capacity(nodes.len());
@@ -133,7 +137,10 @@ async fn track(client: &RedisClient, prefix: &str, sink: &Weak<dyn Invalidate>) 
     }
     tracing::info!(target: "redis_sessions::cache", nodes = conns.len(), "process cache on: Redis tells it what changes");
     loop {
-        if tokio::time::timeout(HEARTBEAT, lost.notified()).await.is_ok() {
+        if tokio::time::timeout(HEARTBEAT, lost.notified())
+            .await
+            .is_ok()
+        {
             return Err(Error::Unreachable("a tracking connection was lost".into()));
         }
         if sink.strong_count() == 0 {
@@ -141,11 +148,15 @@ async fn track(client: &RedisClient, prefix: &str, sink: &Weak<dyn Invalidate>) 
         }
         for conn in &mut conns {
             if cluster {
-                client.bounded(redis::cmd("PING").query_async::<()>(conn)).await?;
+                client
+                    .bounded(redis::cmd("PING").query_async::<()>(conn))
+                    .await?;
             } else {
                 let role: Value = client.bounded(redis::cmd("ROLE").query_async(conn)).await?;
                 if !says_master(&role) {
-                    return Err(Error::Unreachable("the tracked server is not a master any more".into()));
+                    return Err(Error::Unreachable(
+                        "the tracked server is not a master any more".into(),
+                    ));
                 }
             }
         }
@@ -179,7 +190,10 @@ async fn connect(
         #[cfg(feature = "tls")]
         ConnectionAddr::TcpTls { host, port, .. } => {
             let tls = client.tls_config().ok_or_else(|| {
-                RedisError::from(io::Error::new(io::ErrorKind::Unsupported, "no TLS settings"))
+                RedisError::from(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "no TLS settings",
+                ))
             })?;
             let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
             stream.set_nodelay(true)?;

@@ -54,9 +54,9 @@ pub(crate) fn parse_nodes(text: &str) -> Vec<Node> {
             let mut fields = line.split(' ');
             let address = fields.nth(1)?;
             let flags = fields.next()?;
-            let usable = !flags.split(',').any(|f| {
-                f.starts_with("fail") || matches!(f, "handshake" | "noaddr")
-            });
+            let usable = !flags
+                .split(',')
+                .any(|f| f.starts_with("fail") || matches!(f, "handshake" | "noaddr"));
             let (host, port) = address.split('@').next()?.rsplit_once(':')?;
             let node = Node {
                 host: host.to_owned(),

@@ -401,9 +401,11 @@ pub(super) fn rustls_config(
                 .map_err(|e| fail(format!("tls_cert_file: its PEM is malformed ({e})")))?;
             let key = PrivateKeyDer::from_pem_slice(&client.client_key)
                 .map_err(|e| fail(format!("tls_key_file: no usable private key ({e})")))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| fail(format!("tls_cert_file and tls_key_file do not go together ({e})")))?
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                fail(format!(
+                    "tls_cert_file and tls_key_file do not go together ({e})"
+                ))
+            })?
         }
         None => builder.with_no_client_auth(),
     };
