@@ -438,6 +438,40 @@ def ttl_on_read(args, v):
     ]
 
 
+def extra_tables():
+    """The tables of scripts/keys.py and scripts/population.py, from their
+    last runs (benches/results/keys.json, population.json), when present."""
+    L = []
+    keys = os.path.join(RESULTS, "keys.json")
+    if os.path.exists(keys):
+        import keys as keys_script  # noqa: E402 (scripts/keys.py, beside this file)
+        with open(keys) as f:
+            data = json.load(f)
+        L.append("## A read costs what it reads: sessions of 1 to 1,000 keys\n")
+        L.append("`python3 scripts/keys.py`: the same one-key `/read` on sessions that also hold other keys of 100 bytes, "
+                 "with the process cache off (every read loads the whole session from Redis and checks every value) and on "
+                 "(a hit shares the decoded session: nothing is copied, decoded or sent). Medians of 3 interleaved rounds.\n")
+        L.extend(keys_script.markdown(data))
+        L.append("")
+    population = os.path.join(RESULTS, "population.json")
+    if os.path.exists(population):
+        with open(population) as f:
+            data = json.load(f)
+        L.append("## A realistic population\n")
+        L.append(f"`python3 scripts/population.py`: real sessions made through the app, then `/read` for {data['seconds']} s "
+                 f"with Zipf-like popularity (the session of rank r is read about in proportion to 1/r; scripts/zipf.lua), "
+                 f"{data['connections']} connections, after a warm-up. `{ON_CACHE}` keeps {data['cache_size']:,} sessions "
+                 "in its process cache; `redis-sessions` has it off.\n")
+        L.append("| sessions | contestant | req/s | cache hit rate | app RSS MiB | app CPU µs/req | Redis CPU µs/req | non-2xx |")
+        L.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+        for r in data["results"]:
+            hit = "–" if r["hit_rate"] is None else f"{r['hit_rate'] * 100:.1f}%"
+            L.append(f"| {r['sessions']:,} | {r['name']} | {fmt(r['rps'], 0)} | {hit} | {fmt(r['app_rss_mib'])} | "
+                     f"{fmt(r['app_cpu_us_per_req'])} | {fmt(r['redis_cpu_us_per_req'])} | {r['non2xx']} |")
+        L.append("")
+    return L
+
+
 def write_markdown(data, path):
     results, m, args = data["results"], data["machine"], data["args"]
     v = data.get("peer_versions", {})
@@ -498,6 +532,13 @@ def write_markdown(data, path):
         same = lambda route: rps(ON_ACTIX, route) / rps("actix-session", route)
         checks.append(("`/read` on actix-web ≥ 1.05× actix-session", f"{same('/read'):.3f}×", same("/read") >= 1.05))
         checks.append(("`/incr` on actix-web ≥ 1.1× actix-session", f"{same('/incr'):.3f}×", same("/incr") >= 1.1))
+    if ON_CACHE in by:
+        for other in ["actix-session", "tower-sessions", "floor"]:
+            if other in by:
+                r = rps(ON_CACHE, "/read") / rps(other, "/read")
+                checks.append((f"`/read` with the cache ({ON_CACHE}) ≥ 1.3× {other}", f"{r:.3f}×", r >= 1.3))
+        redis_cpu = by[ON_CACHE]["routes"]["/read"]["redis_cpu_us_per_req"]
+        checks.append((f"`/read` with the cache: Redis CPU per read near 0 (≤ 0.5 µs)", f"{redis_cpu:.2f} µs", redis_cpu <= 0.5))
     gap = cpu("redis-sessions", "/read") - cpu("floor", "/read")
     checks.append(("`/read` app + Redis CPU within 2 µs of the floor", f"{gap:+.1f} µs "
                    f"({fmt(cpu('redis-sessions', '/read'))} vs {fmt(cpu('floor', '/read'))})", gap <= 2.0))
@@ -526,12 +567,14 @@ def write_markdown(data, path):
         L.append(f"| `{route}` | " + " | ".join(cells) + f" | {TARGETS[route]} |")
     L.append("")
     L.append("App + Redis CPU per request (lower is better; the steadier figure on a shared machine), ours against each:\n")
-    names = [n for n in ("redis-sessions", "floor", "tower-sessions", ON_ACTIX, "actix-session") if n in by]
+    names = [n for n in ("redis-sessions", ON_CACHE, "floor", "tower-sessions", ON_ACTIX, "actix-session") if n in by]
     L.append("| route | " + " | ".join({"redis-sessions": "ours", ON_ACTIX: "ours on actix-web"}.get(n, n) + " µs" for n in names) + " |")
     L.append("|---|" + "---:|" * len(names))
     for route in ROUTES:
         L.append(f"| `{route}` | " + " | ".join(fmt(cpu(n, route)) for n in names) + " |")
     L.append("")
+
+    L.extend(extra_tables())
 
     L.append("## Storage, cookies and lost updates\n")
     L.append("Two checks of lost increments. *Rotating*: during the measured `/incr` run (connections over "

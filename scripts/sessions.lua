@@ -1,10 +1,16 @@
 -- Makes sessions as fast as the app answers: every response's session
--- cookie is appended to $OUT (one "name=value" a line). Stops counting
--- nothing: the caller runs it for as long as it needs sessions.
+-- cookie is appended to $OUT.<thread> (one "name=value" a line). The
+-- caller runs it for as long as it needs sessions.
 local out = nil
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
 
 function init(args)
-  out = io.open(os.getenv("OUT") .. "." .. tostring(math.random(1, 1000000000)), "w")
+  out = io.open(os.getenv("OUT") .. "." .. tostring(id or 0), "a")
 end
 
 response = function(status, headers, body)
