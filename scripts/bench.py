@@ -399,7 +399,8 @@ def chart(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [r["name"] for r in results]
+    # Long names break before their parenthesis, so that none overlaps.
+    names = [r["name"].replace(" (", "\n(") for r in results]
     fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
     width = 0.8 / len(ROUTES)
     for i, route in enumerate(ROUTES):
@@ -504,6 +505,9 @@ def write_markdown(data, path):
              f"plug into tower-sessions 0.15. actix-web {v.get('actix-web', '?')} with actix-session {v.get('actix-session', '?')} "
              "(`RedisSessionStore`). The floor is axum plus one pipelined `HGET`/`HINCRBY` + `EXPIRE` per request with an "
              "unsigned cookie: no signing, no codec, no session layer.")
+    L.append(f"- Ours runs twice on Redis: `redis-sessions` with the process cache off (`client_cache_size = 0`), so that "
+             f"every read is a Redis read as with the peers, and `{ON_CACHE}` with it on ({CACHE_SIZE:,} sessions, "
+             "the default): a read of a session the process holds sends no command. `redis-sessions (actix-web)` has it off too.")
     L.extend(ttl_on_read(args, v))
     L.append("- Commands: `scripts/bench.sh` builds in release mode, runs the criterion benches, the load runs "
              "(`python3 scripts/bench.py`), then the profiles (`scripts/profile.sh`); raw figures are in "
