@@ -237,6 +237,11 @@ impl<V: Clone + Weigh + Send + Sync + 'static> Invalidate for ClientCache<V> {
     fn go_dark(&self) {
         self.live.store(false, Ordering::SeqCst);
         self.flush();
+        // A fence holds its socket open: without this, a dropped
+        // connection would stay open on the server, still sent pushes.
+        let fences =
+            std::mem::take(&mut *self.fences.write().unwrap_or_else(PoisonError::into_inner));
+        drop(fences);
     }
 
     fn stopped(&self) {

@@ -71,7 +71,7 @@ async fn run(client: RedisClient, prefix: String, sink: Weak<dyn Invalidate>) {
     let mut backoff = FIRST_BACKOFF;
     let mut warned = false;
     loop {
-        let result = track(&client, &prefix, &sink).await;
+        let result = track(&client, &prefix, &sink, &mut warned).await;
         let Some(cache) = sink.upgrade() else {
             return; // the factory is gone
         };
@@ -99,6 +99,7 @@ async fn track(
     client: &RedisClient,
     prefix: &str,
     sink: &Weak<dyn Invalidate>,
+    warned: &mut bool,
 ) -> Result<(), Error> {
     let nodes = client.nodes_to_track().await?;
     let lost = Arc::new(Notify::new());
@@ -136,6 +137,8 @@ async fn track(
         None => return Ok(()),
     }
     tracing::info!(target: "redis_sessions::cache", nodes = conns.len(), "process cache on: Redis tells it what changes");
+    // The next outage is worth a warning again.
+    *warned = false;
     loop {
         if tokio::time::timeout(HEARTBEAT, lost.notified())
             .await
