@@ -358,3 +358,57 @@ fn code_and_ini_get_the_same_range_checks() {
             .all(|p| p.kind() == ErrorKind::Invalid)
     );
 }
+
+#[test]
+fn the_process_cache_is_on_for_redis_and_bounded() {
+    // On by default for Redis from the settings; no I/O until first use.
+    let cache_warnings = |f: &RedisSessionFactory| {
+        f.warnings()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|w| w.contains("client_cache"))
+            .collect::<Vec<_>>()
+    };
+    let redis = RedisSessionFactory::builder(SECRET).build().unwrap();
+    assert!(redis.context.cache.is_some());
+    assert!(cache_warnings(&redis).is_empty());
+    let off = RedisSessionFactory::builder(SECRET)
+        .client_cache_size(0)
+        .build()
+        .unwrap();
+    assert!(off.context.cache.is_none());
+    // The embedded store has no use for it: silent by default, a warning
+    // when set by hand.
+    let memory = || RedisSessionFactory::builder(SECRET).url(Some("memory://".into()));
+    let quiet = memory().build().unwrap();
+    assert!(quiet.context.cache.is_none() && cache_warnings(&quiet).is_empty());
+    let told = memory().client_cache_size(500).build().unwrap();
+    assert!(told.context.cache.is_none());
+    let warning = cache_warnings(&told).join("\n");
+    assert!(
+        warning.contains("redis.sessions.client_cache_size") && warning.contains("embedded store"),
+        "{warning}"
+    );
+    // Out of bounds: the key, the value and what is expected.
+    let err = RedisSessionFactory::builder(SECRET)
+        .client_cache_size(100_000_001)
+        .client_cache_bytes(1023)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        keys(&err),
+        [
+            "redis.sessions.client_cache_size",
+            "redis.sessions.client_cache_bytes"
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("100000001") && text.contains("from 0 (off) to 100000000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1023") && text.contains("from 1024"),
+        "{text}"
+    );
+}

@@ -16,6 +16,7 @@ use crate::cookie::{CookieAttributes, CookieSigner, SameSite};
 use crate::id::{DefaultIdGenerator, IdGenerator};
 use crate::store::{self, RedisClient, RedisOptions, RedisStore, SessionStore};
 
+mod limits;
 mod stores;
 use stores::memory_store;
 
@@ -367,7 +368,7 @@ impl Builder {
         let mut found = Findings::default();
         let signer = self.signer(&mut found);
         let cookie = self.cookie_attributes(&mut found);
-        self.check_durations(&mut found);
+        self.check_limits(&mut found);
         let key_errors = self.key_errors(&mut found);
         self.check_redis(&mut found);
         let legacy = self.legacy(&mut found);
@@ -485,77 +486,6 @@ impl Builder {
             secure: self.cookie_secure,
             httponly: self.cookie_httponly,
             samesite: self.cookie_samesite,
-        }
-    }
-
-    /// Bounds of `timeout`, `max_lifetime`, `max_session_bytes`.
-    fn check_durations(&self, found: &mut Findings) {
-        let max = store::MAX_TIMEOUT;
-        if self.timeout > max {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "timeout",
-                    format!("expected whole seconds up to {max} (10 years), e.g. 1200"),
-                )
-                .seen(self.timeout.to_string());
-        }
-        if let Some(lifetime) = self.max_lifetime
-            && !(1..=max).contains(&lifetime)
-        {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "max_lifetime",
-                    format!(
-                        "expected whole seconds from 1 to {max} (10 years), or None, e.g. 86400"
-                    ),
-                )
-                .seen(lifetime.to_string());
-        }
-        if !(1..=MAX_MEMORY_SESSIONS).contains(&self.memory_max_sessions) {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "memory_max_sessions",
-                    format!(
-                        "expected a number of sessions from 1 to {MAX_MEMORY_SESSIONS}, e.g. 100000"
-                    ),
-                )
-                .seen(self.memory_max_sessions.to_string());
-        }
-        if self.client_cache_size > MAX_CLIENT_CACHE_SIZE {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "client_cache_size",
-                    format!(
-                        "expected a number of sessions from 0 (off) to {MAX_CLIENT_CACHE_SIZE}, e.g. 10000"
-                    ),
-                )
-                .seen(self.client_cache_size.to_string());
-        }
-        if !(1024..=MAX_CLIENT_CACHE_BYTES).contains(&self.client_cache_bytes) {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "client_cache_bytes",
-                    format!(
-                        "expected a number of bytes from 1024 to {MAX_CLIENT_CACHE_BYTES} (64 GiB), e.g. 67108864"
-                    ),
-                )
-                .seen(self.client_cache_bytes.to_string());
-        }
-        if !(1..=MAX_SESSION_BYTES).contains(&self.max_session_bytes) {
-            found
-                .problem(
-                    ErrorKind::Invalid,
-                    "max_session_bytes",
-                    format!(
-                        "expected a number of bytes from 1 to {MAX_SESSION_BYTES}, e.g. 1048576"
-                    ),
-                )
-                .seen(self.max_session_bytes.to_string());
         }
     }
 
