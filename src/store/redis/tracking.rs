@@ -83,7 +83,7 @@ async fn run(client: RedisClient, prefix: String, sink: Weak<dyn Invalidate>) {
                 if warned {
                     tracing::debug!(target: "redis_sessions::cache", error = %e, "process cache still off: tracking connection not ready");
                 } else {
-                    tracing::warn!(target: "redis_sessions::cache", error = %e, "process cache off until Redis can tell it what changes; sessions are read from Redis meanwhile");
+                    tracing::warn!(target: "redis_sessions::cache", error = %e, "process cache off until Redis can tell it what changes (CLIENT TRACKING, Redis 6 or later); sessions are read from Redis meanwhile; set redis.sessions.client_cache_size = 0 to stop trying");
                     warned = true;
                 }
                 tokio::time::sleep(backoff).await;
@@ -137,6 +137,9 @@ async fn track(
         None => return Ok(()),
     }
     tracing::info!(target: "redis_sessions::cache", nodes = conns.len(), "process cache on: Redis tells it what changes");
+    if prefix.is_empty() {
+        tracing::info!(target: "redis_sessions::cache", "no redis.sessions.prefix: the process cache hears of every key that changes in this Redis; a prefix such as session: narrows it to sessions");
+    }
     // The next outage is worth a warning again.
     *warned = false;
     loop {
