@@ -363,7 +363,74 @@ fn says_master(role: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// Records what the tracker asked of the cache.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Invalidate for Recorder {
+        fn evict(&self, key: &[u8]) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("evict {}", String::from_utf8_lossy(key)));
+        }
+        fn flush(&self) {
+            self.0.lock().unwrap().push("flush".into());
+        }
+        fn go_live(&self, _: Vec<Fence>) {
+            self.0.lock().unwrap().push("live".into());
+        }
+        fn go_dark(&self) {
+            self.0.lock().unwrap().push("dark".into());
+        }
+        fn stopped(&self) {
+            self.0.lock().unwrap().push("stopped".into());
+        }
+    }
+
+    #[test]
+    fn pushes_evict_flush_or_turn_the_cache_off() {
+        let recorder = Arc::new(Recorder::default());
+        let sink: Arc<dyn Invalidate> = recorder.clone();
+        let weak = Arc::downgrade(&sink);
+        let lost = Notify::new();
+        let push = |kind, data| heard(&weak, &lost, PushInfo { kind, data });
+        push(
+            PushKind::Invalidate,
+            vec![Value::Array(vec![
+                Value::BulkString(b"s:a".to_vec()),
+                Value::BulkString(b"s:b".to_vec()),
+            ])],
+        );
+        push(PushKind::Invalidate, vec![Value::Nil]);
+        push(
+            PushKind::Message,
+            vec![Value::BulkString(b"ignored".to_vec())],
+        );
+        push(PushKind::Disconnection, vec![]);
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            ["evict s:a", "evict s:b", "flush", "dark"]
+        );
+        // The loss wakes the tracker's loop.
+        let woken = futures_util::FutureExt::now_or_never(lost.notified());
+        assert!(woken.is_some());
+        // Once the cache is gone, pushes are dropped (and nothing fails).
+        let gone: Weak<dyn Invalidate> = {
+            let cache: Arc<dyn Invalidate> = Arc::new(Recorder::default());
+            Arc::downgrade(&cache)
+        };
+        let flush = PushInfo {
+            kind: PushKind::Invalidate,
+            data: vec![Value::Nil],
+        };
+        heard(&gone, &lost, flush);
+        drop(sink);
+    }
 
     #[test]
     fn role_replies_are_read() {
