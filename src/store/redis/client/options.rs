@@ -106,7 +106,7 @@ impl RedisOptions {
 
     /// Checks the settings without connecting: the URL (or host), and the
     /// TLS files (readable PEM of the right kind, only with a TLS URL,
-    /// certificate and key together). [`RedisClient::open`] runs the same
+    /// certificate and key together). [`RedisClient::open`](super::RedisClient::open) runs the same
     /// checks.
     ///
     /// # Errors
