@@ -188,9 +188,7 @@ async fn connect(
     let settings = info.redis_settings();
     let (conn, peek) = match info.addr() {
         ConnectionAddr::Tcp(host, port) => {
-            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-            stream.set_nodelay(true)?;
-            let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
+            let (stream, peek) = tcp(host, *port).await?;
             (over(settings, stream, &unread, config).await?, peek)
         }
         #[cfg(feature = "tls")]
@@ -201,9 +199,7 @@ async fn connect(
                     "no TLS settings",
                 ))
             })?;
-            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-            stream.set_nodelay(true)?;
-            let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
+            let (stream, peek) = tcp(host, *port).await?;
             let name = rustls::pki_types::ServerName::try_from(host.clone())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let stream = tokio_rustls::TlsConnector::from(tls)
@@ -232,6 +228,15 @@ async fn connect(
         empty && !unread.load(Ordering::SeqCst)
     });
     Ok((conn, fence))
+}
+
+/// A TCP connection to `host:port`, and a second handle on its socket for
+/// the fence's peek.
+async fn tcp(host: &str, port: u16) -> io::Result<(tokio::net::TcpStream, socket2::Socket)> {
+    let stream = tokio::net::TcpStream::connect((host, port)).await?;
+    stream.set_nodelay(true)?;
+    let peek = socket2::Socket::from(stream.as_fd().try_clone_to_owned()?);
+    Ok((stream, peek))
 }
 
 /// A multiplexed connection over `stream`, watched through `unread`; its

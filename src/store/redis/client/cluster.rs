@@ -14,9 +14,9 @@ use redis::aio::ConnectionLike;
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection as Inner;
 use redis::cluster_routing::Slot;
-use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisFuture, Value};
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Value};
 
-use super::target::Auth;
+use super::target::{Auth, tcp_addr};
 use crate::store::Error;
 
 /// Cheap to clone; every clone shares the node connections.
@@ -85,16 +85,7 @@ impl LazyCluster {
             .nodes
             .iter()
             .map(|(host, port)| {
-                let addr = if target.tls {
-                    ConnectionAddr::TcpTls {
-                        host: host.clone(),
-                        port: *port,
-                        insecure: false,
-                        tls_params: None,
-                    }
-                } else {
-                    ConnectionAddr::Tcp(host.clone(), *port)
-                };
+                let addr = tcp_addr(host, *port, target.tls);
                 addr.into_connection_info()
                     .map(|info| info.set_redis_settings(target.auth.apply(Default::default())))
             })
@@ -140,16 +131,7 @@ impl LazyCluster {
 
     /// A client of the node at `host:port` alone, speaking RESP3.
     pub(super) fn node_client(&self, host: &str, port: u16) -> redis::RedisResult<redis::Client> {
-        let addr = if self.tls {
-            ConnectionAddr::TcpTls {
-                host: host.to_owned(),
-                port,
-                insecure: false,
-                tls_params: None,
-            }
-        } else {
-            ConnectionAddr::Tcp(host.to_owned(), port)
-        };
+        let addr = tcp_addr(host, port, self.tls);
         let settings = self
             .auth
             .apply(Default::default())

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{AsyncConnectionConfig, Cmd, ConnectionAddr, RedisError, RedisFuture, Value};
+use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisFuture, Value};
 
-use super::target::Auth;
+use super::target::{Auth, tcp_addr};
 use crate::store::Error;
 
 /// Cheap to clone; every clone shares the master connection.
@@ -51,18 +51,10 @@ pub(super) struct SentinelTarget {
 impl SentinelConnection {
     /// Builds the Sentinel client without connecting.
     pub(super) fn new(target: SentinelTarget, timeout: Duration) -> Result<Self, Error> {
-        let addrs = target.nodes.iter().map(|(host, port)| {
-            if target.tls {
-                ConnectionAddr::TcpTls {
-                    host: host.clone(),
-                    port: *port,
-                    insecure: false,
-                    tls_params: None,
-                }
-            } else {
-                ConnectionAddr::Tcp(host.clone(), *port)
-            }
-        });
+        let addrs = target
+            .nodes
+            .iter()
+            .map(|(host, port)| tcp_addr(host, *port, target.tls));
         let mut builder =
             SentinelClientBuilder::new(addrs, &target.master, SentinelServerType::Master)
                 .map_err(|e| Error::Config(format!("sentinel: {e}")))?

@@ -45,6 +45,21 @@ pub(super) struct Auth {
     pub(super) password: Option<String>,
 }
 
+/// The address of `host:port`, over TLS (always verified) or plain TCP.
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
+pub(super) fn tcp_addr(host: &str, port: u16, tls: bool) -> ConnectionAddr {
+    if tls {
+        ConnectionAddr::TcpTls {
+            host: host.to_owned(),
+            port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        ConnectionAddr::Tcp(host.to_owned(), port)
+    }
+}
+
 impl Auth {
     #[cfg(feature = "cluster")]
     pub(super) fn apply(&self, mut info: RedisConnectionInfo) -> RedisConnectionInfo {
