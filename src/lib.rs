@@ -89,6 +89,7 @@ mod metrics;
 #[cfg(feature = "plugins")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
 pub mod plugin;
+mod problem;
 pub mod session;
 pub mod store;
 mod throttle;

@@ -32,6 +32,7 @@ mod counters;
 mod demo;
 mod extractor;
 mod fuzz;
+mod layers;
 mod plugins;
 mod redis_only;
 mod store;

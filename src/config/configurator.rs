@@ -3,12 +3,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::error::{Error, ErrorKind, Problem};
 use super::names::{NameRegistry, PackageError};
 use super::settings::{PREFIX, Settings, build_factory};
 use crate::codec::Codec;
-use crate::factory::{ClientCallable, RedisSessionFactory};
+use crate::factory::RedisSessionFactory;
 use crate::id::IdGenerator;
+use crate::problem::{Error, ErrorKind, Problem};
+use crate::store::ClientCallable;
 
 /// The function an include runs (Pyramid's `includeme`).
 pub type Includeme = fn(&mut Configurator) -> Result<(), Error>;

@@ -32,16 +32,15 @@
 //! ```
 
 mod configurator;
-mod error;
 mod ini;
 mod names;
 pub mod settings;
 
+pub use crate::problem::{Error, ErrorKind, Problem};
 pub use configurator::{
     Checked, Configurator, INCLUDES_KEYS, Includeme, Registry, includeme,
     session_factory_from_settings,
 };
-pub use error::{Error, ErrorKind, Problem};
 pub use names::{BUILTIN_NAMES, NameRegistry, Validator};
 pub use settings::Settings;
 

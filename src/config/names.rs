@@ -26,10 +26,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::codec::{Codec, Json, MsgPack};
-use crate::factory::ClientCallable;
 use crate::id::{DefaultIdGenerator, IdGenerator};
 #[cfg(feature = "plugins")]
 use crate::plugin::{Maker, PluginSink, SettingValidator};
+use crate::store::ClientCallable;
 
 /// Checks the text of a declared setting; the message must not repeat the
 /// value (it may be a secret).

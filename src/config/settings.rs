@@ -9,9 +9,10 @@ use super::ini::Ini;
 use super::names::{NameError, NameRegistry, Resolve, SettingsLookup};
 use super::{Error, ErrorKind, Problem};
 use crate::codec::Codec;
+use crate::factory::RedisSessionFactory;
 use crate::factory::table::{self, Read, TABLE, is_unset};
-use crate::factory::{ClientCallable, RedisSessionFactory};
 use crate::id::IdGenerator;
+use crate::store::ClientCallable;
 use crate::store::redact_url;
 
 pub use crate::factory::values::PREFIX;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::values::PREFIX;
-use crate::config::{Error, ErrorKind, Problem};
+use crate::problem::{Error, ErrorKind, Problem};
 
 /// Problems (which stop the build) and warnings (which do not), in the
 /// order found.

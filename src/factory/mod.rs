@@ -28,20 +28,20 @@
 
 mod builder;
 mod checks;
-mod context;
+mod sessions;
 pub(crate) mod table;
 pub(crate) mod values;
 
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::session::context::{CacheControl, Compat};
+pub use crate::store::ClientCallable;
 pub use builder::{Builder, DEFAULT_MAX_SESSION_BYTES, MAX_SESSION_BYTES};
-pub(crate) use checks::Findings;
-pub use context::ClientCallable;
-pub(crate) use context::{Context, KeyErrors, Legacy, StoreSelector};
-pub use values::{CacheControl, Compat, UrlValue};
+pub use values::UrlValue;
 
-use crate::config::Problem;
+use crate::problem::Problem;
+use crate::session::context::{Context, StoreSelector};
 use crate::store::{self, RedisClient, RedisOptions};
 
 /// The URL that selects the embedded in-memory store.

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::builder::Builder;
-use super::values::{CacheControl, Compat};
 use crate::cookie::SameSite;
+use crate::session::context::{CacheControl, Compat};
 
 /// Python Paste's `asbool`.
 pub(crate) fn asbool(value: &str) -> Option<bool> {

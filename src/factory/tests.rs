@@ -1,6 +1,6 @@
 use super::*;
-use crate::config::ErrorKind;
 use crate::cookie::SameSite;
+use crate::problem::ErrorKind;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

@@ -15,7 +15,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use super::{MissingSessionLayer, SessionRejection};
-use crate::factory::{Context, RedisSessionFactory};
+use crate::factory::RedisSessionFactory;
+use crate::session::context::Context;
 use crate::session::{self, Outcome, ResponseHeaders, Session, StoreSlot};
 
 /// The actix-web middleware that adds a lazy [`Session`] to every request

@@ -9,7 +9,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::factory::{Context as FactoryContext, RedisSessionFactory};
+use crate::factory::RedisSessionFactory;
+use crate::session::context::Context as FactoryContext;
 use crate::session::{self, Outcome, ResponseHeaders, Session, StoreSlot};
 
 /// Adds a lazy [`Session`] to every request and saves it when the response

@@ -15,8 +15,8 @@ use redis_sessions_plugin::wire::{
 };
 
 use crate::codec::{self, Codec, FieldContext, MsgPack, Visitor};
-use crate::factory::ClientCallable;
 use crate::id::{self, IdGenerator};
+use crate::store::ClientCallable;
 use crate::store::{self, RedisClient, RedisOptions};
 
 /// Reads a setting by name (the host's settings, for plugin constructors).

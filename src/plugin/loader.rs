@@ -19,8 +19,8 @@ use super::adapters::{
     name_of, raw_settings, validator,
 };
 use crate::codec::Codec;
-use crate::factory::ClientCallable;
 use crate::id::IdGenerator;
+use crate::store::ClientCallable;
 
 /// The longest stamp read: anything longer is not a stamp.
 const MAX_STAMP_LEN: usize = 4096;

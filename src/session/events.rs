@@ -7,7 +7,6 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::factory::RedisSessionFactory;
 use crate::throttle::Throttle;
 
 /// Why an [`Event`] was raised.
@@ -91,36 +90,11 @@ impl EventSlot {
         &self.1
     }
 
-    fn add(&self, hook: EventHook) {
+    pub(crate) fn add(&self, hook: EventHook) {
         self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(hook);
-    }
-}
-
-impl RedisSessionFactory {
-    /// Adds a hook called with every session [`Event`] of this factory (and
-    /// its clones); hooks added earlier are kept and called first.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use redis_sessions::{RedisSessionFactory, session::Reason};
-    ///
-    /// static BAD: AtomicU64 = AtomicU64::new(0);
-    /// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
-    ///     .url(Some("memory://".into()))
-    ///     .build()?;
-    /// factory.on_event(|event| {
-    ///     if event.reason == Reason::BadSignature {
-    ///         BAD.fetch_add(1, Ordering::Relaxed);
-    ///     }
-    /// });
-    /// # Ok::<(), redis_sessions::config::Error>(())
-    /// ```
-    pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &Self {
-        self.context.events.add(Arc::new(hook));
-        self
     }
 }
 

@@ -14,9 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::Error;
+use super::context::Context;
 use super::parse::parse;
 use super::state::{IndexChange, now};
-use crate::factory::Context;
 use crate::store::{IndexEntry, SessionStore, Write, user_index_key};
 
 /// One live session of a user, as [`Session::user_sessions`](crate::Session::user_sessions) lists it.

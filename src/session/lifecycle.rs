@@ -16,12 +16,12 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use super::Error;
+use super::context::{CacheControl, Context, StoreSelector};
 use super::events::{Reason, emit};
 use super::index;
 use super::parse::parse;
 use super::state::{Loaded, Plan, Policy, State, now};
 use crate::codec::{self, FieldContext};
-use crate::factory::{Context, StoreSelector};
 use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify, log_tag};
 
 /// How often a fresh id is tried when the store reports a collision.
@@ -554,8 +554,7 @@ impl Session {
 
     fn headers(&self, set_cookie: Option<HeaderValue>) -> ResponseHeaders {
         ResponseHeaders {
-            no_store: set_cookie.is_some()
-                && self.context().cache_control == crate::factory::CacheControl::NoStore,
+            no_store: set_cookie.is_some() && self.context().cache_control == CacheControl::NoStore,
             set_cookie,
             vary: true,
         }

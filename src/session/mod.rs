@@ -59,6 +59,7 @@
 //!   [`Session::revoke`], [`Session::revoke_others`], [`Session::tag`],
 //!   size limits (`max_session_bytes`) and absolute lifetimes (`max_lifetime`).
 
+pub(crate) mod context;
 mod counter;
 mod csrf;
 mod detached;

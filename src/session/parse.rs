@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::context::{Context, KeyErrors};
 use super::state::{AGENT_FIELD, BOUND_FIELD, Loaded, USER_FIELD};
 use crate::codec::FieldContext;
-use crate::factory::{Context, KeyErrors};
 use crate::store::{
     self, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, TIMEOUT_FIELD, classify,
 };

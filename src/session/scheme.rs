@@ -13,11 +13,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::context::Context;
 #[cfg(feature = "compat")]
 use crate::compat;
-use crate::config::ErrorKind;
 use crate::cookie::SignedWith;
-use crate::factory::{Compat, Context, Findings, Legacy, StoreSelector};
 use crate::id::Id;
 use crate::store::{RedisClient, session_key};
 
@@ -31,88 +30,6 @@ pub(crate) enum Scheme {
         legacy: compat::LegacyFormat,
         client: RedisClient,
     },
-}
-
-impl Scheme {
-    /// The scheme the settings ask for, and the store to use with it (the
-    /// original's blobs in compat mode). Both need Redis: the original's
-    /// sessions live there.
-    pub(crate) fn choose(
-        compat: Compat,
-        legacy: Option<&Legacy>,
-        store: Option<StoreSelector>,
-        client: Option<&RedisClient>,
-        found: &mut Findings,
-    ) -> (Self, Option<StoreSelector>) {
-        let Some(legacy) = legacy else {
-            return (Self::Native, store);
-        };
-        #[cfg(not(feature = "compat"))]
-        {
-            let _ = (legacy, client);
-            let key = if compat == Compat::None {
-                "legacy_secret"
-            } else {
-                "compat"
-            };
-            found.problem(
-                ErrorKind::Invalid,
-                key,
-                "the original's formats need the `compat` Cargo feature of redis-sessions, which this build leaves out: expected a build with features = [\"compat\"] (or \"full\")",
-            );
-            (Self::Native, store)
-        }
-        #[cfg(feature = "compat")]
-        Self::choose_compat(compat, legacy, store, client, found)
-    }
-
-    #[cfg(feature = "compat")]
-    fn choose_compat(
-        compat: Compat,
-        legacy: &Legacy,
-        store: Option<StoreSelector>,
-        client: Option<&RedisClient>,
-        found: &mut Findings,
-    ) -> (Self, Option<StoreSelector>) {
-        let scheme = compat::LegacyFormat::new(&legacy.secret, &legacy.prefix, &legacy.cookie_name)
-            .with_budget(legacy.budget);
-        match (compat, client, store) {
-            (Compat::None, Some(client), store) => (
-                Self::Upgrade {
-                    legacy: scheme,
-                    client: client.clone(),
-                },
-                store,
-            ),
-            (Compat::PyramidRedisSessions, Some(client), Some(_)) => {
-                let store = compat::PyramidStore::new(client.clone()).with_budget(scheme.budget());
-                (
-                    Self::Pyramid(scheme),
-                    Some(StoreSelector::Fixed(Arc::new(store))),
-                )
-            }
-            (Compat::PyramidRedisSessions, None, Some(StoreSelector::PerRequest(callable))) => (
-                Self::Pyramid(scheme),
-                Some(StoreSelector::PerRequest(callable)),
-            ),
-            (compat, _, store) => {
-                if store.is_some() {
-                    let (key, what) = match compat {
-                        Compat::None => ("legacy_secret", "upgrading the original's sessions"),
-                        _ => ("compat", "sharing sessions with the original"),
-                    };
-                    found.problem(
-                        ErrorKind::Conflict,
-                        key,
-                        format!(
-                            "{what} needs Redis, where the original keeps its sessions: set redis.sessions.url (not memory://) or host/port, not a custom store"
-                        ),
-                    );
-                }
-                (Self::Native, None)
-            }
-        }
-    }
 }
 
 /// A cookie value whose signature verified.

@@ -4,10 +4,10 @@
 //! ([`Users`]). The index behind them is in `index.rs`.
 
 use super::Error;
+use super::context::Context;
 use super::index::{self, UserSession};
 use super::lifecycle::Session;
 use super::state::now;
-use crate::factory::Context;
 use crate::store::SessionStore;
 
 impl Session {
@@ -179,24 +179,5 @@ impl Users {
     /// The store is unavailable (503).
     pub async fn revoke_all(&self, user: &str) -> Result<usize, Error> {
         index::revoke_until_gone(&self.context, &*self.store, user, None).await
-    }
-}
-
-impl crate::factory::RedisSessionFactory {
-    /// The sessions of any user, for admin tasks: list and revoke them.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Store`] when the factory has no single store (it uses a
-    /// `client_callable`, which picks one per request).
-    pub fn users(&self) -> Result<Users, Error> {
-        match &self.context.store {
-            crate::factory::StoreSelector::Fixed(store) => {
-                Ok(Users::new(std::sync::Arc::clone(&self.context), std::sync::Arc::clone(store)))
-            }
-            crate::factory::StoreSelector::PerRequest(_) => Err(Error::Store(crate::store::Error::Config(
-                "this factory picks a store per request (client_callable): there is no single store to list users in".into(),
-            ))),
-        }
     }
 }

@@ -52,6 +52,7 @@
 
 mod api;
 pub(crate) mod cache;
+mod callable;
 mod error;
 mod layout;
 #[cfg(feature = "memory-store")]
@@ -63,6 +64,7 @@ pub use api::{
     Append, Appended, Field, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES, MAX_LISTED,
     SessionStore, StoreFuture, Write, Written,
 };
+pub use callable::ClientCallable;
 pub use error::Error;
 pub use layout::{
     CREATED_FIELD, MAX_TIMEOUT, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD,

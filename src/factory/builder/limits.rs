@@ -6,7 +6,7 @@ use super::super::checks::Findings;
 use super::{
     Builder, MAX_CLIENT_CACHE_BYTES, MAX_CLIENT_CACHE_SIZE, MAX_MEMORY_SESSIONS, MAX_SESSION_BYTES,
 };
-use crate::config::ErrorKind;
+use crate::problem::ErrorKind;
 use crate::store;
 
 impl Builder {

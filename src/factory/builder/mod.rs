@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::checks::{self, Findings};
-use super::context::{ClientCallable, Context, KeyErrors, StoreSelector};
-use super::values::{CacheControl, Compat, UrlValue};
+use super::values::UrlValue;
 use super::{MEMORY_URL, RedisSessionFactory};
 use crate::codec::{Codec, MsgPack};
-use crate::config::{Error, ErrorKind};
 use crate::cookie::{CookieAttributes, CookieSigner, SameSite};
 use crate::id::{DefaultIdGenerator, IdGenerator};
+use crate::problem::{Error, ErrorKind};
+use crate::session::context::{CacheControl, Compat, Context, KeyErrors, StoreSelector};
+use crate::store::ClientCallable;
 use crate::store::{self, RedisClient, RedisOptions, RedisStore, SessionStore};
 
 mod limits;
@@ -373,7 +374,7 @@ impl Builder {
         self.check_redis(&mut found);
         let legacy = self.legacy(&mut found);
         let (store, redis_client, store_description) = self.store_selector(&mut found);
-        let (scheme, store) = crate::session::Scheme::choose(
+        let (scheme, store) = stores::scheme(
             self.compat,
             legacy.as_ref(),
             store,

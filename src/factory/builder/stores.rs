@@ -6,10 +6,11 @@ use std::sync::Arc;
 #[cfg(not(feature = "memory-store"))]
 use super::super::MEMORY_URL;
 use super::super::checks::{self, Findings};
-use super::super::context::{Legacy, StoreSelector};
-use super::super::values::Compat;
 use super::Builder;
-use crate::config::ErrorKind;
+#[cfg(feature = "compat")]
+use crate::compat;
+use crate::problem::ErrorKind;
+use crate::session::context::{Compat, Legacy, StoreSelector};
 use crate::session::{Scheme, SessionCache};
 use crate::store::{self, RedisClient};
 
@@ -96,6 +97,86 @@ impl Builder {
                 .unwrap_or_else(|| self.cookie_name.clone()),
             budget: self.max_session_bytes,
         })
+    }
+}
+
+/// The scheme the settings ask for, and the store to use with it (the
+/// original's blobs in compat mode). Both need Redis: the original's
+/// sessions live there.
+pub(super) fn scheme(
+    compat: Compat,
+    legacy: Option<&Legacy>,
+    store: Option<StoreSelector>,
+    client: Option<&RedisClient>,
+    found: &mut Findings,
+) -> (Scheme, Option<StoreSelector>) {
+    let Some(legacy) = legacy else {
+        return (Scheme::Native, store);
+    };
+    #[cfg(not(feature = "compat"))]
+    {
+        let _ = (legacy, client);
+        let key = if compat == Compat::None {
+            "legacy_secret"
+        } else {
+            "compat"
+        };
+        found.problem(
+            ErrorKind::Invalid,
+            key,
+            "the original's formats need the `compat` Cargo feature of redis-sessions, which this build leaves out: expected a build with features = [\"compat\"] (or \"full\")",
+        );
+        (Scheme::Native, store)
+    }
+    #[cfg(feature = "compat")]
+    scheme_compat(compat, legacy, store, client, found)
+}
+
+#[cfg(feature = "compat")]
+fn scheme_compat(
+    compat: Compat,
+    legacy: &Legacy,
+    store: Option<StoreSelector>,
+    client: Option<&RedisClient>,
+    found: &mut Findings,
+) -> (Scheme, Option<StoreSelector>) {
+    let scheme = compat::LegacyFormat::new(&legacy.secret, &legacy.prefix, &legacy.cookie_name)
+        .with_budget(legacy.budget);
+    match (compat, client, store) {
+        (Compat::None, Some(client), store) => (
+            Scheme::Upgrade {
+                legacy: scheme,
+                client: client.clone(),
+            },
+            store,
+        ),
+        (Compat::PyramidRedisSessions, Some(client), Some(_)) => {
+            let store = compat::PyramidStore::new(client.clone()).with_budget(scheme.budget());
+            (
+                Scheme::Pyramid(scheme),
+                Some(StoreSelector::Fixed(Arc::new(store))),
+            )
+        }
+        (Compat::PyramidRedisSessions, None, Some(StoreSelector::PerRequest(callable))) => (
+            Scheme::Pyramid(scheme),
+            Some(StoreSelector::PerRequest(callable)),
+        ),
+        (compat, _, store) => {
+            if store.is_some() {
+                let (key, what) = match compat {
+                    Compat::None => ("legacy_secret", "upgrading the original's sessions"),
+                    _ => ("compat", "sharing sessions with the original"),
+                };
+                found.problem(
+                    ErrorKind::Conflict,
+                    key,
+                    format!(
+                        "{what} needs Redis, where the original keeps its sessions: set redis.sessions.url (not memory://) or host/port, not a custom store"
+                    ),
+                );
+            }
+            (Scheme::Native, None)
+        }
     }
 }
 

@@ -1,3 +1,8 @@
+//! Start-up problems: [`Error`], [`ErrorKind`] and [`Problem`], each with
+//! the file, line and key it is about. They are the crate's
+//! [`config::Error`](crate::config::Error) and friends; this module sits
+//! below `config` and `factory` so that both report through it.
+
 use std::fmt;
 use std::path::PathBuf;
 

@@ -1,72 +1,62 @@
 //! The per-factory context: everything a request needs from its factory,
-//! checked once by the builder and shared by every request through one `Arc`.
+//! checked once by the builder and shared by every request through one `Arc`;
+//! and the setting values it is made of that are this library's own
+//! ([`CacheControl`], [`Compat`]).
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::values::{CacheControl, Compat};
 use crate::codec::Codec;
 use crate::cookie::{CookieAttributes, CookieSigner};
 use crate::id::IdGenerator;
-use crate::store::{self, RedisClient, RedisOptions, SessionStore};
+use crate::store::{ClientCallable, RedisOptions, SessionStore};
 
-/// Returns the Redis client to use for one request (the manual's
-/// `client_callable`).
-///
-/// It receives the request's head and the configured [`RedisOptions`], so it
-/// can pick a server per request (by `Host`, tenant, …). It is called once
-/// for every request that passes the layer, so it should hand out clients it
-/// keeps (a [`RedisClient`] is a cheap clone) rather than open new ones.
-///
-/// ```
-/// use std::sync::OnceLock;
-/// use redis_sessions::{RedisClient, RedisOptions, RedisSessionFactory};
-///
-/// static SHARED: OnceLock<RedisClient> = OnceLock::new();
-///
-/// fn get_redis_client(
-///     _request: &http::request::Parts,
-///     options: &RedisOptions,
-/// ) -> Result<RedisClient, redis_sessions::store::Error> {
-///     if let Some(client) = SHARED.get() {
-///         return Ok(client.clone());
-///     }
-///     let client = RedisClient::open(options)?;
-///     Ok(SHARED.get_or_init(|| client).clone())
-/// }
-///
-/// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes!")
-///     .client_callable(get_redis_client)
-///     .build()?;
-/// # Ok::<(), redis_sessions::config::Error>(())
-/// ```
-pub trait ClientCallable: Send + Sync + 'static {
-    /// Returns the client for this request.
-    ///
-    /// # Errors
-    ///
-    /// A [`store::Error`]; the session access then fails with it (a 503 when
-    /// [`store::Error::is_unavailable`]).
-    fn client(
-        &self,
-        request: &http::request::Parts,
-        options: &RedisOptions,
-    ) -> Result<RedisClient, store::Error>;
+/// What goes in `Cache-Control` on responses that set or delete the session
+/// cookie (`redis.sessions.cache_control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheControl {
+    /// `Cache-Control: no-store`, unless the application set its own
+    /// `Cache-Control` (the default): no shared cache keeps a response
+    /// that carries someone's session cookie.
+    #[default]
+    NoStore,
+    /// Leave `Cache-Control` alone.
+    None,
 }
 
-impl<F> ClientCallable for F
-where
-    F: Fn(&http::request::Parts, &RedisOptions) -> Result<RedisClient, store::Error>
-        + Send
-        + Sync
-        + 'static,
-{
-    fn client(
-        &self,
-        request: &http::request::Parts,
-        options: &RedisOptions,
-    ) -> Result<RedisClient, store::Error> {
-        self(request, options)
+impl CacheControl {
+    /// Parses `no-store` or `none` (any case).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "no-store" => Some(Self::NoStore),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// Which foreign session formats are understood (`redis.sessions.compat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compat {
+    /// Only this library's own formats (the default).
+    #[default]
+    None,
+    /// Also the cookies and stored sessions of Python's
+    /// `pyramid_redis_sessions`, so that both apps share sessions during a
+    /// migration (see `legacy_secret`, `legacy_prefix`, `legacy_cookie_name`).
+    PyramidRedisSessions,
+}
+
+impl Compat {
+    /// Parses `none` or `pyramid_redis_sessions` (any case).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "pyramid_redis_sessions" => Some(Self::PyramidRedisSessions),
+            _ => None,
+        }
     }
 }
 
@@ -120,7 +110,7 @@ pub(crate) struct Context {
     /// with the old secrets.
     pub(crate) signer: CookieSigner,
     pub(crate) cookie: CookieAttributes,
-    /// Idle timeout in seconds (0: never), at most [`store::MAX_TIMEOUT`].
+    /// Idle timeout in seconds (0: never), at most [`MAX_TIMEOUT`](crate::store::MAX_TIMEOUT).
     pub(crate) timeout: u64,
     pub(crate) cookie_on_exception: bool,
     pub(crate) prefix: String,
@@ -145,11 +135,11 @@ pub(crate) struct Context {
     pub(crate) legacy: Option<Legacy>,
     /// How cookies, ids and keys look: ours, the original's, or ours with
     /// the original's upgraded on sight.
-    pub(crate) scheme: crate::session::Scheme,
+    pub(crate) scheme: super::Scheme,
     /// The hooks called with session events.
-    pub(crate) events: crate::session::EventSlot,
+    pub(crate) events: super::EventSlot,
     /// The process cache (`client_cache_size`), when on.
-    pub(crate) cache: Option<Arc<crate::session::SessionCache>>,
+    pub(crate) cache: Option<Arc<super::SessionCache>>,
 }
 
 impl fmt::Debug for Context {
