@@ -82,9 +82,10 @@ pub trait Codec: Send + Sync + 'static {
     /// the visitor rejects them.
     fn decode(&self, bytes: &[u8], visitor: Visitor<'_>) -> Result<(), Error>;
 
-    /// Checks that `bytes` hold one well-formed value, of any type. Sessions
-    /// are checked this way when loaded, so a corrupt payload starts a fresh
-    /// session instead of failing later.
+    /// Checks that `bytes` hold one well-formed value, of any type. A stored
+    /// value that a handler cannot read as the type it asks for is checked
+    /// this way: if it is no value at all, the session is corrupt and a fresh
+    /// one starts; otherwise the read fails as one of the wrong type.
     ///
     /// The default decodes into [`serde::de::IgnoredAny`]; a format that is not
     /// self-describing overrides it.

@@ -44,6 +44,7 @@ on_every_backend!(
     concurrent_writers_cannot_beat_max_session_bytes_together,
     flash_appends_in_place_are_weighed_against_max_session_bytes,
     corrupt_payload_yields_a_fresh_session,
+    a_corrupt_value_is_found_when_it_is_read,
     cookie_attributes_follow_the_settings,
     cookie_max_age_is_refreshed_on_use,
     keys_are_prefixed_digests,
@@ -75,6 +76,7 @@ on_actix_too!(
     concurrent_writers_cannot_beat_max_session_bytes_together,
     flash_appends_in_place_are_weighed_against_max_session_bytes,
     corrupt_payload_yields_a_fresh_session,
+    a_corrupt_value_is_found_when_it_is_read,
     cookie_attributes_follow_the_settings,
     cookie_max_age_is_refreshed_on_use,
     keys_are_prefixed_digests,
@@ -564,6 +566,37 @@ async fn corrupt_payload_yields_a_fresh_session(backend: Backend) {
         .put_raw(&id, redis_sessions::store::CREATED_FIELD, b"yesterday")
         .await;
     assert_eq!(c.get("/read").await.body, "0");
+}
+
+/// Values are decoded when read: a corrupt one costs nothing until then,
+/// and then discards the session as a corrupt load does. A value that is
+/// well formed but not what the handler asks for is not corrupt.
+async fn a_corrupt_value_is_found_when_it_is_read(backend: Backend) {
+    let mut c = client(&backend);
+    c.get("/set?key=a&value=1").await;
+    c.get("/set?key=counter&value=x").await;
+    let id = c.id();
+    let r = c.get("/incr").await;
+    assert_eq!(r.status, 500, "a string is not a counter");
+    assert_eq!(
+        c.get("/get?key=counter").await.json(),
+        "x",
+        "and it is kept"
+    );
+    backend.put_raw(&id, b"b", b"\xc1 not msgpack").await;
+    assert_eq!(c.get("/get?key=a").await.json(), "1", "b is not read");
+    assert_eq!(
+        c.get("/keys").await.json(),
+        serde_json::json!(["a", "b", "counter"])
+    );
+    assert!(backend.exists(&id).await);
+    let r = c.get("/get?key=b").await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()),
+        (200, serde_json::Value::Null)
+    );
+    assert!(!backend.exists(&id).await, "the corrupt session is deleted");
+    assert_eq!(c.get("/get?key=a").await.json(), serde_json::Value::Null);
 }
 
 async fn cookie_attributes_follow_the_settings(backend: Backend) {

@@ -242,11 +242,7 @@ fn expand(tokens: &[String], at: &mut usize, prefix: Vec<String>, out: &mut Vec<
 }
 
 /// The module file a path from `here` (the module of `file`) names.
-fn resolve(
-    modules: &BTreeMap<Module, PathBuf>,
-    here: &Module,
-    path: &[String],
-) -> Option<Module> {
+fn resolve(modules: &BTreeMap<Module, PathBuf>, here: &Module, path: &[String]) -> Option<Module> {
     let mut base: Module = match path.first().map(String::as_str) {
         Some("crate") => Vec::new(),
         Some("self") => here.clone(),
@@ -273,7 +269,12 @@ fn resolve(
 
 /// Edges between module files: a file's use of its own ancestors (`super`
 /// from a child) is not an edge.
-fn graph(src: &Path) -> (BTreeMap<Module, PathBuf>, BTreeMap<Module, BTreeSet<Module>>) {
+fn graph(
+    src: &Path,
+) -> (
+    BTreeMap<Module, PathBuf>,
+    BTreeMap<Module, BTreeSet<Module>>,
+) {
     let modules = modules(src);
     let mut edges: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     for (module, file) in &modules {
@@ -352,7 +353,10 @@ fn root() -> PathBuf {
 
 /// `path` from the repository's root, when it is under it.
 fn shown(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn file_circles(src: &Path) -> Vec<String> {
@@ -405,8 +409,15 @@ fn each_module_imports_only_from_layers_below_it() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports that go up or sideways: {upward:#?}");
-    assert!(circles(&top).is_empty(), "circles between modules: {:?}", circles(&top));
+    assert!(
+        upward.is_empty(),
+        "imports that go up or sideways: {upward:#?}"
+    );
+    assert!(
+        circles(&top).is_empty(),
+        "circles between modules: {:?}",
+        circles(&top)
+    );
 }
 
 #[test]
@@ -415,16 +426,31 @@ fn the_check_finds_a_circle_and_an_upward_import() {
     let dir = std::env::temp_dir().join(format!("rs-layers-{}", std::process::id()));
     let src = dir.join("src");
     std::fs::create_dir_all(src.join("store")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod a; mod b; mod session; mod store;\n").unwrap();
-    std::fs::write(src.join("a.rs"), "use crate::b::{self, X};\n// use crate::nothing;\n").unwrap();
-    std::fs::write(src.join("b.rs"), "pub fn f() { super::a::g(\"crate::store\") }\n").unwrap();
+    std::fs::write(
+        src.join("lib.rs"),
+        "mod a; mod b; mod session; mod store;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("a.rs"),
+        "use crate::b::{self, X};\n// use crate::nothing;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("b.rs"),
+        "pub fn f() { super::a::g(\"crate::store\") }\n",
+    )
+    .unwrap();
     std::fs::write(src.join("session.rs"), "pub struct S;\n").unwrap();
     std::fs::write(src.join("store/mod.rs"), "use crate::{session::S, a};\n").unwrap();
     let found = file_circles(&src);
     let (_, edges) = graph(&src);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].contains("a.rs") && found[0].contains("b.rs"), "{found:?}");
+    assert!(
+        found[0].contains("a.rs") && found[0].contains("b.rs"),
+        "{found:?}"
+    );
     let store = edges[&vec!["store".to_owned()]].clone();
     assert!(store.contains(&vec!["session".to_owned()]), "{store:?}");
     assert!(!edges[&vec!["b".to_owned()]].contains(&vec!["store".to_owned()]));

@@ -53,10 +53,7 @@ impl Session {
         }
         self.with_state(|state, this| {
             // Messages are kept as values of any type: compare encodings.
-            let mut messages: Vec<Raw> = match state.entries.get(&key) {
-                Some(bytes) => this.decode(bytes)?,
-                None => Vec::new(),
-            };
+            let mut messages: Vec<Raw> = this.value(state, &key)?.unwrap_or_default();
             let mut encoded_messages = Vec::with_capacity(messages.len());
             for message in &messages {
                 encoded_messages.push(this.encode(message)?);

@@ -32,8 +32,8 @@ impl Session {
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         // Decoding is synchronous: it runs under the lock, without copying
         // the stored bytes first.
-        let state = self.loaded().await?;
-        state.entries.get(key).map(|b| self.decode(b)).transpose()
+        let mut state = self.loaded().await?;
+        self.value(&mut state, key)
     }
 
     /// Sets `key` to `value`.
@@ -66,10 +66,9 @@ impl Session {
     /// is then left in place).
     pub async fn pop<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let mut state = self.loaded().await?;
-        let Some(bytes) = state.entries.get(key) else {
+        let Some(value) = self.value(&mut state, key)? else {
             return Ok(None);
         };
-        let value = self.decode(bytes)?;
         state.remove(key);
         Ok(Some(value))
     }
@@ -99,12 +98,8 @@ impl Session {
     ///
     /// The store is unavailable (503), or a value is not a `T` (500).
     pub async fn entries<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, Error> {
-        let state = self.loaded().await?;
-        state
-            .entries
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), self.decode(v)?)))
-            .collect()
+        let mut state = self.loaded().await?;
+        self.all_values(&mut state)
     }
 
     /// Returns the number of keys.
@@ -180,8 +175,8 @@ impl Session {
     ) -> Result<T, Error> {
         let encoded = self.encode(&default)?;
         let mut state = self.loaded().await?;
-        match state.entries.get(key) {
-            Some(bytes) => self.decode(bytes),
+        match self.value(&mut state, key)? {
+            Some(value) => Ok(value),
             None => {
                 self.set_checked(&mut state, key.to_owned(), encoded)?;
                 Ok(default)
@@ -301,8 +296,12 @@ impl Session {
     ///
     /// The store is unavailable (503), or a value is not a `T` (500).
     pub async fn values<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
-        let state = self.loaded().await?;
-        state.entries.values().map(|v| self.decode(v)).collect()
+        let mut state = self.loaded().await?;
+        Ok(self
+            .all_values(&mut state)?
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect())
     }
 
     /// Removes and returns the entry with the greatest key (Python's
@@ -314,11 +313,13 @@ impl Session {
     /// entry is then left in place).
     pub async fn popitem<T: DeserializeOwned>(&self) -> Result<Option<(String, T)>, Error> {
         let mut state = self.loaded().await?;
-        let Some((key, bytes)) = state.entries.last_key_value() else {
+        let Some(key) = state.entries.keys().next_back().cloned() else {
             return Ok(None);
         };
-        let value = self.decode(bytes)?;
-        let key = key.clone();
+        let Some(value) = self.value(&mut state, &key)? else {
+            // Corrupt: the session was discarded, and is empty now.
+            return Ok(None);
+        };
         state.remove(&key);
         Ok(Some((key, value)))
     }

@@ -43,7 +43,12 @@
 //!   list short and drop secrets once sessions signed with them have expired.
 //! - A stored session that does not decode, is idle past its timeout or past
 //!   its lifetime is deleted and reported through the event hook
-//!   ([`RedisSessionFactory::on_event`](crate::RedisSessionFactory::on_event)).
+//!   ([`RedisSessionFactory::on_event`](crate::RedisSessionFactory::on_event)),
+//!   and the request goes on with a fresh one. Values are decoded when a
+//!   handler reads them, not when the session loads (a read costs what it
+//!   reads): a value that is no value of the codec at all is found on its
+//!   first read, and the session is discarded then, changes this request
+//!   made before included.
 //!
 //! # Differences from pyramid_redis_sessions
 //!

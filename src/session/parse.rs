@@ -1,5 +1,8 @@
 //! Reading a stored session: its fields become entries and metadata, and
-//! anything that does not decode makes the whole session corrupt.
+//! metadata that does not read, a key name that is not UTF-8 (with
+//! `errors = strict`) or a value that does not open makes the whole session
+//! corrupt. Values are decoded later, when a handler reads them
+//! (`Session::value`).
 
 use std::collections::BTreeMap;
 
@@ -51,13 +54,12 @@ pub(super) fn parse(
                     key: store_key,
                     field: &name,
                 };
+                // Opened now (a sealed value is bound to its place), decoded
+                // and checked when a handler first reads it.
                 let value = context
                     .deserialize
                     .open(&ctx, value)
                     .map_err(|_| "a value cannot be opened by the configured codec")?;
-                if context.deserialize.validate(&value).is_err() {
-                    return Err("a value does not decode with the configured codec");
-                }
                 let user_key = match user_key {
                     Some(key) => key,
                     None => {

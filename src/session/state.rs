@@ -314,6 +314,13 @@ impl State {
         self.reset();
     }
 
+    /// Existing → fresh and empty: a value read from the store turned out
+    /// corrupt when first decoded. As a corrupt session found by the load,
+    /// the stored one is deleted (and unbound) at commit.
+    pub(crate) fn discard_corrupt(&mut self) {
+        self.reset();
+    }
+
     /// A change went to the store directly (an in-place increment or
     /// append), with or without a load: the session was used.
     pub(crate) fn mark_applied(&mut self) {
