@@ -51,7 +51,7 @@ impl RedisSessionFactory {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the factory has no single store (it uses a
+    /// [`session::Error::Store`] when the factory has no single store (it uses a
     /// `client_callable`, which picks one per request).
     pub fn users(&self) -> Result<Users, session::Error> {
         match &self.context.store {

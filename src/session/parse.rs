@@ -44,31 +44,31 @@ pub(super) fn parse(
             FieldName::Meta(meta) => parse_meta(&mut parsed, meta, value)?,
             FieldName::User(raw) => {
                 let escape = name.len() - raw.len();
-                let user_key = match (std::str::from_utf8(raw), context.key_errors) {
-                    (Ok(_), _) => None,
-                    (Err(_), KeyErrors::Replace) => Some(String::from_utf8_lossy(raw).into_owned()),
+                // The stored name, when the key differs from it (escaped, or
+                // replaced for not being UTF-8): rare, so kept only then.
+                let escaped = (escape > 0).then(|| name.clone());
+                // The store's buffer becomes the key: one UTF-8 pass.
+                let mut bytes = name;
+                bytes.drain(..escape);
+                let (user_key, stored_name) = match (String::from_utf8(bytes), context.key_errors) {
+                    (Ok(key), _) => (key, escaped),
+                    (Err(e), KeyErrors::Replace) => {
+                        let key = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                        (key, Some(escaped.unwrap_or_else(|| e.into_bytes())))
+                    }
                     (Err(_), KeyErrors::Ignore) => continue,
                     (Err(_), KeyErrors::Strict) => return Err("a key name is not UTF-8"),
                 };
-                let ctx = FieldContext {
-                    key: store_key,
-                    field: &name,
-                };
                 // Opened now (a sealed value is bound to its place), decoded
                 // and checked when a handler first reads it.
+                let ctx = FieldContext {
+                    key: store_key,
+                    field: stored_name.as_deref().unwrap_or(user_key.as_bytes()),
+                };
                 let value = context
                     .deserialize
                     .open(&ctx, value)
                     .map_err(|_| "a value cannot be opened by the configured codec")?;
-                let user_key = match user_key {
-                    Some(key) => key,
-                    None => {
-                        // Checked as UTF-8 above: reuse the store's buffer.
-                        let mut bytes = name;
-                        bytes.drain(..escape);
-                        String::from_utf8(bytes).map_err(|_| "a key name is not UTF-8")?
-                    }
-                };
                 parsed.entries.insert(user_key, value);
             }
         }
