@@ -2,7 +2,7 @@
 
 use super::Error;
 use super::lifecycle::{Presented, Session};
-use super::state::Mode;
+use super::state::Phase;
 use crate::codec::Integers;
 use crate::store::{self, Increment, user_field};
 
@@ -90,12 +90,12 @@ impl Session {
         let loaded = self.state().is_loaded();
         let store_key = if loaded {
             let state = self.state();
-            match &state.mode {
-                Mode::Existing { key: store_key }
+            match state.key() {
+                Some(store_key)
                     if (!must_exist || state.entries.contains_key(key))
                         && !state.changes.contains_key(key) =>
                 {
-                    store_key.clone()
+                    store_key.to_owned()
                 }
                 _ => return None,
             }
@@ -126,10 +126,10 @@ impl Session {
     ) {
         {
             let mut state = self.state();
-            let still = match &state.mode {
-                Mode::Existing { key } => key == store_key,
-                Mode::Unloaded => true,
-                Mode::Fresh => false,
+            let still = match state.phase() {
+                Phase::Loaded { key, .. } => key == store_key,
+                Phase::Unloaded { .. } => true,
+                Phase::Fresh { .. } => false,
             };
             if still && state.is_loaded() {
                 state.set_stored(key, value);

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::Error;
 use super::index;
 use super::lifecycle::Session;
-use super::state::Mode;
+use super::state::Phase;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -192,7 +192,7 @@ impl Session {
     ///
     /// The store is unavailable (503).
     pub async fn is_new(&self) -> Result<bool, Error> {
-        Ok(self.loaded().await?.mode == Mode::Fresh)
+        Ok(self.loaded().await?.is_fresh())
     }
 
     /// When the session was created (whole seconds).
@@ -335,10 +335,10 @@ impl Session {
     /// ```
     pub fn tag(&self) -> Option<String> {
         let state = self.state();
-        match &state.mode {
-            Mode::Existing { key } => Some(index::tag_of(key)),
-            Mode::Fresh => None,
-            Mode::Unloaded => {
+        match state.phase() {
+            Phase::Loaded { key, .. } => Some(index::tag_of(key)),
+            Phase::Fresh { .. } => None,
+            Phase::Unloaded { .. } => {
                 drop(state);
                 let (_, key) = self.verified()?;
                 Some(index::tag_of(key))

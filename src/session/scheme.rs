@@ -52,7 +52,9 @@ impl Context {
             });
         }
         let verified = self.signer.verify_rotated(&self.cookie.name, value)?;
-        Id::from_cookie(verified.id)?;
+        if !Id::cookie_id_is_valid(verified.id) {
+            return None;
+        }
         Some(Verified {
             id: Cow::Borrowed(verified.id),
             old_secret: verified.signed_with != SignedWith::Current,

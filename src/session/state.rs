@@ -30,16 +30,32 @@ pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
 /// seconds).
 pub(crate) const BOUND_FIELD: &[u8] = b"\0b";
 
-/// Where the session's data lives.
+/// Where a request's session stands. The phases and what moves between
+/// them:
+///
+/// ```text
+/// Unloaded ──load──► Loaded ──regenerate──► Fresh { moved_from: Some }
+///    │ │               │  └──invalidate / corrupt value──► Fresh
+///    │ └──in-place change (applied: true)
+///    └──load finds nothing usable, invalidate──► Fresh
+/// ```
+///
+/// Only the transitions of [`State`] change the phase; what changed within
+/// a phase (keys, the timeout, the user or agent) is its change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Not loaded yet.
-    Unloaded,
-    /// Loaded from the store, under this key: changes are per-field updates.
-    Existing { key: String },
-    /// A new session (no cookie, an unknown id, invalidated or regenerated):
-    /// it is created, under a fresh id, only if it ends up holding data.
-    Fresh,
+pub(crate) enum Phase {
+    /// Not loaded yet. `applied`: a change already went to the stored
+    /// session in place (an increment or append), so the session was used.
+    Unloaded { applied: bool },
+    /// Loaded from the store under `key`: changes are per-field updates of
+    /// it. `resign`: the cookie verified with an old secret, and is sent
+    /// again signed with the current one.
+    Loaded { key: String, resign: bool },
+    /// A new session (no cookie, an unknown, expired or corrupt one,
+    /// invalidated or regenerated): created under a fresh id only if it ends
+    /// up holding data. `moved_from`: the stored session it was regenerated
+    /// from, moved to the new key at commit only if it still exists then.
+    Fresh { moved_from: Option<String> },
 }
 
 /// A change to one user key, relative to the store.
@@ -97,11 +113,11 @@ impl Weigh for Arc<Loaded> {
 /// Everything a request knows and changed about its session.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) mode: Mode,
+    phase: Phase,
     /// User key → encoded value, as the handler sees it now (shared with
     /// the process cache until changed).
     pub(crate) entries: Arc<BTreeMap<String, Vec<u8>>>,
-    /// User keys changed relative to the store (used in `Existing` mode).
+    /// User keys changed relative to the store (used when `Loaded`).
     pub(crate) changes: BTreeMap<String, Change>,
     /// Encoded bytes of every key and value (checked against
     /// `max_session_bytes`).
@@ -121,22 +137,13 @@ pub(crate) struct State {
     pub(crate) agent: Option<String>,
     /// `user` or `agent` changed in this request.
     meta_changed: bool,
-    /// Anything to save in `Fresh` mode.
+    /// Anything to save when `Fresh`.
     dirty: bool,
     /// Store keys to delete at commit (invalidated, regenerated, corrupt or
     /// expired sessions).
     pub(crate) to_delete: BTreeSet<String>,
     /// Index entries to remove at commit: (user, store key).
     pub(crate) unbind: Vec<(String, String)>,
-    /// The stored session this one was regenerated from: moved to the new
-    /// key at commit, only if it still exists then.
-    pub(crate) moved_from: Option<String>,
-    /// The cookie verified with an old secret: send it again, signed with
-    /// the current one.
-    resign: bool,
-    /// A change went to the store directly (an in-place increment), with or
-    /// without a load: the session was used.
-    applied: bool,
 }
 
 /// An index change planned at commit.
@@ -195,7 +202,7 @@ impl Plan {
 impl State {
     pub(crate) fn unloaded() -> Self {
         Self {
-            mode: Mode::Unloaded,
+            phase: Phase::Unloaded { applied: false },
             entries: Arc::default(),
             changes: BTreeMap::new(),
             size: 0,
@@ -211,20 +218,27 @@ impl State {
             dirty: false,
             to_delete: BTreeSet::new(),
             unbind: Vec::new(),
-            moved_from: None,
-            resign: false,
-            applied: false,
         }
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
-        self.mode != Mode::Unloaded
+        !matches!(self.phase, Phase::Unloaded { .. })
+    }
+
+    /// Where the session stands.
+    pub(crate) fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// A new session: no stored one is in use.
+    pub(crate) fn is_fresh(&self) -> bool {
+        matches!(self.phase, Phase::Fresh { .. })
     }
 
     /// The store key of the loaded session, if it exists in the store.
     pub(crate) fn key(&self) -> Option<&str> {
-        match &self.mode {
-            Mode::Existing { key } => Some(key),
+        match &self.phase {
+            Phase::Loaded { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -235,13 +249,13 @@ impl State {
         self.entries = entries;
     }
 
-    // The transitions of a request's session. Every change of mode and every
-    // flag is set here, and only here.
+    // The transitions of a request's session. Every change of phase and
+    // every flag is made here, and only here.
 
     /// Unloaded → fresh: the load found no session to adopt (no cookie, an
     /// unknown, expired or corrupt one); `doomed` is deleted at commit.
     pub(crate) fn start_fresh(&mut self, now: u64, doomed: Option<String>) {
-        self.mode = Mode::Fresh;
+        self.phase = Phase::Fresh { moved_from: None };
         self.created = now;
         self.to_delete.extend(doomed);
     }
@@ -249,7 +263,10 @@ impl State {
     /// Unloaded → existing: the load adopted the session stored at `key`.
     /// A cookie signed with an old secret is sent again, re-signed.
     pub(crate) fn load_existing(&mut self, key: String, loaded: Loaded, old_secret: bool) {
-        self.mode = Mode::Existing { key };
+        self.phase = Phase::Loaded {
+            key,
+            resign: old_secret,
+        };
         self.adopt(loaded.entries);
         self.created = loaded.created;
         self.refreshed = loaded.refreshed;
@@ -257,7 +274,6 @@ impl State {
         self.user = loaded.user;
         self.bound = loaded.bound;
         self.agent = loaded.agent;
-        self.resign = old_secret;
     }
 
     /// Unloaded → fresh, holding a session taken over from another format
@@ -269,7 +285,7 @@ impl State {
         created: u64,
         timeout: Option<u64>,
     ) {
-        self.mode = Mode::Fresh;
+        self.phase = Phase::Fresh { moved_from: None };
         self.adopt(Arc::new(entries));
         self.created = created;
         self.session_timeout = timeout;
@@ -301,7 +317,7 @@ impl State {
         self.dirty = true;
     }
 
-    /// Any mode → fresh and empty: the stored session (the loaded one, or
+    /// Any phase → fresh and empty: the stored session (the loaded one, or
     /// the one at `unread`, the cookie's key, when nothing was loaded) is
     /// deleted at commit. Without a load, the key is deleted unread (a user
     /// index still listing it drops it when next read).
@@ -324,27 +340,29 @@ impl State {
     /// A change went to the store directly (an in-place increment or
     /// append), with or without a load: the session was used.
     pub(crate) fn mark_applied(&mut self) {
-        self.applied = true;
+        if let Phase::Unloaded { applied } = &mut self.phase {
+            *applied = true;
+        }
     }
 
     /// The session was loaded, or changed in the store directly.
     pub(crate) fn was_used(&self) -> bool {
-        self.is_loaded() || self.applied
+        !matches!(self.phase, Phase::Unloaded { applied: false })
     }
 
     /// The stored session the cookie names was found (loaded, or changed
     /// in place without a load).
     pub(crate) fn found_stored(&self) -> bool {
-        match self.mode {
-            Mode::Existing { .. } => true,
-            Mode::Unloaded => self.applied,
-            Mode::Fresh => false,
+        match self.phase {
+            Phase::Loaded { .. } => true,
+            Phase::Unloaded { applied } => applied,
+            Phase::Fresh { .. } => false,
         }
     }
 
     /// The cookie must be sent again, signed with the current secret.
     pub(crate) fn resign(&self) -> bool {
-        self.resign
+        matches!(self.phase, Phase::Loaded { resign: true, .. })
     }
 
     /// The size the session would have with `key` set to `value`.
@@ -369,9 +387,14 @@ impl State {
     /// Starts over as a fresh, empty session: the stored one is deleted and
     /// unbound from its user at commit.
     pub(crate) fn reset(&mut self) {
-        self.leave_key();
-        if let Some(from) = self.moved_from.take() {
-            self.to_delete.insert(from);
+        match std::mem::replace(&mut self.phase, Phase::Fresh { moved_from: None }) {
+            Phase::Loaded { key, .. } => self.leave(key),
+            Phase::Fresh {
+                moved_from: Some(from),
+            } => {
+                self.to_delete.insert(from);
+            }
+            _ => {}
         }
         self.entries = Arc::default();
         self.changes.clear();
@@ -385,7 +408,6 @@ impl State {
         self.agent = None;
         self.meta_changed = false;
         self.dirty = false;
-        self.resign = false;
     }
 
     pub(crate) fn set(&mut self, key: String, value: Vec<u8>) {
@@ -416,24 +438,27 @@ impl State {
     /// Moves the data to a fresh id; the old key is deleted (and unbound) at
     /// commit.
     pub(crate) fn regenerate(&mut self) {
-        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
+        if let Phase::Loaded { key, .. } = &self.phase {
             if let Some(user) = &self.user {
                 self.unbind.push((user.clone(), key.clone()));
             }
-            self.moved_from = Some(key);
+            let key = key.clone();
+            self.phase = Phase::Fresh {
+                moved_from: Some(key),
+            };
+        } else if !self.is_fresh() {
+            self.phase = Phase::Fresh { moved_from: None };
         }
         self.dirty = true;
-        self.resign = false;
     }
 
-    /// Leaves the stored session: it is deleted and unbound at commit.
-    fn leave_key(&mut self) {
-        if let Mode::Existing { key } = std::mem::replace(&mut self.mode, Mode::Fresh) {
-            if let Some(user) = &self.user {
-                self.unbind.push((user.clone(), key.clone()));
-            }
-            self.to_delete.insert(key);
+    /// Leaves the stored session at `key`: it is deleted and unbound at
+    /// commit.
+    fn leave(&mut self, key: String) {
+        if let Some(user) = &self.user {
+            self.unbind.push((user.clone(), key.clone()));
         }
+        self.to_delete.insert(key);
     }
 
     /// Marks every value as changed (they are all written back).
@@ -476,13 +501,13 @@ impl State {
                 })
                 .collect(),
         };
-        match &self.mode {
-            Mode::Unloaded => {}
-            Mode::Fresh => {
+        match &self.phase {
+            Phase::Unloaded { .. } => {}
+            Phase::Fresh { moved_from } => {
                 if self.dirty && (!self.entries.is_empty() || self.user.is_some()) {
                     let ttl = self.full_ttl(policy);
                     plan.create = Some((self.all_fields(policy.now), ttl));
-                    plan.moved_from.clone_from(&self.moved_from);
+                    plan.moved_from.clone_from(moved_from);
                     if let Some(user) = &self.user {
                         plan.index.push(IndexChange::Created {
                             user: user.clone(),
@@ -491,11 +516,11 @@ impl State {
                     }
                 }
             }
-            Mode::Existing { key } => self.plan_existing(key, policy, &mut plan),
+            Phase::Loaded { key, .. } => self.plan_existing(key, policy, &mut plan),
         }
-        if plan.create.is_none() {
+        if let (None, Phase::Fresh { moved_from }) = (&plan.create, &self.phase) {
             // Regenerated, then emptied: nothing to move, the old key goes.
-            plan.deletes.extend(self.moved_from.clone());
+            plan.deletes.extend(moved_from.clone());
         }
         plan
     }
@@ -638,7 +663,10 @@ mod tests {
 
     fn existing() -> State {
         let mut s = State::unloaded();
-        s.mode = Mode::Existing { key: "k".into() };
+        s.phase = Phase::Loaded {
+            key: "k".into(),
+            resign: false,
+        };
         s.adopt(Arc::new(
             [("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
                 .into_iter()
@@ -658,7 +686,7 @@ mod tests {
     #[test]
     fn a_fresh_session_without_data_is_not_created() {
         let mut s = State::unloaded();
-        s.mode = Mode::Fresh;
+        s.phase = Phase::Fresh { moved_from: None };
         s.session_timeout = Some(10);
         s.timeout_changed = true;
         s.dirty = true;
