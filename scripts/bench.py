@@ -453,8 +453,8 @@ def extra_tables():
             data = json.load(f)
         L.append("## A read costs what it reads: sessions of 1 to 1,000 keys\n")
         L.append("`python3 scripts/keys.py`: the same one-key `/read` on sessions that also hold other keys of 100 bytes, "
-                 "with the process cache off (every read loads the whole session from Redis and checks every value) and on "
-                 "(a hit shares the decoded session: nothing is copied, decoded or sent). Medians of 3 interleaved rounds.\n")
+                 "with the process cache off (every read loads the whole session from Redis; a value is decoded only when read) and on "
+                 "(a hit shares the session's entries: nothing is copied or sent). Medians of 3 interleaved rounds.\n")
         L.extend(keys_script.markdown(data))
         L.append("")
     population = os.path.join(RESULTS, "population.json")
