@@ -26,6 +26,11 @@ impl Session {
     /// Returns the value of `key` as a `T`, or `None` if the session has no
     /// such key.
     ///
+    /// Only this value is decoded, now. A stored value that is no value of
+    /// the codec at all (corrupt, not merely another type) makes the whole
+    /// session corrupt: it is discarded as a load discards one, the request
+    /// goes on with a fresh, empty session, and this returns `None`.
+    ///
     /// # Errors
     ///
     /// The store is unavailable (503), or the stored value is not a `T` (500).
