@@ -80,6 +80,7 @@ mod state;
 #[cfg(feature = "compat")]
 mod upgrade;
 mod user;
+mod values;
 
 pub use error::Error;
 pub(crate) use events::EventSlot;
