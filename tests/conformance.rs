@@ -25,6 +25,7 @@ on_every_backend!(
     reading_without_a_cookie_creates_nothing,
     set_get_delete_and_keys,
     values_keep_their_types,
+    a_corrupt_value_read_after_a_regenerate_discards_both_sessions,
     tampered_cookie_is_treated_as_absent,
     signed_but_unknown_id_is_never_adopted,
     clearing_deletes_the_session_and_the_cookie,
@@ -597,6 +598,40 @@ async fn a_corrupt_value_is_found_when_it_is_read(backend: Backend) {
     );
     assert!(!backend.exists(&id).await, "the corrupt session is deleted");
     assert_eq!(c.get("/get?key=a").await.json(), serde_json::Value::Null);
+}
+
+/// A regenerate carries the values as they were read to the new id: one
+/// that turns out corrupt when read afterwards, in the same request,
+/// discards the session (the old key goes, nothing is created), as it does
+/// when read before.
+async fn a_corrupt_value_read_after_a_regenerate_discards_both_sessions(backend: Backend) {
+    let factory = backend.factory(|b| b);
+    let mut c = app_client(factory.clone());
+    c.get("/set?key=a&value=1").await;
+    c.get("/set?key=b&value=2").await;
+    let id = c.id();
+    backend.put_raw(&id, b"b", b"\xc1 not msgpack").await;
+    let session = factory.new_session(Some(&format!("session={}", c.cookie.clone().unwrap())));
+    assert_eq!(
+        session.get::<String>("a").await.unwrap().as_deref(),
+        Some("1")
+    );
+    session.regenerate().await.unwrap();
+    assert_eq!(session.get::<String>("b").await.unwrap(), None);
+    assert_eq!(
+        session.get::<String>("a").await.unwrap(),
+        None,
+        "a fresh session"
+    );
+    assert!(session.is_new().await.unwrap());
+    let set_cookie = session.save().await.unwrap();
+    assert!(!backend.exists(&id).await, "the old session is deleted");
+    assert!(
+        set_cookie
+            .as_deref()
+            .is_none_or(|c| c.contains("Max-Age=0")),
+        "nothing is created: {set_cookie:?}"
+    );
 }
 
 async fn cookie_attributes_follow_the_settings(backend: Backend) {

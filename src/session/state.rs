@@ -225,6 +225,20 @@ impl State {
         !matches!(self.phase, Phase::Unloaded { .. })
     }
 
+    /// The key of the stored session the value of `key` was read from, when
+    /// it is still as read (not set in this request): loaded, or loaded and
+    /// then regenerated (the value moves to the new id as it was read).
+    pub(crate) fn stored_as_read(&self, key: &str) -> Option<&str> {
+        let store_key = match &self.phase {
+            Phase::Loaded { key, .. } => key,
+            Phase::Fresh {
+                moved_from: Some(from),
+            } => from,
+            _ => return None,
+        };
+        (!self.changes.contains_key(key)).then_some(store_key.as_str())
+    }
+
     /// Where the session stands.
     pub(crate) fn phase(&self) -> &Phase {
         &self.phase

@@ -75,11 +75,8 @@ impl Session {
     /// corrupt.
     pub(super) fn discarded_as_corrupt(&self, state: &mut State, key: &str) -> bool {
         let context = self.context();
-        let (Some(store_key), false, Some(bytes)) = (
-            state.key(),
-            state.changes.contains_key(key),
-            state.entries.get(key),
-        ) else {
+        let (Some(store_key), Some(bytes)) = (state.stored_as_read(key), state.entries.get(key))
+        else {
             return false;
         };
         if context.deserialize.validate(bytes).is_ok() {
