@@ -112,36 +112,10 @@ pub(crate) fn revoked(n: usize) {
     let _ = n;
 }
 
-/// `$metric!($name, $label => value)` where `value` is one of the listed
-/// words: each gets a static key, so recording allocates nothing (a label
-/// taken from a variable would build its key on every call).
-#[cfg(feature = "metrics")]
-macro_rules! labelled {
-    ($metric:ident, $name:literal, $label:literal, $value:expr, [$($word:literal),* $(,)?]) => {
-        match $value {
-            $($word => ::metrics::$metric!($name, $label => $word),)*
-            other => ::metrics::$metric!($name, $label => other),
-        }
-    };
-}
-
 /// A presented session was not adopted, for `reason` (a fixed word).
 pub(crate) fn invalid(reason: &'static str) {
     #[cfg(feature = "metrics")]
-    labelled!(
-        counter,
-        "redis_sessions_invalid_total",
-        "reason",
-        reason,
-        [
-            "bad_signature",
-            "unknown_id",
-            "lifetime_expired",
-            "idle_expired",
-            "corrupt"
-        ]
-    )
-    .increment(1);
+    ::metrics::counter!("redis_sessions_invalid_total", "reason" => reason).increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = reason;
 }
@@ -151,33 +125,13 @@ pub(crate) fn invalid(reason: &'static str) {
 /// it, store calls are not timed at all.
 #[cfg(feature = "metrics")]
 pub(crate) fn store_call(op: &'static str, took: Duration, kind: Option<&'static str>) {
-    hot::time(op, took, || {
-        labelled!(
-            histogram,
-            "redis_sessions_store_duration_seconds",
-            "op",
-            op,
-            ["load", "write", "increment", "append", "index"]
-        )
-    });
+    hot::time(
+        op,
+        took,
+        || ::metrics::histogram!("redis_sessions_store_duration_seconds", "op" => op),
+    );
     if let Some(kind) = kind {
-        labelled!(
-            counter,
-            "redis_sessions_store_errors_total",
-            "kind",
-            kind,
-            [
-                "unreachable",
-                "timeout",
-                "out_of_memory",
-                "not_redis",
-                "wrong_type",
-                "reply",
-                "backend",
-                "config",
-            ]
-        )
-        .increment(1);
+        ::metrics::counter!("redis_sessions_store_errors_total", "kind" => kind).increment(1);
     }
 }
 

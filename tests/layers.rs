@@ -205,6 +205,11 @@ fn expand(tokens: &[String], at: &mut usize, prefix: Vec<String>, out: &mut Vec<
             "{" => {
                 *at += 1;
                 loop {
+                    // An empty group, or the end after a trailing comma.
+                    if tokens.get(*at).map(String::as_str) == Some("}") {
+                        *at += 1;
+                        return;
+                    }
                     expand(tokens, at, path.clone(), out);
                     match tokens.get(*at).map(String::as_str) {
                         Some(",") => *at += 1,
@@ -213,10 +218,6 @@ fn expand(tokens: &[String], at: &mut usize, prefix: Vec<String>, out: &mut Vec<
                             return;
                         }
                         _ => return,
-                    }
-                    if tokens.get(*at).map(String::as_str) == Some("}") {
-                        *at += 1;
-                        return;
                     }
                 }
             }

@@ -98,6 +98,16 @@ impl EventSlot {
     }
 }
 
+/// A stored session that cannot be read (`problem` says what, never a
+/// value): logged (at most once per interval) and raised as
+/// [`Reason::Corrupt`]; the caller deletes it.
+pub(crate) fn corrupt(slot: &EventSlot, store_key: &str, problem: &str) {
+    if let Some(n) = slot.throttle().count("unreadable") {
+        tracing::warn!(target: "redis_sessions::session", session = crate::store::log_tag(store_key), problem, occurrences = n, "stored session cannot be read: deleting it");
+    }
+    emit(slot, Reason::Corrupt, Some(crate::store::tag_of(store_key)));
+}
+
 /// Raises `event`: a tracing event (at most one line per reason per
 /// interval, with the count it stands for: clients choose what they send),
 /// then the hook if one is set (every time).

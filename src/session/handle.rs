@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Error;
-use super::index;
 use super::lifecycle::Session;
 use super::state::Phase;
 
@@ -341,12 +340,12 @@ impl Session {
     pub fn tag(&self) -> Option<String> {
         let state = self.state();
         match state.phase() {
-            Phase::Loaded { key, .. } => Some(index::tag_of(key)),
+            Phase::Loaded { key, .. } => Some(crate::store::tag_of(key)),
             Phase::Fresh { .. } => None,
             Phase::Unloaded { .. } => {
                 drop(state);
                 let (_, key) = self.verified()?;
-                Some(index::tag_of(key))
+                Some(crate::store::tag_of(key))
             }
         }
     }

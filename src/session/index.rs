@@ -9,10 +9,6 @@
 //! and order-tolerant.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
 use super::Error;
 use super::context::Context;
 use super::parse::parse;
@@ -38,17 +34,6 @@ pub struct UserSession {
     pub agent: Option<String>,
     /// True for the session of the request that asked.
     pub current: bool,
-}
-
-/// The log-safe tag of a store key: 16 base64url characters of a digest.
-pub(crate) fn tag_of(key: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"redis-sessions tag\0")
-        .chain_update(key.as_bytes())
-        .finalize();
-    let mut tag = URL_SAFE_NO_PAD.encode(digest);
-    tag.truncate(16);
-    tag
 }
 
 fn unix(secs: u64) -> SystemTime {
@@ -188,7 +173,7 @@ pub(super) async fn list(
                 let last_seen = p.refreshed.max(entry.last_seen).max(created);
                 let signed_in = if p.bound > 0 { p.bound } else { created };
                 let session = UserSession {
-                    tag: tag_of(&entry.member),
+                    tag: crate::store::tag_of(&entry.member),
                     created: unix(created),
                     signed_in: unix(signed_in),
                     last_seen: unix(last_seen),

@@ -15,12 +15,12 @@ use tokio::sync::OnceCell;
 
 use super::Error;
 use super::context::{CacheControl, Context, StoreSelector};
-use super::events::{Reason, emit};
+use super::events::{Reason, corrupt, emit};
 use super::index;
 use super::parse::parse;
 use super::state::{Loaded, Plan, Policy, State, now};
 use crate::codec::FieldContext;
-use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify, log_tag};
+use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify};
 
 /// How often a fresh id is tried when the store reports a collision.
 const CREATE_ATTEMPTS: usize = 3;
@@ -285,14 +285,11 @@ impl Session {
         let mut adopted = None;
         if let Some(key) = key {
             // The events' tag is a digest of its own: made only for an event.
-            let tag = |key: &str| Some(index::tag_of(key));
+            let tag = |key: &str| Some(store::tag_of(key));
             match self.read(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag(&key)),
                 Some(Err(problem)) => {
-                    if let Some(n) = context.events.throttle().count("unreadable") {
-                        tracing::warn!(target: "redis_sessions::session", session = log_tag(&key), problem, occurrences = n, "stored session cannot be read: deleting it");
-                    }
-                    emit(&context.events, Reason::Corrupt, tag(&key));
+                    corrupt(&context.events, &key, problem);
                     doomed = Some(key);
                 }
                 Some(Ok(loaded)) => match loaded.expired(&policy) {

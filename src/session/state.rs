@@ -344,8 +344,8 @@ impl State {
         self.reset();
     }
 
-    /// Existing → fresh and empty: a value read from the store turned out
-    /// corrupt when first decoded. As a corrupt session found by the load,
+    /// Loaded (or fresh, regenerated from a loaded one) → fresh and empty:
+    /// a value read from the store turned out corrupt when first decoded. As a corrupt session found by the load,
     /// the stored one is deleted (and unbound) at commit.
     pub(crate) fn discard_corrupt(&mut self) {
         self.reset();
@@ -452,17 +452,19 @@ impl State {
     /// Moves the data to a fresh id; the old key is deleted (and unbound) at
     /// commit.
     pub(crate) fn regenerate(&mut self) {
-        if let Phase::Loaded { key, .. } = &self.phase {
-            if let Some(user) = &self.user {
-                self.unbind.push((user.clone(), key.clone()));
+        self.phase = match std::mem::replace(&mut self.phase, Phase::Fresh { moved_from: None }) {
+            Phase::Loaded { key, .. } => {
+                if let Some(user) = &self.user {
+                    self.unbind.push((user.clone(), key.clone()));
+                }
+                Phase::Fresh {
+                    moved_from: Some(key),
+                }
             }
-            let key = key.clone();
-            self.phase = Phase::Fresh {
-                moved_from: Some(key),
-            };
-        } else if !self.is_fresh() {
-            self.phase = Phase::Fresh { moved_from: None };
-        }
+            // Regenerated again: still moved from the session it was loaded as.
+            fresh @ Phase::Fresh { .. } => fresh,
+            Phase::Unloaded { .. } => Phase::Fresh { moved_from: None },
+        };
         self.dirty = true;
     }
 

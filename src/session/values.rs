@@ -6,12 +6,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Error;
-use super::events::{Reason, emit};
-use super::index;
+use super::events::corrupt;
 use super::lifecycle::Session;
 use super::state::State;
 use crate::codec;
-use crate::store::log_tag;
 
 impl Session {
     pub(super) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
@@ -69,7 +67,7 @@ impl Session {
 
     /// When the value of `key`, as read from the store and not changed
     /// since, is not a value of the codec at all: logs it, raises
-    /// [`Reason::Corrupt`], and discards the session (deleted and unbound at
+    /// [`Reason::Corrupt`](super::Reason::Corrupt), and discards the session (deleted and unbound at
     /// commit; the request goes on with a fresh, empty one). A value this
     /// request wrote, or one another codec could not read as a `T`, is not
     /// corrupt.
@@ -82,13 +80,10 @@ impl Session {
         if context.deserialize.validate(bytes).is_ok() {
             return false;
         }
-        if let Some(n) = context.events.throttle().count("unreadable") {
-            tracing::warn!(target: "redis_sessions::session", session = log_tag(store_key), problem = "a value does not decode with the configured codec", occurrences = n, "stored session cannot be read: deleting it");
-        }
-        emit(
+        corrupt(
             &context.events,
-            Reason::Corrupt,
-            Some(index::tag_of(store_key)),
+            store_key,
+            "a value does not decode with the configured codec",
         );
         state.discard_corrupt();
         true

@@ -86,6 +86,17 @@ fn digest_key(prefix: &str, kind: &str, secret: &str) -> String {
     key
 }
 
+/// The log-safe tag of a store key: 16 base64url characters of a digest.
+pub(crate) fn tag_of(key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"redis-sessions tag\0")
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut tag = URL_SAFE_NO_PAD.encode(digest);
+    tag.truncate(16);
+    tag
+}
+
 /// A short, non-reversible tag of a session key for log lines.
 pub(crate) fn log_tag(key: &str) -> &str {
     let start = key.len().saturating_sub(43);

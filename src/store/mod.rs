@@ -75,7 +75,7 @@ pub(crate) use policy::{Ended, Policy};
 #[allow(unused_imports)]
 pub(crate) use layout::{
     FieldName, REFRESH_DIVISOR, classify, created_value, is_user_field, log_tag, read_created,
-    session_key, user_field, user_index_key,
+    session_key, tag_of, user_field, user_index_key,
 };
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
