@@ -19,6 +19,7 @@ on_every_backend!(
     in_place_new_keys_respect_max_session_bytes,
     a_u64_near_its_max_is_not_an_i64,
     old_secret_cookie_is_counted_and_resigned,
+    in_place_changes_stop_at_the_lifetime_to_the_second,
 );
 
 /// Makes the idle TTL of `c`'s session due for its refresh: refreshed 100 s
@@ -306,6 +307,38 @@ async fn old_secret_cookie_is_counted_and_resigned(backend: Backend) {
     let s = new.new_session(Some(&cookie_of(&c)));
     assert_eq!(s.incr("counter", 1).await.unwrap(), 2);
     assert!(s.save().await.unwrap().is_some(), "re-signed");
+}
+
+/// An increment or a flash in place is made only while the session is
+/// within its absolute lifetime, to the second: the store compares the
+/// session's creation time with the guard the policy computed. Past it, the
+/// load ends the session and the change lands in a new one.
+async fn in_place_changes_stop_at_the_lifetime_to_the_second(backend: Backend) {
+    let factory = backend.factory(|b| b.max_lifetime(Some(3600)));
+    let c = started(&factory).await;
+    let now = unix_now();
+    // One second short of the lifetime (with a second to spare for the
+    // clock): still counted in place.
+    let times = format!("{} {}", now - 3598, now);
+    backend
+        .put_raw(&c.id(), CREATED_FIELD, times.as_bytes())
+        .await;
+    let s = factory.new_session(Some(&cookie_of(&c)));
+    assert_eq!(s.incr("counter", 1).await.unwrap(), 2);
+    s.flash("kept", "q", false).await.unwrap();
+    assert!(s.save().await.unwrap().is_none(), "in place: no new cookie");
+    // At the lifetime: neither change is made in place.
+    let times = format!("{} {}", now - 3600, now);
+    backend
+        .put_raw(&c.id(), CREATED_FIELD, times.as_bytes())
+        .await;
+    let s = factory.new_session(Some(&cookie_of(&c)));
+    assert_eq!(s.incr("counter", 1).await.unwrap(), 1, "a new session");
+    s.flash("new", "q", false).await.unwrap();
+    let new: Vec<String> = s.peek_flash("q").await.unwrap();
+    assert_eq!(new, ["new"]);
+    assert!(s.save().await.unwrap().is_some(), "a new cookie");
+    assert!(!backend.exists(&c.id()).await, "the old session is gone");
 }
 
 /// The in-place increment leaves the TTL as the last refresh set it.

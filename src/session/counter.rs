@@ -162,9 +162,7 @@ impl Session {
             field: user_field(key),
             by,
             format,
-            now: policy.now,
-            default_timeout: policy.default_timeout,
-            max_lifetime: policy.max_lifetime,
+            guard: policy.guard(),
         };
         let done = match self.store()?.increment(&op).await {
             Ok(Some(done)) => done,
@@ -173,7 +171,8 @@ impl Session {
             Err(e) => return Err(e.into()),
         };
         let sum = done.sum;
-        self.applied_in_place(&op.key, key, format.write(sum), done.refresh_due)
+        let due = policy.refresh_due(done.times.refreshed, done.times.timeout);
+        self.applied_in_place(&op.key, key, format.write(sum), due)
             .await;
         Ok(Some(sum))
     }

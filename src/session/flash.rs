@@ -83,15 +83,13 @@ impl Session {
             field: user_field(key),
             element,
             format,
-            now: policy.now,
-            default_timeout: policy.default_timeout,
-            max_lifetime: policy.max_lifetime,
+            guard: policy.guard(),
             max_bytes: self.context().max_session_bytes,
         };
         match self.store()?.append(&op).await {
-            Ok(Some(Appended::Stored { value, refresh_due })) => {
-                self.applied_in_place(&op.key, key, value, refresh_due)
-                    .await;
+            Ok(Some(Appended::Stored { value, times })) => {
+                let due = policy.refresh_due(times.refreshed, times.timeout);
+                self.applied_in_place(&op.key, key, value, due).await;
                 Ok(true)
             }
             Ok(Some(Appended::TooLarge)) => Err(Error::TooLarge {

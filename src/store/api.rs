@@ -5,8 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
-use super::layout::is_user_field;
-use super::policy::Policy;
+use super::layout::{MAX_TIMEOUT, is_user_field};
 use crate::codec::Integers;
 
 /// The future returned by [`SessionStore`] methods.
@@ -453,10 +452,9 @@ pub trait SessionStore: Send + Sync + 'static {
 
 /// An in-place append, for [`SessionStore::append`].
 ///
-/// It is applied only if the session at `key` exists and is whole enough
-/// (as for an [`Increment`]: its metadata hold what they should and it is
-/// within its absolute lifetime), and `field` is absent or holds a list in
-/// the `format`. The session's user fields are weighed in the store: an
+/// It is applied only if the session at `key` exists and passes the
+/// `guard` (as for an [`Increment`]), and `field` is absent or holds a list
+/// in the `format`. The session's user fields are weighed in the store: an
 /// append that would make them larger than `max_bytes` writes nothing and
 /// answers [`Appended::TooLarge`].
 #[derive(Clone, PartialEq, Eq)]
@@ -470,34 +468,11 @@ pub struct Append {
     pub element: Vec<u8>,
     /// How the list and the element are encoded.
     pub format: Integers,
-    /// The current time, unix seconds.
-    pub now: u64,
-    /// The idle timeout of sessions without their own, seconds (0: none).
-    pub default_timeout: u64,
-    /// The absolute lifetime of sessions, seconds (`None`: unlimited).
-    pub max_lifetime: Option<u64>,
+    /// What the session's stored times must pass.
+    pub guard: Guard,
     /// `max_session_bytes`: the most bytes the session's keys and values
     /// may take.
     pub max_bytes: u64,
-}
-
-impl Append {
-    /// As [`Increment::check`].
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
-    pub(crate) fn check(
-        &self,
-        created: u64,
-        refreshed: Option<u64>,
-        timeout: Option<u64>,
-    ) -> Option<bool> {
-        Policy {
-            default_timeout: self.default_timeout,
-            max_lifetime: self.max_lifetime,
-            now: self.now,
-            max_bytes: 0,
-        }
-        .admits(created, refreshed, timeout)
-    }
 }
 
 impl fmt::Debug for Append {
@@ -517,28 +492,72 @@ pub enum Appended {
     Stored {
         /// The list now stored.
         value: Vec<u8>,
-        /// The session's idle TTL is due for its refresh.
-        refresh_due: bool,
+        /// The session's times, as stored (for the caller to judge whether
+        /// its refresh is due).
+        times: Times,
     },
     /// The session would exceed `max_bytes`: nothing was written.
     TooLarge,
 }
 
+/// The guard of an in-place change ([`Increment`], [`Append`]): what the
+/// session's stored times must pass for the change to be made. The
+/// session's policy computes it; a store compares, and derives nothing.
+///
+/// A session passes if it was created after `created_after` (when set:
+/// older ones are past their absolute lifetime) and its own timeout, if it
+/// has one, is at most [`MAX_TIMEOUT`](super::MAX_TIMEOUT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Guard {
+    /// Sessions created at or before this time (unix seconds) are past
+    /// their absolute lifetime; `None`: none is.
+    pub created_after: Option<u64>,
+}
+
+impl Guard {
+    /// A guard that admits sessions created after `created_after`.
+    pub fn new(created_after: Option<u64>) -> Self {
+        Self { created_after }
+    }
+
+    /// Whether a session created at `created` with `own` timeout passes.
+    pub fn admits(&self, created: u64, own: Option<u64>) -> bool {
+        self.created_after.is_none_or(|after| created > after)
+            && own.is_none_or(|timeout| timeout <= MAX_TIMEOUT)
+    }
+}
+
+/// The times of a session as a store found them during an in-place
+/// change: what the session's policy needs to judge whether its idle TTL is
+/// due for its refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Times {
+    /// The last idle-TTL refresh, unix seconds (0: none recorded).
+    pub refreshed: u64,
+    /// The session's own idle timeout, seconds, if it has one.
+    pub timeout: Option<u64>,
+}
+
+impl Times {
+    /// The times of a session last refreshed at `refreshed` with `timeout`
+    /// of its own.
+    pub fn new(refreshed: u64, timeout: Option<u64>) -> Self {
+        Self { refreshed, timeout }
+    }
+}
+
 /// An in-place increment, for [`SessionStore::increment`].
 ///
-/// It is applied only if the session at `key` exists and is whole enough
-/// to count in: its [`CREATED_FIELD`](super::CREATED_FIELD) (and
-/// [`REFRESHED_FIELD`](super::REFRESHED_FIELD) and
-/// [`TIMEOUT_FIELD`](super::TIMEOUT_FIELD), if present) hold what they
-/// should, it is within its absolute lifetime (`max_lifetime` after its
-/// creation), and `field` already holds an integer in the `format` (a new
-/// field would grow the session unweighed against `max_session_bytes`); and
-/// only if the sum fits (on Redis: below 2^53 in magnitude, where its
-/// scripts count exactly). Other fields are not checked. The TTL is left as
-/// it is: it is what the last refresh promised; when a refresh is due (the
-/// last one is `timeout / 20` old or more, `timeout` being the session's
-/// own or else `default_timeout`), the result says so, and the caller
-/// refreshes.
+/// It is applied only if the session at `key` exists, its metadata hold
+/// what they should, it passes the `guard`, and `field` already holds an
+/// integer in the `format` (a new field would grow the session unweighed
+/// against `max_session_bytes`); and only if the sum fits (on Redis: below
+/// 2^53 in magnitude, where its scripts count exactly). Other fields are
+/// not checked. The TTL is left as it is: it is what the last refresh
+/// promised; the result carries the session's [`Times`], and the caller
+/// refreshes when they say a refresh is due.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Increment {
@@ -550,32 +569,8 @@ pub struct Increment {
     pub by: i64,
     /// How the field's integer is encoded.
     pub format: Integers,
-    /// The current time, unix seconds.
-    pub now: u64,
-    /// The idle timeout of sessions without their own, seconds (0: none).
-    pub default_timeout: u64,
-    /// The absolute lifetime of sessions, seconds (`None`: unlimited).
-    pub max_lifetime: Option<u64>,
-}
-
-impl Increment {
-    /// Whether a session with these metadata may be counted in at
-    /// `self.now`, and if so, whether its refresh is due.
-    #[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the memory store's
-    pub(crate) fn check(
-        &self,
-        created: u64,
-        refreshed: Option<u64>,
-        timeout: Option<u64>,
-    ) -> Option<bool> {
-        Policy {
-            default_timeout: self.default_timeout,
-            max_lifetime: self.max_lifetime,
-            now: self.now,
-            max_bytes: 0,
-        }
-        .admits(created, refreshed, timeout)
-    }
+    /// What the session's stored times must pass.
+    pub guard: Guard,
 }
 
 /// What [`SessionStore::increment`] did.
@@ -584,14 +579,14 @@ impl Increment {
 pub struct Incremented {
     /// The sum now stored.
     pub sum: i64,
-    /// The session's idle TTL is due for its refresh.
-    pub refresh_due: bool,
+    /// The session's times, as stored.
+    pub times: Times,
 }
 
 impl Incremented {
     /// The result of an increment.
-    pub fn new(sum: i64, refresh_due: bool) -> Self {
-        Self { sum, refresh_due }
+    pub fn new(sum: i64, times: Times) -> Self {
+        Self { sum, times }
     }
 }
 

@@ -61,8 +61,8 @@ mod policy;
 mod redis;
 
 pub use api::{
-    Append, Appended, Field, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES, MAX_LISTED,
-    SessionStore, StoreFuture, Write, Written,
+    Append, Appended, Field, Guard, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES,
+    MAX_LISTED, SessionStore, StoreFuture, Times, Write, Written,
 };
 pub use callable::ClientCallable;
 pub use error::Error;

@@ -1,11 +1,14 @@
 //! The time and size policy of sessions, computed here and nowhere else in
 //! Rust: the idle timeout (a session's own, or the default), the absolute
 //! lifetime, when the idle TTL is due for its refresh, the TTL a write sets,
-//! and the byte limit. The session layer plans with it, the embedded store
-//! admits in-place changes with it, and the Lua scripts get its settings as
-//! arguments (they read a session's own times where it is stored).
+//! and the byte limit. The session layer plans with it; stores (the embedded
+//! one and the Lua scripts alike) get its results as arguments (a TTL, a
+//! byte limit, the [`Guard`] of an in-place change), compare, and derive
+//! nothing: an in-place change returns the session's stored [`Times`](super::Times),
+//! and the policy judges whether its refresh is due.
 
-use super::layout::{MAX_TIMEOUT, REFRESH_DIVISOR};
+use super::api::Guard;
+use super::layout::REFRESH_DIVISOR;
 
 /// The settings a session's times and size are judged by, at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,20 +85,15 @@ impl Policy {
         self.cap(created, self.timeout(own))
     }
 
-    /// Whether a session with these stored times may be changed in place
-    /// (an increment, an append) now, and if so, whether its refresh is due.
-    /// `None`: it may not (past its lifetime, or a timeout beyond
-    /// [`MAX_TIMEOUT`]); the caller then goes the ordinary way.
-    pub(crate) fn admits(
-        &self,
-        created: u64,
-        refreshed: Option<u64>,
-        own: Option<u64>,
-    ) -> Option<bool> {
-        if self.past_lifetime(created) || self.timeout(own) > MAX_TIMEOUT {
-            return None;
-        }
-        Some(self.refresh_due(refreshed.unwrap_or(0), own))
+    /// The guard of an in-place change (an increment, an append) made now:
+    /// a store compares the session's stored times with it.
+    pub(crate) fn guard(&self) -> Guard {
+        // Past its lifetime: now >= created + lifetime, that is created <=
+        // now - lifetime (none can be while now < lifetime).
+        Guard::new(
+            self.max_lifetime
+                .and_then(|lifetime| self.now.checked_sub(lifetime)),
+        )
     }
 }
 
@@ -146,9 +144,28 @@ mod tests {
 
     #[test]
     fn in_place_changes_need_a_live_session_with_a_sane_timeout() {
-        assert_eq!(policy(100).admits(0, Some(90), None), Some(false));
-        assert_eq!(policy(100).admits(0, None, None), Some(true));
-        assert_eq!(policy(10_000).admits(0, Some(9_999), None), None);
-        assert_eq!(policy(100).admits(0, None, Some(MAX_TIMEOUT + 1)), None);
+        use crate::store::MAX_TIMEOUT;
+        // The guard agrees with `ended` on the lifetime, to the second.
+        for created in [0, 1, 99, 100, 101] {
+            for now in [10_000, 10_099, 10_100, 10_101] {
+                let lifetime_over = policy(now).ended(created, now, None) == Some(Ended::Lifetime);
+                assert_eq!(
+                    !policy(now).guard().admits(created, None),
+                    lifetime_over,
+                    "created {created}, now {now}"
+                );
+            }
+        }
+        assert!(policy(100).guard().admits(0, Some(MAX_TIMEOUT)));
+        assert!(!policy(100).guard().admits(0, Some(MAX_TIMEOUT + 1)));
+        let unlimited = Policy {
+            max_lifetime: None,
+            ..policy(u64::MAX)
+        };
+        assert!(unlimited.guard().admits(0, None));
+        assert!(
+            policy(5).guard().admits(0, None),
+            "before any lifetime can end"
+        );
     }
 }

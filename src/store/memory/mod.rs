@@ -19,7 +19,8 @@ use super::layout::{
     read_created, read_number,
 };
 use super::{
-    Append, Appended, Field, Increment, Incremented, SessionStore, StoreFuture, Write, Written,
+    Append, Appended, Field, Guard, Increment, Incremented, SessionStore, StoreFuture, Times,
+    Write, Written,
 };
 
 /// Shards of a store of at least [`MANY`] sessions (fewer get one, so that
@@ -118,6 +119,14 @@ impl Entry {
         let (created, embedded) = read_created(self.fields.get(CREATED_FIELD)?)?;
         let refreshed = embedded.max(number(REFRESHED_FIELD)?);
         Some((created, refreshed, number(TIMEOUT_FIELD)?))
+    }
+
+    /// The session's times, if its metadata are whole and pass `guard`.
+    fn times(&self, guard: &Guard) -> Option<Times> {
+        let (created, refreshed, timeout) = self.metadata()?;
+        guard
+            .admits(created, timeout)
+            .then(|| Times::new(refreshed.unwrap_or(0), timeout))
     }
 
     /// The bytes of the user fields, names and values.
@@ -282,14 +291,13 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
-        let (created, refreshed, timeout) = entry.metadata()?;
-        let refresh_due = op.check(created, refreshed, timeout)?;
+        let times = entry.times(&op.guard)?;
         // Only a field that exists: a new one would grow the session
         // unweighed.
         let current = op.format.read(entry.fields.get(&op.field)?)?;
         let sum = current.checked_add(op.by)?;
         entry.fields.insert(op.field.clone(), op.format.write(sum));
-        Some(Incremented::new(sum, refresh_due))
+        Some(Incremented::new(sum, times))
     }
 
     /// An [`Append`], if it is allowed (see there).
@@ -297,8 +305,7 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
-        let (created, refreshed, timeout) = entry.metadata()?;
-        let refresh_due = op.check(created, refreshed, timeout)?;
+        let times = entry.times(&op.guard)?;
         let old = entry.fields.get(&op.field);
         let value = op.format.append(old.map(Vec::as_slice), &op.element)?;
         let grown = entry.size() - old.map_or(0, |old| op.field.len() + old.len())
@@ -308,7 +315,7 @@ impl MemoryStore {
             return Some(Appended::TooLarge);
         }
         entry.fields.insert(op.field.clone(), value.clone());
-        Some(Appended::Stored { value, refresh_due })
+        Some(Appended::Stored { value, times })
     }
 
     /// A [`Write::Move`], holding both shards' locks (in index order, so two

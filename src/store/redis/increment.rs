@@ -9,7 +9,7 @@ use redis::Value;
 
 use super::protocol::RedisStore;
 use super::scripts::{Lua, lua};
-use crate::store::{Append, Appended, Error, Increment, Incremented, MAX_TIMEOUT, REFRESH_DIVISOR};
+use crate::store::{Append, Appended, Error, Guard, Increment, Incremented, MAX_TIMEOUT, Times};
 
 static INCR: Lua = lua!("lua/in_place.lua", "lua/incr.lua");
 static APPEND: Lua = lua!("lua/in_place.lua", "lua/append.lua");
@@ -24,79 +24,87 @@ impl RedisStore {
         if op.by.unsigned_abs() >= 1 << 53 {
             return Ok(None);
         }
-        let (by, now, timeout, lifetime, divisor, max) = (
-            op.by.to_string(),
-            op.now.to_string(),
-            op.default_timeout.to_string(),
-            op.max_lifetime.unwrap_or(0).to_string(),
-            REFRESH_DIVISOR.to_string(),
-            MAX_TIMEOUT.to_string(),
-        );
-        let args: [&[u8]; 8] = [
+        let by = op.by.to_string();
+        let (after, max) = guard_args(&op.guard);
+        let args: [&[u8]; 5] = [
             &op.field,
             by.as_bytes(),
             op.format.letter().as_bytes(),
-            now.as_bytes(),
-            timeout.as_bytes(),
-            divisor.as_bytes(),
-            lifetime.as_bytes(),
+            after.as_bytes(),
             max.as_bytes(),
         ];
         let unexpected = Error::UnexpectedReply {
             to: "an in-place increment",
-            expected: "a decimal sum (then \" due\") or 0",
+            expected: "the decimal sum and the session's times, or 0",
         };
         match self.script(&INCR, &op.key, &args).await? {
             Value::Int(0) => Ok(None),
-            Value::BulkString(reply) => {
-                let text = std::str::from_utf8(&reply).map_err(|_| unexpected.clone())?;
-                let (sum, refresh_due) = match text.strip_suffix(" due") {
-                    Some(sum) => (sum, true),
-                    None => (text, false),
-                };
-                let sum = sum.parse().map_err(|_| unexpected)?;
-                Ok(Some(Incremented::new(sum, refresh_due)))
-            }
+            Value::Array(reply) => match <[Value; 3]>::try_from(reply) {
+                Ok([Value::BulkString(sum), refreshed, timeout]) => {
+                    let sum = std::str::from_utf8(&sum)
+                        .ok()
+                        .and_then(|sum| sum.parse().ok())
+                        .ok_or_else(|| unexpected.clone())?;
+                    let times = times(&refreshed, &timeout).ok_or(unexpected)?;
+                    Ok(Some(Incremented::new(sum, times)))
+                }
+                _ => Err(unexpected),
+            },
             _ => Err(unexpected),
         }
     }
 
     /// Runs `op` as the append script; `Ok(None)` when the script declined it.
     pub(super) async fn append_field(&self, op: &Append) -> Result<Option<Appended>, Error> {
-        let (now, timeout, lifetime, divisor, max, bytes) = (
-            op.now.to_string(),
-            op.default_timeout.to_string(),
-            op.max_lifetime.unwrap_or(0).to_string(),
-            REFRESH_DIVISOR.to_string(),
-            MAX_TIMEOUT.to_string(),
-            op.max_bytes.to_string(),
-        );
-        let args: [&[u8]; 9] = [
+        let (after, max) = guard_args(&op.guard);
+        let bytes = op.max_bytes.to_string();
+        let args: [&[u8]; 6] = [
             &op.field,
             &op.element,
             op.format.letter().as_bytes(),
-            now.as_bytes(),
-            timeout.as_bytes(),
-            divisor.as_bytes(),
-            lifetime.as_bytes(),
+            after.as_bytes(),
             max.as_bytes(),
             bytes.as_bytes(),
         ];
         let unexpected = Error::UnexpectedReply {
             to: "an in-place append",
-            expected: "the new value and 0 or 1, or 0, or -1",
+            expected: "the new value and the session's times, or 0, or -1",
         };
         match self.script(&APPEND, &op.key, &args).await? {
             Value::Int(0) => Ok(None),
             Value::Int(-1) => Ok(Some(Appended::TooLarge)),
-            Value::Array(reply) => match <[Value; 2]>::try_from(reply) {
-                Ok([Value::BulkString(value), Value::Int(due)]) => Ok(Some(Appended::Stored {
-                    value,
-                    refresh_due: due == 1,
-                })),
+            Value::Array(reply) => match <[Value; 3]>::try_from(reply) {
+                Ok([Value::BulkString(value), refreshed, timeout]) => {
+                    let times = times(&refreshed, &timeout).ok_or(unexpected)?;
+                    Ok(Some(Appended::Stored { value, times }))
+                }
                 _ => Err(unexpected),
             },
             _ => Err(unexpected),
         }
     }
+}
+
+/// The guard as the scripts take it (see `lua/in_place.lua`): the creation
+/// time at or before which a session is past its lifetime (-1: none is),
+/// and the largest own timeout accepted.
+fn guard_args(guard: &Guard) -> (String, String) {
+    let after = guard
+        .created_after
+        .map_or_else(|| "-1".to_owned(), |after| after.to_string());
+    (after, MAX_TIMEOUT.to_string())
+}
+
+/// The session's times as the scripts return them: the last refresh, and
+/// the own timeout (-1: none).
+fn times(refreshed: &Value, timeout: &Value) -> Option<Times> {
+    let (Value::Int(refreshed), Value::Int(timeout)) = (refreshed, timeout) else {
+        return None;
+    };
+    let refreshed = u64::try_from(*refreshed).ok()?;
+    let timeout = match *timeout {
+        -1 => None,
+        own => Some(u64::try_from(own).ok()?),
+    };
+    Some(Times::new(refreshed, timeout))
 }

@@ -1,24 +1,23 @@
 -- Appends one encoded element to the list in a field of a live session, in
 -- place and in one atomic step, without touching its TTL: concurrent
 -- appends (flash messages) all land.
--- Runs after in_place.lua (its checks and ARGV[4..8]).
+-- Runs after in_place.lua (its checks and ARGV[4..5]).
 -- KEYS[1]: the session key.
 -- ARGV[1]: the field. ARGV[2]: the element, encoded.
 -- ARGV[3]: how the list is encoded: 'm' (MessagePack) or 'j' (JSON).
--- ARGV[4]: now, unix seconds. ARGV[5]: the default idle timeout (0: none).
--- ARGV[6]: the refresh divisor. ARGV[7]: the absolute lifetime (0: none).
--- ARGV[8]: the largest timeout accepted. ARGV[9]: max_session_bytes.
--- Returns {the field's new value, 1 when the idle TTL is due for its
--- refresh else 0}; 0 when nothing was written: the session is missing or
--- its metadata are not numbers, its lifetime is over, or the field holds
--- no list in the format; -1 when the session's keys and values would take
--- more than max_session_bytes (nothing is written).
+-- ARGV[4]: the guard's creation time (see in_place.lua). ARGV[5]: the
+-- largest own timeout accepted. ARGV[6]: max_session_bytes.
+-- Returns {the field's new value; the last refresh; the own timeout (-1:
+-- none)} when stored (the caller judges whether the idle TTL is due for
+-- its refresh); 0 when nothing was written: the session is missing or its
+-- metadata are not numbers, it fails the guard, or the field holds no list
+-- in the format; -1 when the session's keys and values would take more
+-- than max_session_bytes (nothing is written).
 local key, field, element = KEYS[1], ARGV[1], ARGV[2]
 local session = in_place(key, field)
 if not session then
   return 0
 end
-local due = session.due
 local old = session.value
 local value
 if ARGV[3] == 'j' then
@@ -78,11 +77,8 @@ else
     end
   end
 end
-if size > tonumber(ARGV[9]) then
+if size > tonumber(ARGV[6]) then
   return -1
 end
 redis.call('HSET', key, field, value, '\0s', string.format('%d', size))
-if due then
-  return {value, 1}
-end
-return {value, 0}
+return {value, session.refreshed, session.timeout}

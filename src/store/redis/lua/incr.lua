@@ -1,24 +1,24 @@
 -- Adds to an integer field of a live session, in place and in one atomic
 -- step, without touching its TTL (it keeps what the last refresh promised).
--- Runs after in_place.lua (its checks and ARGV[4..8]).
+-- Runs after in_place.lua (its checks and ARGV[4..5]).
 -- KEYS[1]: the session key.
 -- ARGV[1]: the field. ARGV[2]: the amount, decimal, below 2^53 in magnitude.
 -- ARGV[3]: how the integer is encoded: 'm' (MessagePack) or 'j' (JSON).
--- ARGV[4]: now, unix seconds. ARGV[5]: the default idle timeout (0: none).
--- ARGV[6]: the refresh divisor. ARGV[7]: the absolute lifetime (0: none).
--- ARGV[8]: the largest timeout accepted.
--- Returns the sum, decimal, when stored, followed by ' due' when the idle
--- TTL is due for its refresh (the caller refreshes it); 0 when nothing was
--- written: the session is missing, not ours or its metadata are not
--- numbers, its lifetime is over, the field is absent (a new field would
--- grow the session unweighed) or holds no integer in the format, or a
--- number reaches 2^53 in magnitude (Lua's numbers are exact only below).
+-- ARGV[4]: the guard's creation time (see in_place.lua). ARGV[5]: the
+-- largest own timeout accepted.
+-- Returns {the sum, decimal; the last refresh; the own timeout (-1: none)}
+-- when stored (the caller judges whether the idle TTL is due for its
+-- refresh, and refreshes it); 0 when nothing was written: the session is
+-- missing, not ours or its metadata are not numbers, it fails the guard,
+-- the field is absent (a new field would grow the session unweighed) or
+-- holds no integer in the format, or a number reaches 2^53 in magnitude
+-- (Lua's numbers are exact only below).
 local key = KEYS[1]
 local session = in_place(key, ARGV[1])
 if not session or not session.value then
   return 0
 end
-local value, due = session.value, session.due
+local value = session.value
 local limit = 9007199254740992
 local json = ARGV[3] == 'j'
 local n
@@ -71,7 +71,4 @@ if session.size then
 else
   redis.call('HSET', key, ARGV[1], new)
 end
-if due then
-  return decimal .. ' due'
-end
-return decimal
+return {decimal, session.refreshed, session.timeout}
