@@ -26,7 +26,6 @@ use std::time::Duration;
 use redis_sessions::cookie::CookieSigner;
 use redis_sessions::id::IdGenerator;
 use redis_sessions::session::Reason;
-use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD};
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
@@ -343,7 +342,7 @@ async fn checklist_17_concurrent_requests_on_distinct_keys_both_survive(backend:
 }
 
 async fn checklist_20_a_refresh_never_recreates_a_deleted_session(backend: Backend) {
-    use redis_sessions::store::{Write, Written};
+    use redis_sessions::store::{Change, Write, Written};
     let mut c = client_with(&backend, |b| b);
     c.get("/incr").await;
     let id = c.id();
@@ -356,8 +355,7 @@ async fn checklist_20_a_refresh_never_recreates_a_deleted_session(backend: Backe
     let written = store
         .write(vec![Write::update(
             key.clone(),
-            vec![(REFRESHED_FIELD.to_vec(), now().to_string().into_bytes())],
-            vec![],
+            Change::default().with_refresh(now(), now()),
             1200,
         )])
         .await
@@ -376,8 +374,7 @@ async fn checklist_18_idle_timeout_is_checked_on_the_server(backend: Backend) {
     // As if another path had kept the key alive for an hour since its last
     // refresh (the field holds "created refreshed").
     let an_hour_ago = now() - 3600;
-    let times = format!("{an_hour_ago} {an_hour_ago}");
-    backend.put_raw(&id, CREATED_FIELD, times.as_bytes()).await;
+    backend.put_times(&id, an_hour_ago, an_hour_ago).await;
     assert_eq!(c.get("/read").await.body, "0");
     assert!(!backend.exists(&id).await);
     assert_eq!(*seen.lock().unwrap(), [Reason::IdleExpired]);
@@ -390,10 +387,7 @@ async fn checklist_19_absolute_lifetime_ends_an_active_session(backend: Backend)
     c.get("/incr").await;
     assert_eq!(c.get("/incr").await.body, "2");
     let id = c.id();
-    let long_ago = (now() - 3601).to_string();
-    backend
-        .put_raw(&id, CREATED_FIELD, long_ago.as_bytes())
-        .await;
+    backend.put_times(&id, now() - 3601, now()).await;
     assert_eq!(c.get("/read").await.body, "0", "rejected however active");
     assert!(!backend.exists(&id).await, "and deleted");
     assert_eq!(*seen.lock().unwrap(), [Reason::LifetimeExpired]);

@@ -4,7 +4,6 @@
 
 use redis_sessions::RedisSessionFactory;
 use redis_sessions::codec::{self, Json, MsgPack};
-use redis_sessions::store::CREATED_FIELD;
 
 use crate::app;
 use crate::support::{Backend, Client, key_of, on_every_backend};
@@ -26,10 +25,7 @@ on_every_backend!(
 /// ago (due every 1200 / 20 = 60 s), not expired.
 async fn make_refresh_due(backend: &Backend, c: &Client) {
     let now = unix_now();
-    let times = format!("{} {}", now - 200, now - 100);
-    backend
-        .put_raw(&c.id(), CREATED_FIELD, times.as_bytes())
-        .await;
+    backend.put_times(&c.id(), now - 200, now - 100).await;
 }
 
 fn unix_now() -> u64 {
@@ -319,19 +315,13 @@ async fn in_place_changes_stop_at_the_lifetime_to_the_second(backend: Backend) {
     let now = unix_now();
     // One second short of the lifetime (with a second to spare for the
     // clock): still counted in place.
-    let times = format!("{} {}", now - 3598, now);
-    backend
-        .put_raw(&c.id(), CREATED_FIELD, times.as_bytes())
-        .await;
+    backend.put_times(&c.id(), now - 3598, now).await;
     let s = factory.new_session(Some(&cookie_of(&c)));
     assert_eq!(s.incr("counter", 1).await.unwrap(), 2);
     s.flash("kept", "q", false).await.unwrap();
     assert!(s.save().await.unwrap().is_none(), "in place: no new cookie");
     // At the lifetime: neither change is made in place.
-    let times = format!("{} {}", now - 3600, now);
-    backend
-        .put_raw(&c.id(), CREATED_FIELD, times.as_bytes())
-        .await;
+    backend.put_times(&c.id(), now - 3600, now).await;
     let s = factory.new_session(Some(&cookie_of(&c)));
     assert_eq!(s.incr("counter", 1).await.unwrap(), 1, "a new session");
     s.flash("new", "q", false).await.unwrap();

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::support::layout::{CREATED_FIELD, REFRESHED_FIELD};
 use redis_sessions::codec::Json;
-use redis_sessions::store::{CREATED_FIELD, REFRESHED_FIELD, Write};
 use redis_sessions::{Builder, RedisSessionFactory};
 
 use crate::app;
@@ -134,27 +134,12 @@ async fn counts_stay_exact_past_two_to_the_53_and_refuse_to_overflow(backend: Ba
 async fn a_due_refresh_is_counted_in_place_then_done_with_the_response(backend: Backend) {
     let (mut c, probe, _) = probed(&backend, |b| b);
     c.get("/incr").await;
-    let key = key_of(&c.id());
-    // The field holds "created refreshed".
-    let refreshed = |fields: Vec<(Vec<u8>, Vec<u8>)>| {
-        fields
-            .into_iter()
-            .find(|(name, _)| name == CREATED_FIELD)
-            .map(|(_, value)| String::from_utf8(value).unwrap())
-            .and_then(|times| times.split(' ').nth(1).map(str::to_owned))
-    };
-    let store = backend.store();
     // Refreshed 100 s ago: due (every 1200 / 20 = 60 s), not expired.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let times = format!("{} {}", now - 200, now - 100);
-    let stale = vec![(CREATED_FIELD.to_vec(), times.into_bytes())];
-    store
-        .write(vec![Write::update(key.clone(), stale, vec![], 1200)])
-        .await
-        .unwrap();
+    backend.put_times(&c.id(), now - 200, now - 100).await;
     let loads = probe.loads.load(Ordering::SeqCst);
     let increments = probe.increments.load(Ordering::SeqCst);
     assert_eq!(c.get("/incr").await.body, "2");
@@ -168,11 +153,8 @@ async fn a_due_refresh_is_counted_in_place_then_done_with_the_response(backend: 
         loads + 1,
         "then loaded, to refresh"
     );
-    let after = refreshed(store.load(&key).await.unwrap().unwrap()).unwrap();
-    assert!(
-        after.parse::<u64>().unwrap() > 1_000_000_000,
-        "refreshed now: {after}"
-    );
+    let after = backend.meta(&c.id()).await.unwrap().refreshed;
+    assert!(after >= now, "refreshed now: {after}");
     assert_eq!(c.get("/read").await.body, "2");
 }
 
@@ -229,44 +211,55 @@ async fn sessions_of_the_first_layout_are_read_counted_and_refreshed(backend: Ba
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let old = |created: u64, refreshed: u64| {
-        vec![
-            (b"counter".to_vec(), vec![5]),
-            (CREATED_FIELD.to_vec(), created.to_string().into_bytes()),
-            (REFRESHED_FIELD.to_vec(), refreshed.to_string().into_bytes()),
-        ]
+    // Only Redis holds sessions an earlier version wrote.
+    let Some(mut raw) = backend.raw() else {
+        return;
     };
-    let store = backend.store();
     let key = key_of(&id);
-    let put_old = |created: u64, refreshed: u64| {
-        let (store, key) = (store.clone(), key.clone());
-        async move {
-            store.write(vec![Write::delete(key.clone())]).await.unwrap();
-            let fields = old(created, refreshed);
-            store
-                .write(vec![Write::create(key, fields, 1200)])
-                .await
-                .unwrap();
-        }
+    // One command at a time: a Cluster connection sends no pipeline.
+    let mut put_old = |created: u64, refreshed: u64| {
+        ::redis::cmd("DEL").arg(&key).exec(&mut *raw).unwrap();
+        ::redis::cmd("HSET")
+            .arg(&key)
+            .arg(&b"counter"[..])
+            .arg(&[5u8][..])
+            .arg(CREATED_FIELD)
+            .arg(created)
+            .arg(REFRESHED_FIELD)
+            .arg(refreshed)
+            .exec(&mut *raw)
+            .unwrap();
+        ::redis::cmd("EXPIRE")
+            .arg(&key)
+            .arg(1200)
+            .exec(&mut *raw)
+            .unwrap();
     };
-    put_old(now - 500, now - 10).await;
+    put_old(now - 500, now - 10);
     assert_eq!(c.get("/read").await.body, "5");
     assert_eq!(c.get("/incr").await.body, "6", "counted in place");
     assert_eq!(c.id(), id, "the same session");
 
     // A refresh due by the old field: done, in the new layout.
-    put_old(now - 500, now - 100).await;
+    put_old(now - 500, now - 100);
     assert_eq!(c.get("/incr").await.body, "6");
-    let fields = store.load(&key).await.unwrap().unwrap();
-    let created = fields
-        .iter()
-        .find(|(name, _)| name == CREATED_FIELD)
+    let (created, refreshed): (Vec<u8>, Option<Vec<u8>>) = ::redis::cmd("HMGET")
+        .arg(&key)
+        .arg(CREATED_FIELD)
+        .arg(REFRESHED_FIELD)
+        .query(&mut *raw)
         .unwrap();
-    let (created, refreshed) = std::str::from_utf8(&created.1)
-        .unwrap()
-        .split_once(' ')
-        .unwrap();
+    let created = String::from_utf8(created).unwrap();
+    let (created, refreshed_now) = created.split_once(' ').expect("the new layout");
     assert_eq!(created, (now - 500).to_string());
-    assert!(refreshed.parse::<u64>().unwrap() >= now, "refreshed now");
+    assert!(
+        refreshed_now.parse::<u64>().unwrap() >= now,
+        "refreshed now"
+    );
+    assert_eq!(
+        refreshed,
+        Some((now - 100).to_string().into_bytes()),
+        "left as it was"
+    );
     assert_eq!(c.get("/read").await.body, "6");
 }

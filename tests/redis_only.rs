@@ -143,7 +143,7 @@ async fn round_trips_per_request_hold_the_floor() {
     let key = key_of(&c.id());
     redis::cmd("HSET")
         .arg(&key)
-        .arg(redis_sessions::store::CREATED_FIELD)
+        .arg(crate::support::layout::CREATED_FIELD)
         .arg(format!("{} 0", unix_now()))
         .query::<()>(&mut server.conn())
         .unwrap();
@@ -234,7 +234,7 @@ async fn ttl_is_the_idle_timeout_and_can_be_adjusted_or_disabled() {
         .unwrap();
     redis::cmd("HSET")
         .arg(&key)
-        .arg(redis_sessions::store::CREATED_FIELD)
+        .arg(crate::support::layout::CREATED_FIELD)
         .arg(format!("{} 0", unix_now()))
         .query::<()>(&mut server.conn())
         .unwrap();

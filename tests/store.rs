@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis_sessions::store::{
-    CREATED_FIELD, Error, Field, IndexEntry, MAX_TIMEOUT, REFRESHED_FIELD, TIMEOUT_FIELD, Write,
-    Written,
+    Change, Entry, Error, IndexEntry, MAX_TIMEOUT, Meta, Record, Write, Written,
 };
 use redis_sessions::{MemoryStore, RedisClient, RedisOptions, RedisStore, SessionStore};
 
@@ -65,23 +64,48 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn f(name: &[u8], value: &[u8]) -> Field {
+fn f(name: &[u8], value: &[u8]) -> Entry {
     (name.to_vec(), value.to_vec())
 }
 
-/// A session's fields as a map, for comparisons that ignore order.
+/// The creation time of the sessions these tests make.
+const CREATED: u64 = 1_700_000_000;
+
+/// A session's entries as a map, for comparisons that ignore order.
 async fn fields(store: &dyn SessionStore, key: &str) -> Option<HashMap<Vec<u8>, Vec<u8>>> {
-    store
-        .load(key)
-        .await
-        .unwrap()
-        .map(|fields| fields.into_iter().collect())
+    snapshot(store, key).await.map(|(_, entries)| entries)
 }
 
-fn new_session(key: &str, user: &[Field], timeout: u64) -> Write {
-    let mut fields = user.to_vec();
-    fields.push(f(CREATED_FIELD, b"1700000000"));
-    Write::create(key, fields, timeout)
+/// A session's metadata.
+async fn meta(store: &dyn SessionStore, key: &str) -> Option<Meta> {
+    snapshot(store, key).await.map(|(meta, _)| meta)
+}
+
+/// A session as loaded, its entries as a map.
+async fn snapshot(
+    store: &dyn SessionStore,
+    key: &str,
+) -> Option<(Meta, HashMap<Vec<u8>, Vec<u8>>)> {
+    let record = store.load(key).await.unwrap()?.unwrap();
+    Some((record.meta, record.entries.into_iter().collect()))
+}
+
+fn new_session(key: &str, entries: &[Entry], ttl: u64) -> Write {
+    Write::create(
+        key,
+        Record::new(Meta::new(CREATED, CREATED), entries.to_vec()),
+        ttl,
+    )
+}
+
+/// An update that sets `set` and deletes `delete`.
+fn update(key: &str, set: Vec<Entry>, delete: Vec<Vec<u8>>, ttl: u64) -> Write {
+    Write::update(key, Change::entries(set, delete), ttl)
+}
+
+/// An update that records a refresh at `at` (as a due refresh does).
+fn refresh(key: &str, at: u64, ttl: u64) -> Write {
+    Write::update(key, Change::default().with_refresh(CREATED, at), ttl)
 }
 
 macro_rules! on_every_store {
@@ -139,7 +163,8 @@ async fn create_stores_every_field_and_never_overwrites(s: Subject) {
     assert_eq!(written, [Written::Stored]);
     let stored = fields(store, "k").await.unwrap();
     assert_eq!(stored.get(b"a".as_slice()), Some(&b"1".to_vec()));
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(meta(store, "k").await, Some(Meta::new(CREATED, CREATED)));
     if let Some(ttl) = s.ttl("k") {
         assert!((95..=100).contains(&ttl), "{ttl}");
     }
@@ -166,8 +191,8 @@ async fn update_changes_only_its_fields_and_always_sets_the_ttl(s: Subject) {
     let written = store
         .write(vec![Write::update(
             "k",
-            vec![f(b"c", b"3"), f(REFRESHED_FIELD, b"1700000100")],
-            vec![b"a".to_vec()],
+            Change::entries(vec![f(b"c", b"3")], vec![b"a".to_vec()])
+                .with_refresh(CREATED, 1_700_000_100),
             500,
         )])
         .await
@@ -176,20 +201,16 @@ async fn update_changes_only_its_fields_and_always_sets_the_ttl(s: Subject) {
     let stored = fields(store, "k").await.unwrap();
     let mut names: Vec<_> = stored.keys().cloned().collect();
     names.sort();
+    assert_eq!(names, [b"b".to_vec(), b"c".to_vec()]);
     assert_eq!(
-        names,
-        [
-            CREATED_FIELD.to_vec(),
-            REFRESHED_FIELD.to_vec(),
-            b"b".to_vec(),
-            b"c".to_vec()
-        ]
+        meta(store, "k").await,
+        Some(Meta::new(CREATED, 1_700_000_100))
     );
     if let Some(ttl) = s.ttl("k") {
         assert!((495..=500).contains(&ttl), "the update set the TTL: {ttl}");
     }
     let written = store
-        .write(vec![Write::update("k", vec![f(b"b", b"9")], vec![], 0)])
+        .write(vec![update("k", vec![f(b"b", b"9")], vec![], 0)])
         .await
         .unwrap();
     assert_eq!(written, [Written::Stored]);
@@ -206,7 +227,7 @@ async fn update_never_brings_back_a_missing_session(s: Subject) {
     let store = &*s.store;
     for timeout in [0, 100] {
         let written = store
-            .write(vec![Write::update(
+            .write(vec![update(
                 "gone",
                 vec![f(b"a", b"1")],
                 vec![b"b".to_vec()],
@@ -233,11 +254,10 @@ async fn update_that_leaves_no_user_field_deletes_the_session(s: Subject) {
         .write(vec![
             Write::update(
                 "one",
-                vec![f(TIMEOUT_FIELD, b"50")],
-                vec![b"a".to_vec()],
+                Change::entries(vec![], vec![b"a".to_vec()]).with_timeout(50),
                 50,
             ),
-            Write::update("two", vec![], vec![b"a".to_vec()], 100),
+            update("two", vec![], vec![b"a".to_vec()], 100),
         ])
         .await
         .unwrap();
@@ -257,19 +277,14 @@ async fn a_metadata_update_sets_the_ttl_only_if_the_session_exists(s: Subject) {
         .unwrap();
     let written = store
         .write(vec![
-            Write::update("k", vec![f(REFRESHED_FIELD, b"1700000123")], vec![], 700),
-            Write::update(
-                "absent",
-                vec![f(REFRESHED_FIELD, b"1700000123")],
-                vec![],
-                700,
-            ),
+            refresh("k", 1_700_000_123, 700),
+            refresh("absent", 1_700_000_123, 700),
         ])
         .await
         .unwrap();
     assert_eq!(written, [Written::Stored, Written::Missing]);
     let stored = fields(store, "k").await.unwrap();
-    assert_eq!(stored.get(REFRESHED_FIELD), Some(&b"1700000123".to_vec()));
+    assert_eq!(meta(store, "k").await.unwrap().refreshed, 1_700_000_123);
     assert_eq!(stored.get(b"a".as_slice()), Some(&b"1".to_vec()));
     if let Some(ttl) = s.ttl("k") {
         assert!((695..=700).contains(&ttl), "{ttl}");
@@ -302,13 +317,13 @@ async fn each_write_of_a_batch_gets_its_own_result_in_order(s: Subject) {
         .unwrap();
     let written = store
         .write(vec![
-            Write::update("missing", vec![f(b"x", b"2")], vec![], 100),
+            update("missing", vec![f(b"x", b"2")], vec![], 100),
             Write::delete("a"),
             new_session("b", &[f(b"x", b"3")], 100),
-            Write::update("b", vec![f(b"x", b"4")], vec![], 100),
-            Write::update("a", vec![f(REFRESHED_FIELD, b"5")], vec![], 100),
+            update("b", vec![f(b"x", b"4")], vec![], 100),
+            refresh("a", 5, 100),
             new_session("c", &[f(b"x", b"5")], 100),
-            Write::update("b", vec![], vec![b"x".to_vec()], 100),
+            update("b", vec![], vec![b"x".to_vec()], 100),
         ])
         .await
         .unwrap();
@@ -336,7 +351,7 @@ async fn a_timeout_above_the_maximum_is_refused_and_nothing_is_written(s: Subjec
         .unwrap();
     for huge in [MAX_TIMEOUT + 1, u64::MAX] {
         for write in [
-            Write::update("k", vec![f(b"a", b"2")], vec![], huge),
+            update("k", vec![f(b"a", b"2")], vec![], huge),
             new_session("other", &[f(b"a", b"1")], huge),
         ] {
             let result = store
@@ -356,7 +371,7 @@ async fn a_timeout_above_the_maximum_is_refused_and_nothing_is_written(s: Subjec
     );
     // The session is still usable afterwards.
     let written = store
-        .write(vec![Write::update("k", vec![f(b"a", b"3")], vec![], 60)])
+        .write(vec![update("k", vec![f(b"a", b"3")], vec![], 60)])
         .await
         .unwrap();
     assert_eq!(written, [Written::Stored]);
@@ -364,26 +379,30 @@ async fn a_timeout_above_the_maximum_is_refused_and_nothing_is_written(s: Subjec
 
 async fn user_keys_starting_with_nul_stay_user_keys(s: Subject) {
     let store = &*s.store;
-    // "\0\0c" is the stored form of the user key "\0c".
+    // Keys that look like a store's metadata are entries like any other.
+    let odd = [f(b"\0c", b"v"), f(b"\0", b"w"), f(b"\0\0t", b"x")];
     store
-        .write(vec![new_session("k", &[f(b"\0\0c", b"v")], 100)])
+        .write(vec![new_session("k", &odd, 100)])
         .await
         .unwrap();
+    let (meta, entries) = snapshot(store, "k").await.unwrap();
+    assert_eq!(meta, Meta::new(CREATED, CREATED), "the metadata are whole");
+    assert_eq!(entries, odd.iter().cloned().collect());
+    let delete = odd.iter().map(|(key, _)| key.clone()).collect();
     let written = store
         .write(vec![Write::update(
             "k",
-            vec![f(REFRESHED_FIELD, b"1")],
-            vec![b"\0\0c".to_vec()],
+            Change::entries(vec![], delete).with_refresh(CREATED, 1),
             100,
         )])
         .await
         .unwrap();
-    assert_eq!(written, [Written::Emptied], "it was the only user field");
+    assert_eq!(written, [Written::Emptied], "they were its only entries");
 }
 
 async fn thousands_of_fields_fit_in_one_write(s: Subject) {
     let store = &*s.store;
-    let many: Vec<Field> = (0..5000)
+    let many: Vec<Entry> = (0..5000)
         .map(|i| f(format!("k{i}").as_bytes(), b"v"))
         .collect();
     let written = store
@@ -391,18 +410,18 @@ async fn thousands_of_fields_fit_in_one_write(s: Subject) {
         .await
         .unwrap();
     assert_eq!(written, [Written::Stored]);
-    assert_eq!(store.load("k").await.unwrap().unwrap().len(), 5001);
+    assert_eq!(fields(store, "k").await.unwrap().len(), 5000);
     let delete: Vec<Vec<u8>> = (0..5000).map(|i| format!("k{i}").into_bytes()).collect();
-    let set: Vec<Field> = (0..5000)
+    let set: Vec<Entry> = (0..5000)
         .map(|i| f(format!("n{i}").as_bytes(), b"w"))
         .collect();
     let written = store
-        .write(vec![Write::update("k", set, delete, 100)])
+        .write(vec![update("k", set, delete, 100)])
         .await
         .unwrap();
     assert_eq!(written, [Written::Stored]);
     let stored = fields(store, "k").await.unwrap();
-    assert_eq!(stored.len(), 5001);
+    assert_eq!(stored.len(), 5000);
     assert!(stored.contains_key(b"n4999".as_slice()) && !stored.contains_key(b"k0".as_slice()));
 }
 
@@ -620,7 +639,7 @@ async fn an_update_racing_a_delete_on_a_stalled_redis_leaves_no_key_without_ttl(
         let (evalsha, del) = (calls("evalsha"), calls("del"));
 
         signal(&pid, "-STOP");
-        let update = Write::update(&key, vec![f(b"b", b"2")], vec![b"a".to_vec()], 100);
+        let update = update(&key, vec![f(b"b", b"2")], vec![b"a".to_vec()], 100);
         let (u, d) = if round % 2 == 0 {
             let u = store.write(vec![update]);
             let d = deleter.write(vec![Write::delete(&key)]);
@@ -677,14 +696,9 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
     let (written, calls) = server
         .commands_during(store.write(vec![
             Write::delete("old"),
-            Write::update("k", vec![f(b"n", b"1")], vec![], 100),
+            update("k", vec![f(b"n", b"1")], vec![], 100),
             new_session("new", &[f(b"n", b"1")], 100),
-            Write::update(
-                "absent",
-                vec![f(REFRESHED_FIELD, now.to_string().as_bytes())],
-                vec![],
-                100,
-            ),
+            refresh("absent", now, 100),
         ]))
         .await;
     assert_eq!(
@@ -716,7 +730,7 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
         .write(vec![
             new_session("twice", &[f(b"n", b"1")], 100),
             Write::delete("twice"),
-            Write::update("k", vec![f(b"n", b"2")], vec![], 100),
+            update("k", vec![f(b"n", b"2")], vec![], 100),
             Write::delete("k"),
         ])
         .await
@@ -738,7 +752,7 @@ async fn forgotten_scripts_are_loaded_and_replayed(per_key: bool) {
         .await
         .unwrap();
     let (_, cached) = server
-        .commands_during(store.write(vec![Write::update("k", vec![], vec![], 100)]))
+        .commands_during(store.write(vec![update("k", vec![], vec![], 100)]))
         .await;
     assert_eq!(cached.get("evalsha"), Some(&1), "cached again: {cached:?}");
     assert_eq!(cached.get("eval"), None, "{cached:?}");
@@ -757,7 +771,7 @@ async fn budgets_load_one_command_update_and_refresh_five_create_four() {
     store
         .write(vec![
             new_session("k", &[f(b"n", b"0")], 100),
-            Write::update("k", vec![f(REFRESHED_FIELD, b"1")], vec![], 100),
+            refresh("k", 1, 100),
             new_session("k2", &[f(b"n", b"0")], 100),
             Write::delete("k2"),
         ])
@@ -771,8 +785,7 @@ async fn budgets_load_one_command_update_and_refresh_five_create_four() {
     let (_, update) = server
         .commands_during(store.write(vec![Write::update(
             "k",
-            vec![f(b"n", b"1"), f(REFRESHED_FIELD, b"5")],
-            vec![],
+            Change::entries(vec![f(b"n", b"1")], vec![]).with_refresh(CREATED, 5),
             100,
         )]))
         .await;
@@ -788,12 +801,7 @@ async fn budgets_load_one_command_update_and_refresh_five_create_four() {
     );
     // A due refresh is an update of the refresh time alone.
     let (_, refresh) = server
-        .commands_during(store.write(vec![Write::update(
-            "k",
-            vec![f(REFRESHED_FIELD, b"6")],
-            vec![],
-            100,
-        )]))
+        .commands_during(store.write(vec![refresh("k", 6, 100)]))
         .await;
     assert_eq!(
         refresh,
@@ -829,8 +837,8 @@ async fn a_key_of_another_type_gives_typed_errors_not_panics() {
         .unwrap();
     assert!(matches!(store.load("k").await, Err(Error::WrongType)));
     for write in [
-        Write::update("k", vec![f(b"a", b"1")], vec![], 100),
-        Write::update("k", vec![f(REFRESHED_FIELD, b"1")], vec![], 100),
+        update("k", vec![f(b"a", b"1")], vec![], 100),
+        refresh("k", 1, 100),
     ] {
         let result = store.write(vec![write]).await;
         assert!(
@@ -901,15 +909,7 @@ async fn memory_sessions_expire_by_their_ttl_and_refresh_extends_it() {
     tokio::time::advance(Duration::from_secs(59)).await;
     assert!(store.load("k").await.unwrap().is_some());
     assert_eq!(
-        store
-            .write(vec![Write::update(
-                "k",
-                vec![f(REFRESHED_FIELD, b"1")],
-                vec![],
-                60
-            )])
-            .await
-            .unwrap(),
+        store.write(vec![refresh("k", 1, 60)]).await.unwrap(),
         [Written::Stored]
     );
     tokio::time::advance(Duration::from_secs(59)).await;
@@ -918,7 +918,7 @@ async fn memory_sessions_expire_by_their_ttl_and_refresh_extends_it() {
     assert_eq!(store.load("k").await.unwrap(), None);
     assert_eq!(
         store
-            .write(vec![Write::update("k", vec![f(b"a", b"2")], vec![], 60)])
+            .write(vec![update("k", vec![f(b"a", b"2")], vec![], 60)])
             .await
             .unwrap(),
         [Written::Missing],
@@ -983,7 +983,8 @@ async fn a_slow_write_and_an_invalidate_queued_on_a_stopped_redis_leave_no_key_w
     assert!(!server.keys().contains(&key));
 }
 
-/// A write over a few keys and field names, as the lifecycle could send.
+/// A write over a few keys and entry names (some that look like a store's
+/// metadata), with or without metadata, as the lifecycle could send.
 fn any_write() -> impl proptest::strategy::Strategy<Value = Write> {
     use proptest::collection::vec;
     use proptest::prelude::*;
@@ -991,30 +992,41 @@ fn any_write() -> impl proptest::strategy::Strategy<Value = Write> {
     let name = prop::sample::select(vec![
         b"x".to_vec(),
         b"y".to_vec(),
-        b"\0\0z".to_vec(),
-        REFRESHED_FIELD.to_vec(),
-        TIMEOUT_FIELD.to_vec(),
+        b"\0z".to_vec(),
+        b"\0r".to_vec(),
+        b"\0t".to_vec(),
     ]);
     let value = vec(any::<u8>(), 0..4);
-    let timeout = prop::sample::select(vec![0u64, 100, 5000]);
+    let ttl = prop::sample::select(vec![0u64, 100, 5000]);
+    let own = proptest::option::of(prop::sample::select(vec![0u64, 60, 3600]));
+    let refreshed = proptest::option::of(prop::sample::select(vec![1u64, 1_700_000_050]));
     prop_oneof![
         (
             key.clone(),
             vec((name.clone(), value.clone()), 0..4),
-            timeout.clone()
+            own.clone(),
+            ttl.clone()
         )
-            .prop_map(|(k, mut fields, t)| {
-                fields.push(f(CREATED_FIELD, b"1"));
-                Write::create(k, fields, t)
+            .prop_map(|(k, entries, own, t)| {
+                let mut meta = Meta::new(CREATED, CREATED);
+                meta.timeout = own;
+                Write::create(k, Record::new(meta, entries), t)
             }),
         (
             key.clone(),
             vec((name.clone(), value), 0..3),
             vec(name, 0..3),
-            timeout.clone()
+            own,
+            refreshed,
+            ttl
         )
-            .prop_map(|(k, set, delete, t)| Write::update(k, set, delete, t)),
-        key.clone().prop_map(Write::delete),
+            .prop_map(|(k, set, delete, own, refreshed, t)| {
+                let mut change = Change::entries(set, delete);
+                change.timeout = own;
+                change.times = refreshed.map(|at| (CREATED, at));
+                Write::update(k, change, t)
+            }),
+        key.prop_map(Write::delete),
     ]
 }
 
@@ -1047,8 +1059,8 @@ fn memory_and_redis_agree_on_any_sequence_of_writes() {
                     proptest::prop_assert_eq!(m, r);
                 }
                 for key in ["a", "b", "c"] {
-                    let m = fields(&memory, key).await;
-                    let r = fields(&redis, key).await;
+                    let m = snapshot(&memory, key).await;
+                    let r = snapshot(&redis, key).await;
                     proptest::prop_assert_eq!(m, r, "key {}", key);
                 }
                 for (key, ttl) in ttls(&server) {
@@ -1152,11 +1164,11 @@ async fn a_connection_cut_at_any_byte_of_a_batch_leaves_every_key_with_its_ttl_a
     let store = RedisStore::new(RedisClient::open(&options).unwrap());
     let batch = || {
         vec![
-            Write::update("a", vec![f(b"x", b"new")], vec![b"y".to_vec()], 100),
+            update("a", vec![f(b"x", b"new")], vec![b"y".to_vec()], 100),
             Write::delete("b"),
             new_session("c", &[f(b"x", b"new")], 100),
-            Write::update("d", vec![f(REFRESHED_FIELD, b"42")], vec![], 100),
-            Write::update("e", vec![], vec![b"x".to_vec()], 100),
+            refresh("d", 42, 100),
+            update("e", vec![], vec![b"x".to_vec()], 100),
         ]
     };
     let mut cut_at = 0;
@@ -1226,7 +1238,7 @@ async fn a_connection_cut_at_any_byte_of_a_batch_leaves_every_key_with_its_ttl_a
         );
         let c = direct.load("c").await.unwrap();
         assert!(
-            c.is_none() || c.as_ref().is_some_and(|c| c.len() == 2),
+            c.is_none() || c.is_some_and(|c| c.unwrap().entries.len() == 1),
             "cut at byte {cut_at}"
         );
         cut_at += 7;

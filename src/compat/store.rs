@@ -2,14 +2,14 @@
 //! pickled blob `{'managed_dict': {...}, 'created': float, 'timeout': int}`
 //! per session, under the session id.
 //!
-//! Loading (one `GET`) turns the blob into fields: each `managed_dict` entry
-//! with a str key becomes a user field holding that value's own pickle (see
-//! [`PickleCodec`](super::PickleCodec)), `created` becomes
-//! [`CREATED_FIELD`] and `timeout` becomes [`TIMEOUT_FIELD`] (the original
-//! keeps a timeout per session). Entries with keys that are not str are not
-//! shown, and are kept by every update. Other metadata (the last refresh, a
-//! bound user) is kept as extra top-level entries of the blob, named as the
-//! field: Python ignores them, and drops them when it next writes the
+//! Loading (one `GET`) turns the blob into a [`Record`]: each
+//! `managed_dict` entry with a str key becomes an entry holding that
+//! value's own pickle (see [`PickleCodec`](super::PickleCodec)), `created`
+//! and `timeout` become the record's (the original keeps a timeout per
+//! session). Entries with keys that are not str are not shown, and are kept
+//! by every update. Other metadata (the last refresh, a bound user) is kept
+//! as extra top-level entries of the blob, named `"\0r"`, `"\0u"`, `"\0a"`
+//! and `"\0b"`: Python ignores them, and drops them when it next writes the
 //! session (the next refresh then simply comes early).
 //!
 //! An update that deletes keys and leaves `managed_dict` empty deletes the
@@ -30,10 +30,16 @@ use sha1::{Digest, Sha1};
 
 use super::pickle::{self, Value};
 use crate::store::{
-    CREATED_FIELD, Error, Field, FieldName, IndexEntry, MAX_TIMEOUT, REFRESHED_FIELD, RedisClient,
-    RedisStore, SessionStore, StoreFuture, TIMEOUT_FIELD, Write, Written, classify, log_tag,
-    read_created, user_field,
+    Change, Corrupt, Error, IndexEntry, Loaded, MAX_TIMEOUT, Meta, Record, RedisClient, RedisStore,
+    SessionStore, StoreFuture, Write, Written, log_tag,
 };
+
+/// The top-level blob entries that keep our metadata the original has no
+/// place for (Python ignores them).
+const REFRESHED: &str = "\0r";
+const USER: &str = "\0u";
+const AGENT: &str = "\0a";
+const BOUND: &str = "\0b";
 
 /// How often an update is tried when the blob keeps changing under it. Each
 /// round lets at least one of the concurrent writers through.
@@ -161,65 +167,87 @@ impl Blob {
         pickle::to_bytes(&Value::Dict(top))
     }
 
-    /// Applies fields as [`Write::Update`] carries them.
-    fn apply(&mut self, fields: &[Field], delete: &[Vec<u8>]) -> Result<(), Error> {
-        for (name, value) in fields {
-            match classify(name) {
-                FieldName::User(raw) => {
-                    let key = String::from_utf8(raw.to_vec())
-                        .map_err(|_| backend("a key name is not UTF-8"))?;
-                    let value = pickle::parse(value).map_err(backend)?;
-                    set(&mut self.managed, &key, value);
-                }
-                FieldName::Meta(meta) if meta == TIMEOUT_FIELD => {
-                    set(&mut self.top, "timeout", Value::Int(py_int(number(value)?)));
-                }
-                FieldName::Meta(meta) if meta == CREATED_FIELD => {
-                    let (created, refreshed) = read_created(value)
-                        .ok_or_else(|| backend("the creation time is not a number"))?;
-                    set(&mut self.top, "created", Value::Float(created as f64));
-                    if let Some(refreshed) = refreshed {
-                        // Kept as the other metadata fields are.
-                        let name = String::from_utf8_lossy(REFRESHED_FIELD).into_owned();
-                        let value = refreshed.to_string().into_bytes();
-                        set(&mut self.top, &name, Value::Bytes(value));
-                    }
-                }
-                FieldName::Meta(meta) => {
-                    let name = String::from_utf8_lossy(meta).into_owned();
-                    set(&mut self.top, &name, Value::Bytes(value.clone()));
-                }
+    /// Applies a [`Change`] to the blob.
+    fn apply(&mut self, change: Change) -> Result<(), Error> {
+        let Change {
+            set: entries,
+            delete,
+            times,
+            timeout,
+            user,
+            agent,
+            bound,
+        } = change;
+        for (name, value) in entries {
+            let key = String::from_utf8(name).map_err(|_| backend("a key name is not UTF-8"))?;
+            let value = pickle::parse(&value).map_err(backend)?;
+            set(&mut self.managed, &key, value);
+        }
+        if let Some(timeout) = timeout {
+            set(&mut self.top, "timeout", Value::Int(py_int(timeout)));
+        }
+        if let Some((created, refreshed)) = times {
+            // The original's time has a fraction: kept unless it changed.
+            if self.created().max(0.0) as u64 != created {
+                set(&mut self.top, "created", Value::Float(created as f64));
             }
+            self.set_meta(REFRESHED, refreshed.to_string());
+        }
+        if let Some(user) = user {
+            self.set_meta(USER, user);
+        }
+        if let Some(agent) = agent {
+            self.set_meta(AGENT, agent);
+        }
+        if let Some(bound) = bound {
+            self.set_meta(BOUND, bound.to_string());
         }
         for name in delete {
-            if let FieldName::User(raw) = classify(name) {
-                self.managed
-                    .retain(|(k, _)| k.as_str().map(str::as_bytes) != Some(raw));
-            }
+            self.managed
+                .retain(|(k, _)| k.as_str().map(str::as_bytes) != Some(name.as_slice()));
         }
         Ok(())
     }
 
-    /// The blob as session fields (see the module docs).
-    fn fields(&self) -> Vec<Field> {
-        let mut fields: Vec<Field> = self
+    fn set_meta(&mut self, name: &str, value: String) {
+        set(&mut self.top, name, Value::Bytes(value.into_bytes()));
+    }
+
+    /// One of our metadata entries, if the blob has it.
+    fn meta(&self, name: &str) -> Result<Option<String>, Corrupt> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bytes(bytes)) => String::from_utf8(bytes.clone())
+                .map(Some)
+                .map_err(|_| Corrupt("a metadata field is not UTF-8")),
+            Some(_) => Err(Corrupt("a metadata field is not bytes")),
+        }
+    }
+
+    /// The blob as a session (see the module docs).
+    fn record(&self) -> Result<Record, Corrupt> {
+        let number = |name, what| -> Result<u64, Corrupt> {
+            self.meta(name)?
+                .map_or(Ok(0), |text| text.parse().map_err(|_| Corrupt(what)))
+        };
+        let entries = self
             .entries()
             .iter()
-            .filter_map(|(k, v)| Some((user_field(k.as_str()?), pickle::to_bytes(v))))
+            .filter_map(|(k, v)| Some((k.as_str()?.as_bytes().to_vec(), pickle::to_bytes(v))))
             .collect();
-        let created = self.created().max(0.0) as u64;
-        fields.push((CREATED_FIELD.to_vec(), created.to_string().into_bytes()));
-        if let Some(timeout) = self.timeout() {
-            fields.push((TIMEOUT_FIELD.to_vec(), timeout.to_string().into_bytes()));
+        let timeout = self.timeout();
+        if timeout.is_some_and(|t| t > MAX_TIMEOUT) {
+            return Err(Corrupt("the session timeout is beyond the maximum"));
         }
-        for (k, v) in &self.top {
-            if let (Some(name), Value::Bytes(value)) = (k.as_str(), v)
-                && name.starts_with('\0')
-            {
-                fields.push((name.as_bytes().to_vec(), value.clone()));
-            }
-        }
-        fields
+        let meta = Meta {
+            created: self.created().max(0.0) as u64,
+            refreshed: number(REFRESHED, "the refresh time is not a number")?,
+            timeout,
+            user: self.meta(USER)?,
+            agent: self.meta(AGENT)?,
+            bound: number(BOUND, "the time the user was bound is not a number")?,
+        };
+        Ok(Record::new(meta, entries))
     }
 }
 
@@ -255,13 +283,6 @@ fn py_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn number(value: &[u8]) -> Result<u64, Error> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| backend("a metadata field is not a number"))
-}
-
 /// Waits a random while, growing with `attempt` (up to 2 ms times the
 /// attempt, 20 ms at most), so that writers that keep colliding spread out.
 async fn backoff(attempt: usize) {
@@ -271,13 +292,6 @@ async fn backoff(attempt: usize) {
     let cap_us = (attempt as u64 * 2_000).min(20_000);
     let wait = cap_us * u64::from(jitter) / 255;
     tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
-}
-
-/// Unix time in seconds, as Python's `time.time()`.
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn sha1_hex(bytes: &[u8]) -> String {
@@ -314,12 +328,12 @@ impl PyramidStore {
     }
 
     /// One `GET`; the TTL is left alone.
-    async fn load_blob(&self, key: &str) -> Result<Option<Vec<Field>>, Error> {
+    async fn load_blob(&self, key: &str) -> Result<Loaded, Error> {
         let Some(blob) = self.get(key).await? else {
             return Ok(None);
         };
         match Blob::parse_within(&blob, self.budget) {
-            Ok(blob) => Ok(Some(blob.fields())),
+            Ok(blob) => Ok(Some(blob.record())),
             Err(e) => {
                 // Left in place: the Python app may still read it.
                 if let Some(n) = crate::throttle::SHARED.count("compat_unreadable") {
@@ -337,19 +351,19 @@ impl PyramidStore {
             .await
     }
 
-    async fn create(&self, key: &str, fields: &[Field], timeout: u64) -> Result<Written, Error> {
-        let created = fields
-            .iter()
-            .find(|(name, _)| name == CREATED_FIELD)
-            .map(|(_, v)| {
-                read_created(v)
-                    .map(|(created, _)| created)
-                    .ok_or_else(|| backend("the creation time is not a number"))
-            })
-            .transpose()?
-            .map_or_else(now, |secs| secs as f64);
-        let mut blob = Blob::new(created, timeout);
-        blob.apply(fields, &[])?;
+    async fn create(&self, key: &str, session: Record, timeout: u64) -> Result<Written, Error> {
+        let Record { meta, entries } = session;
+        let mut blob = Blob::new(meta.created as f64, timeout);
+        let bound = (meta.user.is_some() && meta.bound > 0).then_some(meta.bound);
+        blob.apply(Change {
+            set: entries,
+            delete: Vec::new(),
+            times: Some((meta.created, meta.refreshed)),
+            timeout: meta.timeout,
+            user: meta.user,
+            agent: meta.agent,
+            bound,
+        })?;
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(blob.to_bytes()).arg("NX");
         if timeout > 0 {
@@ -366,13 +380,7 @@ impl PyramidStore {
 
     /// Reads the blob, applies `set` and `delete`, and stores it with a TTL
     /// of `timeout` if nobody changed it meanwhile; else tries again.
-    async fn change(
-        &self,
-        key: &str,
-        set: &[Field],
-        delete: &[Vec<u8>],
-        timeout: u64,
-    ) -> Result<Written, Error> {
+    async fn change(&self, key: &str, change: &Change, timeout: u64) -> Result<Written, Error> {
         for attempt in 0..UPDATE_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -381,8 +389,8 @@ impl PyramidStore {
                 return Ok(Written::Missing);
             };
             let mut blob = Blob::parse_within(&old, self.budget)?;
-            blob.apply(set, delete)?;
-            let emptied = !delete.is_empty() && blob.entries().is_empty();
+            blob.apply(change.clone())?;
+            let emptied = !change.delete.is_empty() && blob.entries().is_empty();
             let new = if emptied { Vec::new() } else { blob.to_bytes() };
             let mut conn = self.client.connection()?;
             let mut invocation = cas_script().key(key);
@@ -407,28 +415,20 @@ impl PyramidStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         for write in &writes {
-            if let Write::Create { timeout, .. } | Write::Update { timeout, .. } = write
-                && *timeout > MAX_TIMEOUT
+            if let Write::Create { ttl, .. } | Write::Update { ttl, .. } = write
+                && *ttl > MAX_TIMEOUT
             {
-                return Err(Error::TimeoutTooLong(*timeout));
+                return Err(Error::TimeoutTooLong(*ttl));
             }
         }
         let mut results = Vec::with_capacity(writes.len());
-        for write in &writes {
+        for write in writes {
             let written = match write {
-                Write::Create {
-                    key,
-                    fields,
-                    timeout,
-                } => self.create(key, fields, *timeout).await?,
+                Write::Create { key, session, ttl } => self.create(&key, session, ttl).await?,
                 // The blob is rewritten whole; its size is not weighed here.
                 Write::Update {
-                    key,
-                    set,
-                    delete,
-                    timeout,
-                    ..
-                } => self.change(key, set, delete, *timeout).await?,
+                    key, change, ttl, ..
+                } => self.change(&key, &change, ttl).await?,
                 Write::Move { .. } => {
                     // Never sent: this store does not move atomically.
                     return Err(Error::Config(
@@ -441,7 +441,7 @@ impl PyramidStore {
                     let mut conn = self.client.connection()?;
                     let _: i64 = self
                         .client
-                        .bounded(redis::cmd("DEL").arg(key).query_async(&mut conn))
+                        .bounded(redis::cmd("DEL").arg(&key).query_async(&mut conn))
                         .await?;
                     Written::Deleted
                 }
@@ -453,7 +453,7 @@ impl PyramidStore {
 }
 
 impl SessionStore for PyramidStore {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
         Box::pin(self.load_blob(key))
     }
 
@@ -497,26 +497,25 @@ mod tests {
     }
 
     #[test]
-    fn a_blob_becomes_fields_and_non_str_keys_stay_hidden() {
-        let fields = blob().fields();
-        assert_eq!(fields.len(), 3);
-        assert_eq!(fields[0].0, b"a");
-        assert_eq!(pickle::parse(&fields[0].1).unwrap(), Value::Int(1));
-        assert_eq!(fields[1], (CREATED_FIELD.to_vec(), b"1700000000".to_vec()));
-        assert_eq!(fields[2], (TIMEOUT_FIELD.to_vec(), b"1200".to_vec()));
+    fn a_blob_becomes_a_record_and_non_str_keys_stay_hidden() {
+        let record = blob().record().unwrap();
+        assert_eq!(record.entries.len(), 1);
+        assert_eq!(record.entries[0].0, b"a");
+        assert_eq!(pickle::parse(&record.entries[0].1).unwrap(), Value::Int(1));
+        assert_eq!(record.meta, Meta::new(1_700_000_000, 0).with_timeout(1200));
     }
 
     #[test]
     fn updates_replace_in_place_append_new_keys_and_keep_the_rest() {
         let mut b = blob();
+        let set = vec![
+            (b"b".to_vec(), pickle::to_bytes(&Value::Str("x".into()))),
+            (b"a".to_vec(), pickle::to_bytes(&Value::Int(2))),
+        ];
         b.apply(
-            &[
-                (b"b".to_vec(), pickle::to_bytes(&Value::Str("x".into()))),
-                (b"a".to_vec(), pickle::to_bytes(&Value::Int(2))),
-                (TIMEOUT_FIELD.to_vec(), b"60".to_vec()),
-                (b"\0r".to_vec(), b"1700000100".to_vec()),
-            ],
-            &[],
+            Change::entries(set, vec![])
+                .with_timeout(60)
+                .with_refresh(1_700_000_000, 1_700_000_100),
         )
         .unwrap();
         let keys: Vec<_> = b.entries().iter().map(|(k, _)| k.clone()).collect();
@@ -529,11 +528,9 @@ mod tests {
             ]
         );
         assert_eq!(b.timeout(), Some(60));
-        assert!(
-            b.fields()
-                .contains(&(b"\0r".to_vec(), b"1700000100".to_vec()))
-        );
-        b.apply(&[], &[b"a".to_vec(), b"b".to_vec()]).unwrap();
+        assert_eq!(b.record().unwrap().meta.refreshed, 1_700_000_100);
+        b.apply(Change::entries(vec![], vec![b"a".to_vec(), b"b".to_vec()]))
+            .unwrap();
         assert_eq!(b.entries().len(), 1);
         let again = Blob::parse(&b.to_bytes()).unwrap();
         assert_eq!(again.entries(), b.entries());

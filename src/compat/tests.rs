@@ -12,8 +12,7 @@ use serde_value::Value as Serde;
 use super::*;
 use crate::codec::{Codec, decode, encode};
 use crate::store::{
-    CREATED_FIELD, RedisClient, RedisOptions, SessionStore, TIMEOUT_FIELD, Write, Written,
-    user_field,
+    Change, Entry, Meta, Record, RedisClient, RedisOptions, SessionStore, Write, Written,
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -46,20 +45,28 @@ fn key_of(cookie: &str) -> String {
     legacy.store_key(&legacy.verify_cookie(cookie).unwrap())
 }
 
-fn value<T: DeserializeOwned>(fields: &[crate::store::Field], key: &str) -> Option<T> {
-    let (_, bytes) = fields.iter().find(|(k, _)| k == &user_field(key))?;
+fn value<T: DeserializeOwned>(record: &Record, key: &str) -> Option<T> {
+    let (_, bytes) = record.entries.iter().find(|(k, _)| k == key.as_bytes())?;
     Some(decode(&PickleCodec, bytes).unwrap())
 }
 
-fn field<T: serde::Serialize>(key: &str, value: T) -> crate::store::Field {
-    (user_field(key), encode(&PickleCodec, &value).unwrap())
+fn field<T: serde::Serialize>(key: &str, value: T) -> Entry {
+    (
+        key.as_bytes().to_vec(),
+        encode(&PickleCodec, &value).unwrap(),
+    )
 }
 
-async fn update(store: &PyramidStore, key: &str, set: Vec<crate::store::Field>) -> Written {
+async fn update(store: &PyramidStore, key: &str, change: Change) -> Written {
     store
-        .write(vec![Write::update(key, set, vec![], TIMEOUT)])
+        .write(vec![Write::update(key, change, TIMEOUT)])
         .await
         .unwrap()[0]
+}
+
+/// The session at `key`, which must be there and readable.
+async fn load(store: &PyramidStore, key: &str) -> Record {
+    store.load(key).await.unwrap().unwrap().unwrap()
 }
 
 #[test]
@@ -138,30 +145,26 @@ async fn a_python_session_is_read_and_changed_here_then_read_back_by_python() {
     let compat = legacy();
     let key = compat.store_key(&compat.verify_cookie(&cookie).unwrap());
     let store = PyramidStore::new(client(&redis));
-    let fields = store.load(&key).await.unwrap().unwrap();
+    let fields = load(&store, &key).await;
     assert_eq!(value::<i64>(&fields, "counter"), Some(1));
     assert_eq!(value::<String>(&fields, "_csrft_"), Some(token.clone()));
     assert_eq!(
         value::<Vec<String>>(&fields, "_f_"),
         Some(vec!["from python".to_string()])
     );
-    assert!(fields.iter().any(|(k, _)| k == CREATED_FIELD));
-    assert!(fields.contains(&(TIMEOUT_FIELD.to_vec(), TIMEOUT.to_string().into_bytes())));
+    assert!(fields.meta.created > 1_700_000_000);
+    assert_eq!(fields.meta.timeout, Some(TIMEOUT));
     // The datetime is there, valid, but has no serde form.
-    let (_, when) = fields.iter().find(|(k, _)| k == b"when").unwrap();
+    let (_, when) = fields.entries.iter().find(|(k, _)| k == b"when").unwrap();
     PickleCodec.validate(when).unwrap();
     assert!(decode::<Serde>(&PickleCodec, when).is_err());
 
-    let written = update(
-        &store,
-        &key,
-        vec![
-            field("counter", 2),
-            field("_f_", vec!["from python", "from rust"]),
-            field("rust", (1.5, "two", vec![3u8])),
-        ],
-    )
-    .await;
+    let set = vec![
+        field("counter", 2),
+        field("_f_", vec!["from python", "from rust"]),
+        field("rust", (1.5, "two", vec![3u8])),
+    ];
+    let written = update(&store, &key, Change::entries(set, vec![])).await;
     assert_eq!(written, Written::Stored);
 
     assert_eq!(app.body("/incr", &cookie), "3");
@@ -188,7 +191,7 @@ async fn a_session_created_here_is_used_by_python() {
     let compat = LegacyFormat::new(SECRET, "sess:", "session");
     let store = PyramidStore::new(client(&redis));
     let id = compat.new_id().unwrap();
-    let fields = vec![
+    let entries = vec![
         field("counter", 41),
         field("_csrft_", "t0ken"),
         field("_f_", vec!["hello"]),
@@ -200,8 +203,8 @@ async fn a_session_created_here_is_used_by_python() {
                 .into_iter()
                 .collect::<std::collections::BTreeMap<_, _>>(),
         ),
-        (CREATED_FIELD.to_vec(), b"1700000000".to_vec()),
     ];
+    let fields = Record::new(Meta::new(1_700_000_000, 0), entries);
     let key = compat.store_key(&id);
     let created = store
         .write(vec![Write::create(&key, fields.clone(), TIMEOUT)])
@@ -224,7 +227,7 @@ async fn a_session_created_here_is_used_by_python() {
     // Python kept the session: the cookie it would set is ours.
     let (_, set) = app.get("/read", Some(&cookie));
     assert!(set.is_none(), "Python took our session as its own");
-    let fields = store.load(&key).await.unwrap().unwrap();
+    let fields = load(&store, &key).await;
     assert_eq!(value::<i64>(&fields, "counter"), Some(42));
 }
 
@@ -250,7 +253,12 @@ async fn our_writes_never_undo_python_writes() {
     while !python.is_finished() {
         ours += 1;
         assert_eq!(
-            update(&store, &key, vec![field("rust", ours)]).await,
+            update(
+                &store,
+                &key,
+                Change::entries(vec![field("rust", ours)], vec![])
+            )
+            .await,
             Written::Stored
         );
     }
@@ -274,7 +282,7 @@ async fn concurrent_updates_here_to_different_keys_all_survive() {
             let (store, key) = (store.clone(), key.clone());
             tokio::spawn(async move {
                 for n in 1..=15u64 {
-                    let set = vec![field(&format!("w{w}"), n)];
+                    let set = Change::entries(vec![field(&format!("w{w}"), n)], vec![]);
                     assert_eq!(update(&store, &key, set).await, Written::Stored);
                 }
             })
@@ -358,11 +366,11 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
     let ttl =
         |conn: &mut redis::Connection| -> i64 { redis::cmd("TTL").arg(&key).query(conn).unwrap() };
 
+    let created = load(&store, &key).await.meta.created;
     let refreshed = store
         .write(vec![Write::update(
             &key,
-            vec![(b"\0r".to_vec(), b"1800000000".to_vec())],
-            vec![],
+            Change::default().with_refresh(created, 1_800_000_000),
             5000,
         )])
         .await
@@ -372,24 +380,25 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
         ttl(&mut conn) > i64::try_from(TIMEOUT).unwrap(),
         "the TTL was set"
     );
-    let user = (b"\0u".to_vec(), b"alice".to_vec());
-    let bound = update(&store, &key, vec![user.clone()]).await;
+    let bind = Change {
+        user: Some("alice".into()),
+        ..Change::default()
+    };
+    let bound = update(&store, &key, bind).await;
     assert_eq!(bound, Written::Stored, "an empty session stays");
-    let fields = store.load(&key).await.unwrap().unwrap();
-    assert!(fields.contains(&user));
-    assert!(fields.contains(&(b"\0r".to_vec(), b"1800000000".to_vec())));
+    let meta = load(&store, &key).await.meta;
+    assert_eq!(meta.user.as_deref(), Some("alice"));
+    assert_eq!(meta.refreshed, 1_800_000_000);
 
     // Python reads and writes it as ever; its write drops our metadata.
     assert_eq!(app.body("/incr", &cookie), "1");
-    let fields = store.load(&key).await.unwrap().unwrap();
-    assert!(!fields.contains(&user));
+    assert_eq!(load(&store, &key).await.meta.user, None);
 
     // Deleting the last key deletes the session; missing ones stay missing.
     let emptied = store
         .write(vec![Write::update(
             &key,
-            vec![],
-            vec![user_field("counter")],
+            Change::entries(vec![], vec![b"counter".to_vec()]),
             TIMEOUT,
         )])
         .await
@@ -398,13 +407,8 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
     assert!(store.load(&key).await.unwrap().is_none());
     let missing = store
         .write(vec![
-            Write::update(
-                &key,
-                vec![(b"\0r".to_vec(), b"1".to_vec())],
-                vec![],
-                TIMEOUT,
-            ),
-            Write::update(&key, vec![field("a", 1)], vec![], TIMEOUT),
+            Write::update(&key, Change::default().with_refresh(1, 1), TIMEOUT),
+            Write::update(&key, Change::entries(vec![field("a", 1)], vec![]), TIMEOUT),
         ])
         .await
         .unwrap();
@@ -413,8 +417,7 @@ async fn refreshes_and_metadata_ride_in_the_blob_and_empty_python_sessions_stay(
         store
             .write(vec![Write::update(
                 &key,
-                vec![],
-                vec![],
+                Change::default(),
                 crate::store::MAX_TIMEOUT + 1
             )])
             .await,

@@ -124,7 +124,7 @@ where
             let server_error = response.status().is_server_error();
             let headers = match session.begin_finish(server_error) {
                 Outcome::Ready(headers) => headers,
-                Outcome::Commit(plan) => match session.commit(plan, server_error).await {
+                Outcome::Commit(plan) => match session.commit(*plan, server_error).await {
                     Ok(headers) => headers,
                     Err(e) => {
                         super::log_save_failed(&e);

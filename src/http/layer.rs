@@ -177,7 +177,7 @@ where
                         Outcome::Commit(plan) => plan,
                     };
                     let future: CommitFuture =
-                        Box::pin(async move { session.commit(plan, server_error).await });
+                        Box::pin(async move { session.commit(*plan, server_error).await });
                     this.state.set(State::Committing {
                         future,
                         response: Some(response),

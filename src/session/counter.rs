@@ -4,7 +4,7 @@ use super::Error;
 use super::lifecycle::{Presented, Session};
 use super::state::Phase;
 use crate::codec::Integers;
-use crate::store::{self, Increment, user_field};
+use crate::store::{self, Increment};
 
 impl Session {
     /// Adds `by` to the integer under `key` (a missing key counts as 0) and
@@ -159,7 +159,7 @@ impl Session {
         let policy = self.policy();
         let op = Increment {
             key: store_key,
-            field: user_field(key),
+            entry: key.as_bytes().to_vec(),
             by,
             format,
             guard: policy.guard(),

@@ -19,7 +19,7 @@ impl Session {
     pub async fn save(&self) -> Result<Option<String>, Error> {
         let headers = match self.begin_finish(false) {
             Outcome::Ready(headers) => headers,
-            Outcome::Commit(plan) => self.commit(plan, false).await?,
+            Outcome::Commit(plan) => self.commit(*plan, false).await?,
         };
         Ok(headers
             .set_cookie

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 type Raw = serde_json::Value;
 
 use super::{Error, Session};
-use crate::store::{self, Append, Appended, user_field};
+use crate::store::{self, Append, Appended};
 
 /// The session key of a flash queue, as in Pyramid: `_f_` + the queue name.
 pub(crate) fn queue_key(queue: &str) -> String {
@@ -80,7 +80,7 @@ impl Session {
         let policy = self.policy();
         let op = Append {
             key: store_key,
-            field: user_field(key),
+            entry: key.as_bytes().to_vec(),
             element,
             format,
             guard: policy.guard(),

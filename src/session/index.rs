@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Error;
 use super::context::Context;
-use super::parse::parse;
 use super::state::{IndexChange, now};
 use crate::store::{IndexEntry, SessionStore, Write, user_index_key};
 
@@ -166,7 +165,8 @@ pub(super) async fn list(
     let mut live = Vec::new();
     let mut gone = Vec::new();
     for (entry, loaded) in entries.into_iter().zip(sessions) {
-        let parsed = loaded?.and_then(|fields| parse(context, &entry.member, fields).ok());
+        // Its metadata are enough: no value is opened.
+        let parsed = loaded?.and_then(Result::ok).map(|record| record.meta);
         match parsed {
             Some(p) if p.user.as_deref() == Some(user) => {
                 let created = p.created;

@@ -20,7 +20,7 @@ use super::index;
 use super::parse::parse;
 use super::state::{Loaded, Plan, Policy, State, now};
 use crate::codec::FieldContext;
-use crate::store::{self, Field, FieldName, SessionStore, Write, Written, classify};
+use crate::store::{self, Corrupt, Entry, Record, SessionStore, Write, Written};
 
 /// How often a fresh id is tried when the store reports a collision.
 const CREATE_ATTEMPTS: usize = 3;
@@ -107,8 +107,9 @@ pub struct Session {
 pub(crate) enum Outcome {
     /// Nothing to write: the headers are known.
     Ready(ResponseHeaders),
-    /// Writes to apply with [`Session::commit`] first.
-    Commit(Plan),
+    /// Writes to apply with [`Session::commit`] first (boxed: a plan
+    /// carries the session to create).
+    Commit(Box<Plan>),
 }
 
 /// The headers the layer adds to the response.
@@ -289,7 +290,7 @@ impl Session {
             match self.read(&key).await? {
                 None => emit(&context.events, Reason::UnknownId, tag(&key)),
                 Some(Err(problem)) => {
-                    corrupt(&context.events, &key, problem);
+                    corrupt(&context.events, &key, problem.0);
                     doomed = Some(key);
                 }
                 Some(Ok(loaded)) => match loaded.expired(&policy) {
@@ -323,7 +324,7 @@ impl Session {
     /// The session stored at `key`: from the process cache when it holds
     /// it (no store command), else read from the store, and then cached.
     /// `Some(Err)` names what is corrupt.
-    async fn read(&self, key: &str) -> Result<Option<Result<Arc<Loaded>, &'static str>>, Error> {
+    async fn read(&self, key: &str) -> Result<Option<Result<Arc<Loaded>, Corrupt>>, Error> {
         let context = self.context();
         let cache = context.cache.as_ref();
         if let Some(hit) = cache.and_then(|cache| cache.get(key)) {
@@ -336,22 +337,25 @@ impl Session {
             crate::metrics::cache_miss();
             cache.ticket(key)
         });
-        let fields = match self.store()?.load(key).await {
+        let record = match self.store()?.load(key).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(record)) => record,
             // Not a session: handled as a corrupt one (deleted).
-            Err(store::Error::WrongType) => Some(Vec::new()),
-            other => other?,
-        };
-        let Some(fields) = fields else {
-            return Ok(None);
+            Err(store::Error::WrongType) => Err(Corrupt("the key holds no session hash")),
+            Err(e) => return Err(e.into()),
         };
         crate::metrics::loaded();
-        Ok(Some(parse(context, key, fields).map(|loaded| {
-            let loaded = Arc::new(loaded);
-            if let (Some(cache), Some(ticket)) = (cache, ticket) {
-                cache.fill(key, Arc::clone(&loaded), ticket);
-            }
-            loaded
-        })))
+        Ok(Some(
+            record
+                .and_then(|record| parse(context, key, record))
+                .map(|loaded| {
+                    let loaded = Arc::new(loaded);
+                    if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                        cache.fill(key, Arc::clone(&loaded), ticket);
+                    }
+                    loaded
+                }),
+        ))
     }
 
     /// True once a method has needed the data (or the session was invalidated).
@@ -385,13 +389,13 @@ impl Session {
             return if plan.is_empty() {
                 Outcome::Ready(ResponseHeaders::default())
             } else {
-                Outcome::Commit(plan)
+                Outcome::Commit(Box::new(plan))
             };
         }
         if plan.is_empty() {
             return Outcome::Ready(self.headers(self.refreshed_cookie()));
         }
-        Outcome::Commit(plan)
+        Outcome::Commit(Box::new(plan))
     }
 
     /// Applies a plan's writes in one round trip (two on the practically
@@ -608,58 +612,38 @@ impl Batch {
 fn create_write(
     context: &Context,
     key: &str,
-    fields: Vec<Field>,
+    mut session: Record,
     ttl: u64,
     moved_from: Option<&str>,
 ) -> Result<Write, Error> {
-    let fields = seal(context, key, fields)?;
+    session.entries = seal(context, key, session.entries)?;
     let key = key.to_owned();
     Ok(match moved_from {
         Some(from) => Write::Move {
             from: from.to_owned(),
             key,
-            fields,
-            timeout: ttl,
+            session,
+            ttl,
         },
-        None => Write::Create {
-            key,
-            fields,
-            timeout: ttl,
-        },
+        None => Write::Create { key, session, ttl },
     })
 }
 
-fn seal_write(context: &Context, write: Write) -> Result<Write, Error> {
-    Ok(match write {
-        Write::Update {
-            key,
-            set,
-            delete,
-            timeout,
-            max_bytes,
-        } => {
-            let set = seal(context, &key, set)?;
-            Write::Update {
-                key,
-                set,
-                delete,
-                timeout,
-                max_bytes,
-            }
-        }
-        other => other,
-    })
+fn seal_write(context: &Context, mut write: Write) -> Result<Write, Error> {
+    if let Write::Update { key, change, .. } = &mut write {
+        change.set = seal(context, key, std::mem::take(&mut change.set))?;
+    }
+    Ok(write)
 }
 
-/// Seals the user fields of a write for their place; metadata stays plain.
-fn seal(context: &Context, key: &str, fields: Vec<Field>) -> Result<Vec<Field>, Error> {
-    fields
+/// Seals entries for their place: each value is bound to the session's
+/// key and the entry's stored name.
+fn seal(context: &Context, key: &str, entries: Vec<Entry>) -> Result<Vec<Entry>, Error> {
+    entries
         .into_iter()
         .map(|(name, value)| {
-            if matches!(classify(&name), FieldName::Meta(_)) {
-                return Ok((name, value));
-            }
-            let ctx = FieldContext { key, field: &name };
+            let field = store::stored_name(&name);
+            let ctx = FieldContext { key, field: &field };
             let sealed = context.serialize.seal(&ctx, value)?;
             Ok((name, sealed))
         })

@@ -20,15 +20,7 @@ use super::events::Reason;
 use crate::store::Ended;
 pub(crate) use crate::store::Policy;
 use crate::store::cache::{ClientCache, Weigh};
-use crate::store::{CREATED_FIELD, Field, TIMEOUT_FIELD, Write, created_value, user_field};
-
-/// The metadata field holding the bound user id.
-pub(crate) const USER_FIELD: &[u8] = b"\0u";
-/// The metadata field holding the recorded user agent.
-pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
-/// The metadata field holding when the session was bound to its user (unix
-/// seconds).
-pub(crate) const BOUND_FIELD: &[u8] = b"\0b";
+use crate::store::{self, Meta, Record, Write};
 
 /// Where a request's session stands. The phases and what moves between
 /// them:
@@ -170,8 +162,8 @@ pub(crate) struct Plan {
     /// The change to the loaded session: a [`Write::Update`] (of data, of
     /// the refresh time, or both).
     pub(crate) change: Option<Write>,
-    /// Fields of a fresh session to create under a new id, and its TTL.
-    pub(crate) create: Option<(Vec<Field>, u64)>,
+    /// A fresh session to create under a new id, and its TTL.
+    pub(crate) create: Option<(Record, u64)>,
     /// With `create`: the stored session it is moved from (regenerate),
     /// which must still exist.
     pub(crate) moved_from: Option<String>,
@@ -522,7 +514,7 @@ impl State {
             Phase::Fresh { moved_from } => {
                 if self.dirty && (!self.entries.is_empty() || self.user.is_some()) {
                     let ttl = self.full_ttl(policy);
-                    plan.create = Some((self.all_fields(policy.now), ttl));
+                    plan.create = Some((self.record(policy.now), ttl));
                     plan.moved_from.clone_from(moved_from);
                     if let Some(user) = &self.user {
                         plan.index.push(IndexChange::Created {
@@ -553,39 +545,30 @@ impl State {
             policy.cap(self.created, promised.saturating_sub(policy.now).max(1))
         };
         let changed = !self.changes.is_empty() || self.timeout_changed || self.meta_changed;
-        if changed {
-            let mut set = Vec::new();
-            let mut delete = Vec::new();
-            for (name, change) in &self.changes {
-                match (change, self.entries.get(name)) {
-                    (Change::Set, Some(value)) => set.push((user_field(name), value.clone())),
-                    _ => delete.push(user_field(name)),
+        if changed || due {
+            let mut change = store::Change::default();
+            for (name, kind) in &self.changes {
+                let key = name.as_bytes().to_vec();
+                match (kind, self.entries.get(name)) {
+                    (Change::Set, Some(value)) => change.set.push((key, value.clone())),
+                    _ => change.delete.push(key),
                 }
             }
             if self.timeout_changed {
-                set.push(self.timeout_field());
+                change.timeout = Some(self.session_timeout.unwrap_or(0));
             }
             if self.meta_changed {
-                set.extend(self.meta_fields());
+                change.user.clone_from(&self.user);
+                change.agent.clone_from(&self.agent);
+                change.bound = (self.user.is_some() && self.bound > 0).then_some(self.bound);
             }
             if due {
-                set.push(self.created_field(policy.now));
+                change.times = Some((self.created, policy.now));
             }
             plan.change = Some(Write::Update {
                 key: key.to_owned(),
-                set,
-                delete,
-                timeout: ttl,
-                max_bytes: policy.max_bytes,
-            });
-        } else if due {
-            // The refresh time shares its field with the creation time (see
-            // the storage layout), so a refresh is an update of that field.
-            plan.change = Some(Write::Update {
-                key: key.to_owned(),
-                set: vec![self.created_field(policy.now)],
-                delete: Vec::new(),
-                timeout: ttl,
+                change,
+                ttl,
                 max_bytes: policy.max_bytes,
             });
         }
@@ -598,53 +581,27 @@ impl State {
         }
     }
 
-    /// The creation time, with `refreshed` as the last refresh.
-    fn created_field(&self, refreshed: u64) -> Field {
-        (
-            CREATED_FIELD.to_vec(),
-            created_value(self.created, refreshed),
-        )
-    }
-
-    fn timeout_field(&self) -> Field {
-        number_field(TIMEOUT_FIELD, self.session_timeout.unwrap_or(0))
-    }
-
-    fn meta_fields(&self) -> impl Iterator<Item = Field> + '_ {
-        let user = self
-            .user
-            .as_ref()
-            .map(|user| (USER_FIELD.to_vec(), user.as_bytes().to_vec()));
-        let agent = self
-            .agent
-            .as_ref()
-            .map(|agent| (AGENT_FIELD.to_vec(), agent.as_bytes().to_vec()));
-        let bound =
-            (self.user.is_some() && self.bound > 0).then(|| number_field(BOUND_FIELD, self.bound));
-        user.into_iter().chain(agent).chain(bound)
-    }
-
-    fn all_fields(&self, now: u64) -> Vec<Field> {
-        let mut fields: Vec<Field> = self
+    /// The session as a fresh record, refreshed at `now`.
+    fn record(&self, now: u64) -> Record {
+        let meta = Meta {
+            created: self.created,
+            refreshed: now,
+            timeout: self.session_timeout,
+            user: self.user.clone(),
+            agent: self.agent.clone(),
+            bound: self.bound,
+        };
+        let entries = self
             .entries
             .iter()
-            .map(|(name, value)| (user_field(name), value.clone()))
+            .map(|(name, value)| (name.as_bytes().to_vec(), value.clone()))
             .collect();
-        fields.push(self.created_field(now));
-        if self.session_timeout.is_some() {
-            fields.push(self.timeout_field());
-        }
-        fields.extend(self.meta_fields());
-        fields
+        Record::new(meta, entries)
     }
 }
 
 fn entry_size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
-}
-
-fn number_field(name: &[u8], value: u64) -> Field {
-    (name.to_vec(), value.to_string().into_bytes())
 }
 
 /// When a session refreshed at `now` with `ttl` expires (`u64::MAX`: never).
@@ -720,9 +677,8 @@ mod tests {
             s.plan(&policy()).change,
             Some(Write::Update {
                 key: "k".into(),
-                set: vec![(CREATED_FIELD.to_vec(), created_value(NOW - 100, NOW))],
-                delete: vec![],
-                timeout: 1200,
+                change: store::Change::default().with_refresh(NOW - 100, NOW),
+                ttl: 1200,
                 max_bytes: 1000,
             })
         );
@@ -738,9 +694,11 @@ mod tests {
             plan.change,
             Some(Write::Update {
                 key: "k".into(),
-                set: vec![(b"c".to_vec(), b"3".to_vec())],
-                delete: vec![b"a".to_vec()],
-                timeout: 1190,
+                change: store::Change::entries(
+                    vec![(b"c".to_vec(), b"3".to_vec())],
+                    vec![b"a".to_vec()]
+                ),
+                ttl: 1190,
                 max_bytes: 1000,
             })
         );
@@ -752,11 +710,12 @@ mod tests {
         let mut s = existing();
         s.refreshed = NOW - 600;
         s.set("c".into(), b"3".to_vec());
-        let Some(Write::Update { set, timeout, .. }) = s.plan(&policy()).change else {
+        let Some(Write::Update { change, ttl, .. }) = s.plan(&policy()).change else {
             panic!("expected an update");
         };
-        assert_eq!(timeout, 1200);
-        assert!(set.contains(&(CREATED_FIELD.to_vec(), created_value(NOW - 100, NOW))));
+        assert_eq!(ttl, 1200);
+        assert_eq!(change.times, Some((NOW - 100, NOW)));
+        assert_eq!(change.set, [(b"c".to_vec(), b"3".to_vec())]);
     }
 
     #[test]
@@ -769,7 +728,7 @@ mod tests {
         };
         assert!(matches!(
             s.plan(&policy).change,
-            Some(Write::Update { timeout: 50, .. })
+            Some(Write::Update { ttl: 50, .. })
         ));
     }
 
@@ -784,10 +743,9 @@ mod tests {
         s.set("x".into(), b"9".to_vec());
         let plan = s.plan(&policy());
         assert_eq!(plan.deletes, ["k"]);
-        let (fields, ttl) = plan.create.unwrap();
+        let (session, ttl) = plan.create.unwrap();
         assert_eq!(ttl, 1200);
-        assert!(fields.contains(&(b"x".to_vec(), b"9".to_vec())));
-        assert!(!fields.iter().any(|(k, _)| k == b"a"));
+        assert_eq!(session.entries, [(b"x".to_vec(), b"9".to_vec())]);
     }
 
     #[test]
@@ -799,16 +757,17 @@ mod tests {
         let plan = s.plan(&policy());
         assert!(plan.deletes.is_empty(), "the old key is moved, not deleted");
         assert_eq!(plan.moved_from.as_deref(), Some("k"));
-        let (fields, ttl) = plan.create.clone().unwrap();
+        let (session, ttl) = plan.create.clone().unwrap();
         assert_eq!(ttl, 99);
-        for expected in [
-            (b"a".to_vec(), b"1".to_vec()),
-            (b"b".to_vec(), b"2".to_vec()),
-            (TIMEOUT_FIELD.to_vec(), b"99".to_vec()),
-            (USER_FIELD.to_vec(), b"alice".to_vec()),
-        ] {
-            assert!(fields.contains(&expected), "{expected:?}");
-        }
+        assert_eq!(
+            session.entries,
+            [
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        assert_eq!(session.meta.timeout, Some(99));
+        assert_eq!(session.meta.user.as_deref(), Some("alice"));
         assert_eq!(
             plan.index,
             [
@@ -848,11 +807,11 @@ mod tests {
         let mut s = existing();
         s.session_timeout = Some(5);
         s.timeout_changed = true;
-        let Some(Write::Update { set, timeout, .. }) = s.plan(&policy()).change else {
+        let Some(Write::Update { change, ttl, .. }) = s.plan(&policy()).change else {
             panic!("expected an update");
         };
-        assert_eq!(timeout, 5);
-        assert!(set.contains(&(TIMEOUT_FIELD.to_vec(), b"5".to_vec())));
+        assert_eq!(ttl, 5);
+        assert_eq!(change.timeout, Some(5));
     }
 
     #[test]

@@ -5,14 +5,208 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{Error, check_timeout};
-use super::layout::{MAX_TIMEOUT, is_user_field};
+use super::layout::MAX_TIMEOUT;
 use crate::codec::Integers;
 
 /// The future returned by [`SessionStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
 
-/// One hash field: its name and its encoded value.
-pub type Field = (Vec<u8>, Vec<u8>);
+/// One entry of a session: its key, as the application named it (raw
+/// bytes), and its value as the value codec encoded it.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A session's metadata: its times, and the user it is bound to.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Meta {
+    /// When the session was created, unix seconds.
+    pub created: u64,
+    /// The last idle-TTL refresh, unix seconds (0: none recorded).
+    pub refreshed: u64,
+    /// The session's own idle timeout, seconds (0: none), if it has one.
+    pub timeout: Option<u64>,
+    /// The user the session is bound to.
+    pub user: Option<String>,
+    /// The user agent recorded with the binding.
+    pub agent: Option<String>,
+    /// When the user was bound, unix seconds (0: not recorded).
+    pub bound: u64,
+}
+
+impl Meta {
+    /// The metadata of a session created at `created` and last refreshed
+    /// at `refreshed`, with no timeout of its own and no user.
+    ///
+    /// ```
+    /// use redis_sessions::store::Meta;
+    ///
+    /// let meta = Meta::new(1_700_000_000, 1_700_000_060).with_timeout(300);
+    /// assert_eq!(meta.timeout, Some(300));
+    /// ```
+    pub fn new(created: u64, refreshed: u64) -> Self {
+        Self {
+            created,
+            refreshed,
+            ..Self::default()
+        }
+    }
+
+    /// The same, with `timeout` of its own.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: u64) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The same, bound to `user` at `bound`, with `agent` recorded.
+    #[must_use]
+    pub fn with_user(mut self, user: &str, agent: Option<&str>, bound: u64) -> Self {
+        self.user = Some(user.to_owned());
+        self.agent = agent.map(str::to_owned);
+        self.bound = bound;
+        self
+    }
+}
+
+impl fmt::Debug for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The user and the agent identify a person: never shown.
+        f.debug_struct("Meta")
+            .field("created", &self.created)
+            .field("refreshed", &self.refreshed)
+            .field("timeout", &self.timeout)
+            .field("user", &self.user.as_ref().map(|_| "<bound>"))
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session as a store holds it: its metadata and its entries. How a
+/// store lays them out is its own affair.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Record {
+    /// The session's metadata.
+    pub meta: Meta,
+    /// The session's entries, in no particular order.
+    pub entries: Vec<Entry>,
+}
+
+impl Record {
+    /// A session with `meta` and `entries`.
+    ///
+    /// ```
+    /// use redis_sessions::store::{Meta, Record};
+    ///
+    /// let record = Record::new(Meta::new(1_700_000_000, 1_700_000_000), vec![
+    ///     (b"cart".to_vec(), b"\x93\x01\x02\x03".to_vec()),
+    /// ]);
+    /// assert_eq!(record.entries.len(), 1);
+    /// ```
+    pub fn new(meta: Meta, entries: Vec<Entry>) -> Self {
+        Self { meta, entries }
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and values are session data: only their number is shown.
+        f.debug_struct("Record")
+            .field("meta", &self.meta)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+/// What a store found at a key that holds no session it can read: its
+/// metadata are missing or not what they should be. The session layer
+/// deletes such a session and starts a new one. The text names what is
+/// wrong, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("corrupt session: {0}")]
+pub struct Corrupt(pub &'static str);
+
+/// What [`SessionStore::load`] found at a key.
+pub type Loaded = Option<Result<Record, Corrupt>>;
+
+/// A change to a stored session, for [`Write::Update`]: entries to set and
+/// to delete, and the metadata to record. Metadata left `None` keep what is
+/// stored, so that concurrent changes of different metadata both land.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Change {
+    /// Entries to set.
+    pub set: Vec<Entry>,
+    /// Keys of entries to delete.
+    pub delete: Vec<Vec<u8>>,
+    /// The creation time and the new refresh time, unix seconds: a refresh
+    /// of the idle TTL to record.
+    pub times: Option<(u64, u64)>,
+    /// A new idle timeout of the session's own, seconds (0: none).
+    pub timeout: Option<u64>,
+    /// The user to bind the session to.
+    pub user: Option<String>,
+    /// The user agent to record.
+    pub agent: Option<String>,
+    /// When the user was bound, unix seconds.
+    pub bound: Option<u64>,
+}
+
+impl Change {
+    /// A change that sets `set` and deletes `delete`, and records no
+    /// metadata.
+    ///
+    /// ```
+    /// use redis_sessions::store::Change;
+    ///
+    /// let change = Change::entries(vec![(b"n".to_vec(), b"\x01".to_vec())], vec![])
+    ///     .with_refresh(1_700_000_000, 1_700_000_600);
+    /// assert_eq!(change.times, Some((1_700_000_000, 1_700_000_600)));
+    /// ```
+    pub fn entries(set: Vec<Entry>, delete: Vec<Vec<u8>>) -> Self {
+        Self {
+            set,
+            delete,
+            ..Self::default()
+        }
+    }
+
+    /// The same, recording a refresh at `refreshed` of the session created
+    /// at `created`.
+    #[must_use]
+    pub fn with_refresh(mut self, created: u64, refreshed: u64) -> Self {
+        self.times = Some((created, refreshed));
+        self
+    }
+
+    /// The same, setting the session's own idle timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: u64) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// True if the change may leave the session without an entry: it
+    /// deletes some, and sets none. Only then do stores check.
+    pub(crate) fn may_empty(&self) -> bool {
+        !self.delete.is_empty() && self.set.is_empty()
+    }
+}
+
+impl fmt::Debug for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and values are session data: only their number is shown.
+        f.debug_struct("Change")
+            .field("set", &self.set.len())
+            .field("delete", &self.delete.len())
+            .field("times", &self.times)
+            .field("timeout", &self.timeout)
+            .field("user", &self.user.as_ref().map(|_| "<bound>"))
+            .field("agent", &self.agent.as_ref().map(|_| "<recorded>"))
+            .field("bound", &self.bound)
+            .finish()
+    }
+}
 
 /// One write of a batch given to [`SessionStore::write`].
 #[derive(Clone, PartialEq, Eq)]
@@ -22,26 +216,21 @@ pub enum Write {
     Create {
         /// The session key.
         key: String,
-        /// Every field of the new session, stored as given
-        /// ([`CREATED_FIELD`](super::CREATED_FIELD) among them).
-        fields: Vec<Field>,
-        /// The session's idle timeout in seconds (0: none).
-        timeout: u64,
+        /// The new session.
+        session: Record,
+        /// The TTL to set, seconds (0: none).
+        ttl: u64,
     },
-    /// Changes fields of a session only if it still exists, and sets its
-    /// idle timeout, all in one atomic step. If no user field is left, the
-    /// session is deleted.
+    /// Changes a session only if it still exists, and sets its TTL, all in
+    /// one atomic step. If no entry is left, the session is deleted.
     Update {
         /// The session key.
         key: String,
-        /// Fields to set (metadata such as
-        /// [`REFRESHED_FIELD`](super::REFRESHED_FIELD) included).
-        set: Vec<Field>,
-        /// Fields to delete.
-        delete: Vec<Vec<u8>>,
-        /// The session's idle timeout in seconds (0: none). Always applied.
-        timeout: u64,
-        /// The most bytes the session's user fields (names and values, as
+        /// What to change.
+        change: Change,
+        /// The TTL to set, seconds (0: none). Always applied.
+        ttl: u64,
+        /// The most bytes the session's entries (keys and values, as
         /// stored) may take after the update (0: not weighed). An update
         /// that would grow the session past it writes nothing and answers
         /// [`Written::TooLarge`]; one that shrinks it or keeps its size
@@ -50,7 +239,7 @@ pub enum Write {
     },
     /// Moves a session to a new key (regenerate, login), atomically: only
     /// if `from` still exists and `key` is free, deletes `from` and creates
-    /// `key` with `fields`. Only for stores whose
+    /// `key` holding `session`. Only for stores whose
     /// [`SessionStore::moves_atomically`] is true (both keys must be on one
     /// server).
     Move {
@@ -58,10 +247,10 @@ pub enum Write {
         from: String,
         /// The new key.
         key: String,
-        /// Every field of the moved session, stored as given.
-        fields: Vec<Field>,
-        /// The session's idle timeout in seconds (0: none).
-        timeout: u64,
+        /// The moved session.
+        session: Record,
+        /// The TTL to set, seconds (0: none).
+        ttl: u64,
     },
     /// Deletes the session.
     Delete {
@@ -69,9 +258,10 @@ pub enum Write {
         key: String,
     },
     /// Deletes a session that moved to a new id, and if it existed, leaves
-    /// the move's marker ([`MOVED_FIELD`](super::MOVED_FIELD)) at its key
-    /// for [`MOVED_GRACE`](super::MOVED_GRACE) seconds: the delete half of a
-    /// move that cannot be one step (see [`SessionStore::moves_atomically`]).
+    /// the move's marker at its key for [`MOVED_GRACE`](super::MOVED_GRACE)
+    /// seconds, so that a write that loaded it before the move answers
+    /// [`Written::Moved`]: the delete half of a move that cannot be one step
+    /// (see [`SessionStore::moves_atomically`]).
     Retire {
         /// The session key.
         key: String,
@@ -80,26 +270,20 @@ pub enum Write {
 
 impl Write {
     /// A [`Write::Create`].
-    pub fn create(key: impl Into<String>, fields: Vec<Field>, timeout: u64) -> Self {
+    pub fn create(key: impl Into<String>, session: Record, ttl: u64) -> Self {
         Self::Create {
             key: key.into(),
-            fields,
-            timeout,
+            session,
+            ttl,
         }
     }
 
-    /// A [`Write::Update`].
-    pub fn update(
-        key: impl Into<String>,
-        set: Vec<Field>,
-        delete: Vec<Vec<u8>>,
-        timeout: u64,
-    ) -> Self {
+    /// A [`Write::Update`], not weighed.
+    pub fn update(key: impl Into<String>, change: Change, ttl: u64) -> Self {
         Self::Update {
             key: key.into(),
-            set,
-            delete,
-            timeout,
+            change,
+            ttl,
             max_bytes: 0,
         }
     }
@@ -121,28 +305,22 @@ impl Write {
         }
     }
 
-    /// The idle timeout this write sets, if it sets one.
-    fn timeout(&self) -> Option<u64> {
+    /// The TTL this write sets, if it sets one.
+    fn ttl(&self) -> Option<u64> {
         match self {
-            Self::Create { timeout, .. }
-            | Self::Move { timeout, .. }
-            | Self::Update { timeout, .. } => Some(*timeout),
+            Self::Create { ttl, .. } | Self::Move { ttl, .. } | Self::Update { ttl, .. } => {
+                Some(*ttl)
+            }
             Self::Delete { .. } | Self::Retire { .. } => None,
         }
     }
 }
 
-/// True if an update with these fields may leave the session without a
-/// user field: it deletes some, and sets none. Only then do stores check.
-pub(crate) fn may_empty(set: &[Field], delete: &[Vec<u8>]) -> bool {
-    !delete.is_empty() && !set.iter().any(|(name, _)| is_user_field(name))
-}
-
-/// Refuses a batch with a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT)
+/// Refuses a batch with a TTL above [`MAX_TIMEOUT`](super::MAX_TIMEOUT)
 /// before anything of it is written.
 pub(crate) fn check_batch(writes: &[Write]) -> Result<(), Error> {
-    for timeout in writes.iter().filter_map(Write::timeout) {
-        check_timeout(timeout)?;
+    for ttl in writes.iter().filter_map(Write::ttl) {
+        check_timeout(ttl)?;
     }
     Ok(())
 }
@@ -151,23 +329,18 @@ impl fmt::Debug for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys and values are secrets of a kind: show only their shape.
         match self {
-            Self::Create {
-                fields, timeout, ..
-            } => write!(f, "Create({} fields, {timeout} s)", fields.len()),
-            Self::Update {
-                set,
-                delete,
-                timeout,
-                ..
-            } => write!(
+            Self::Create { session, ttl, .. } => {
+                write!(f, "Create({} entries, {ttl} s)", session.entries.len())
+            }
+            Self::Update { change, ttl, .. } => write!(
                 f,
-                "Update({} set, {} deleted, {timeout} s)",
-                set.len(),
-                delete.len()
+                "Update({} set, {} deleted, {ttl} s)",
+                change.set.len(),
+                change.delete.len()
             ),
-            Self::Move {
-                fields, timeout, ..
-            } => write!(f, "Move({} fields, {timeout} s)", fields.len()),
+            Self::Move { session, ttl, .. } => {
+                write!(f, "Move({} entries, {ttl} s)", session.entries.len())
+            }
             Self::Delete { .. } => f.write_str("Delete"),
             Self::Retire { .. } => f.write_str("Retire"),
         }
@@ -178,14 +351,14 @@ impl fmt::Debug for Write {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Written {
-    /// `Create`, `Move`, `Update` or `Refresh` done.
+    /// `Create`, `Move` or `Update` done.
     Stored,
     /// `Create` or `Move`: the key already existed; nothing was written.
     Collision,
-    /// `Update`, `Refresh` or `Move`: the session no longer existed;
+    /// `Update` or `Move`: the session no longer existed;
     /// nothing was written.
     Missing,
-    /// `Update`: no user field was left, so the session was deleted.
+    /// `Update`: no entry was left, so the session was deleted.
     Emptied,
     /// `Delete` or `Retire` done (whether or not the key existed).
     Deleted,
@@ -297,28 +470,79 @@ impl fmt::Debug for IndexEntry {
 
 /// A place to keep sessions.
 ///
-/// Both built-in stores, [`RedisStore`](super::RedisStore) and
-/// `MemoryStore`, pass the same behavioural suite. A custom store must keep
-/// the same contract: a session exists only while it has its
-/// [`CREATED_FIELD`](super::CREATED_FIELD); `Update` and `Refresh` never bring
+/// The trait speaks in sessions ([`Record`], [`Change`]); how a store lays
+/// them out is private to it. Both built-in stores,
+/// [`RedisStore`](super::RedisStore) and `MemoryStore`, pass the same
+/// behavioural suite. A custom store must keep the same contract: a session
+/// exists until it is deleted, emptied or expired; `Update` never brings
 /// back a session that is gone; `Create` never overwrites one; an update
-/// that leaves no user field deletes the session; no key is ever left
-/// without its TTL; a timeout above [`MAX_TIMEOUT`](super::MAX_TIMEOUT) is
-/// refused with [`Error::TimeoutTooLong`].
+/// that leaves no entry deletes the session; no key is ever left without
+/// its TTL; a TTL above [`MAX_TIMEOUT`](super::MAX_TIMEOUT) is refused with
+/// [`Error::TimeoutTooLong`].
+///
+/// A store over another one, that counts the entries of the sessions it
+/// creates (`increment`, `append` and `moves_atomically` keep their
+/// defaults: no in-place changes, moves in two steps):
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// use redis_sessions::store::{IndexEntry, Loaded, StoreFuture, Write, Written};
+/// use redis_sessions::{MemoryStore, RedisSessionFactory, SessionStore};
+///
+/// struct Counted {
+///     inner: MemoryStore,
+///     entries: AtomicUsize,
+/// }
+///
+/// impl SessionStore for Counted {
+///     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
+///         self.inner.load(key)
+///     }
+///
+///     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
+///         for write in &writes {
+///             if let Write::Create { session, .. } = write {
+///                 self.entries.fetch_add(session.entries.len(), Ordering::Relaxed);
+///             }
+///         }
+///         self.inner.write(writes)
+///     }
+///
+///     fn index_put(&self, index: &str, entry: IndexEntry, cap: usize) -> StoreFuture<'_, Vec<String>> {
+///         self.inner.index_put(index, entry, cap)
+///     }
+///
+///     fn index_list<'a>(&'a self, index: &'a str, now: u64) -> StoreFuture<'a, Vec<IndexEntry>> {
+///         self.inner.index_list(index, now)
+///     }
+///
+///     fn index_remove<'a>(&'a self, index: &'a str, members: &'a [String], until: u64) -> StoreFuture<'a, ()> {
+///         self.inner.index_remove(index, members, until)
+///     }
+/// }
+///
+/// let store = Counted { inner: MemoryStore::new(), entries: AtomicUsize::new(0) };
+/// let factory = RedisSessionFactory::builder("a secret of at least thirty-two bytes")
+///     .store(store)
+///     .build()
+///     .unwrap();
+/// ```
 pub trait SessionStore: Send + Sync + 'static {
-    /// Returns every field of the session at `key`: `None` if there is no
-    /// such session, or it lacks its [`CREATED_FIELD`](super::CREATED_FIELD).
-    /// Its TTL is left alone (the session lifecycle refreshes it with a
-    /// [`Write::Update`] when due).
+    /// Returns the session at `key`: `None` if there is none (a moved
+    /// session's marker is none), `Some(Err)` if what is there is no
+    /// session the store can read. Its TTL is left alone (the session
+    /// lifecycle refreshes it with a [`Write::Update`] when due).
     ///
     /// # Errors
     ///
-    /// [`Error`] when the store cannot be reached or answers with an error.
+    /// [`Error`] when the store cannot be reached or answers with an error;
+    /// [`Error::WrongType`] when the key holds another type of value.
     ///
     /// # Cancel safety
     ///
     /// Reads only: dropping the future changes nothing.
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>>;
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded>;
 
     /// Applies `writes` in one round trip and says what happened to each:
     /// (an `Update` of a session whose key holds the move's marker answers
@@ -413,7 +637,7 @@ pub trait SessionStore: Send + Sync + 'static {
         false
     }
 
-    /// Adds to an integer field of a live session in place, in one atomic
+    /// Adds to an integer entry of a live session in place, in one atomic
     /// step, without changing its TTL, and returns the sum; `Ok(None)` when
     /// nothing was written and the session must be loaded and changed the
     /// ordinary way. See [`Increment`] for when that is. The default
@@ -431,7 +655,7 @@ pub trait SessionStore: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(None)))
     }
 
-    /// Appends an encoded element to the list in a field of a live session
+    /// Appends an encoded element to the list in an entry of a live session
     /// (a flash queue), in place and in one atomic step, without changing
     /// its TTL; `Ok(None)` when nothing was written and the session must be
     /// loaded and changed the ordinary way. See [`Append`] for when that is.
@@ -453,8 +677,8 @@ pub trait SessionStore: Send + Sync + 'static {
 /// An in-place append, for [`SessionStore::append`].
 ///
 /// It is applied only if the session at `key` exists and passes the
-/// `guard` (as for an [`Increment`]), and `field` is absent or holds a list
-/// in the `format`. The session's user fields are weighed in the store: an
+/// `guard` (as for an [`Increment`]), and its `entry` is absent or holds a
+/// list in the `format`. The session's entries are weighed in the store: an
 /// append that would make them larger than `max_bytes` writes nothing and
 /// answers [`Appended::TooLarge`].
 #[derive(Clone, PartialEq, Eq)]
@@ -462,8 +686,8 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct Append {
     /// The session key.
     pub key: String,
-    /// The hash field (a user field, see the storage layout).
-    pub field: Vec<u8>,
+    /// The entry's key (as in an [`Entry`]).
+    pub entry: Vec<u8>,
     /// The element, encoded in the `format`.
     pub element: Vec<u8>,
     /// How the list and the element are encoded.
@@ -488,7 +712,7 @@ impl fmt::Debug for Append {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Appended {
-    /// Appended: the field now holds `value`.
+    /// Appended: the entry now holds `value`.
     Stored {
         /// The list now stored.
         value: Vec<u8>,
@@ -551,10 +775,10 @@ impl Times {
 /// An in-place increment, for [`SessionStore::increment`].
 ///
 /// It is applied only if the session at `key` exists, its metadata hold
-/// what they should, it passes the `guard`, and `field` already holds an
-/// integer in the `format` (a new field would grow the session unweighed
+/// what they should, it passes the `guard`, and its `entry` already holds an
+/// integer in the `format` (a new entry would grow the session unweighed
 /// against `max_session_bytes`); and only if the sum fits (on Redis: below
-/// 2^53 in magnitude, where its scripts count exactly). Other fields are
+/// 2^53 in magnitude, where its scripts count exactly). Other entries are
 /// not checked. The TTL is left as it is: it is what the last refresh
 /// promised; the result carries the session's [`Times`], and the caller
 /// refreshes when they say a refresh is due.
@@ -563,11 +787,11 @@ impl Times {
 pub struct Increment {
     /// The session key.
     pub key: String,
-    /// The hash field (a user field, see the storage layout).
-    pub field: Vec<u8>,
+    /// The entry's key (as in an [`Entry`]).
+    pub entry: Vec<u8>,
     /// What to add (may be negative).
     pub by: i64,
-    /// How the field's integer is encoded.
+    /// How the entry's integer is encoded.
     pub format: Integers,
     /// What the session's stored times must pass.
     pub guard: Guard,
@@ -600,7 +824,7 @@ impl fmt::Debug for Increment {
 }
 
 impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
         (**self).load(key)
     }
 
@@ -683,13 +907,18 @@ mod tests {
 
     #[test]
     fn debug_never_shows_keys_members_or_agents() {
-        let w = Write::update(
-            "secret-key",
-            vec![(b"k".to_vec(), b"v".to_vec())],
-            vec![],
-            5,
-        );
+        let change = Change::entries(vec![(b"k".to_vec(), b"v".to_vec())], vec![]);
+        let w = Write::update("secret-key", change, 5);
         assert_eq!(format!("{w:?}"), "Update(1 set, 0 deleted, 5 s)");
+        let meta = Meta::new(1, 2).with_user("alice@example.com", Some("Firefox"), 3);
+        let record = Record::new(meta, vec![(b"k".to_vec(), b"secret".to_vec())]);
+        let shown = format!(
+            "{record:?} {:?}",
+            Write::create("secret-key", record.clone(), 5)
+        );
+        for secret in ["alice", "Firefox", "secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
         let e = entry(1, 2, Some("Firefox"));
         let shown = format!("{e:?}");
         assert!(

@@ -266,7 +266,7 @@ impl Evicting {
 }
 
 impl SessionStore for Evicting {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<super::Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, super::Loaded> {
         self.inner.load(key)
     }
 

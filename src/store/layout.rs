@@ -10,6 +10,7 @@
 //! | [`CREATED_FIELD`] `"\0c"` | `created refreshed`: the creation time and the last idle-TTL refresh, unix seconds, decimal, one space apart |
 //! | [`TIMEOUT_FIELD`] `"\0t"` | the per-session idle timeout, seconds, decimal |
 //! | [`REFRESHED_FIELD`] `"\0r"` | the last idle-TTL refresh, unix seconds, decimal: written by the first layout and by stores of earlier versions (read, never written now) |
+//! | [`USER_FIELD`] `"\0u"`, [`AGENT_FIELD`] `"\0a"`, [`BOUND_FIELD`] `"\0b"` | the bound user, the agent recorded with it, and when it was bound (unix seconds, decimal) |
 //! | [`MOVED_FIELD`] `"\0m"` | alone in a hash: the marker a moved session leaves at its old key for [`MOVED_GRACE`] seconds |
 //! | `"\0s"` | on Redis, the bytes of the user fields (names and values, as stored), once an update weighed them against `max_session_bytes`; every script that changes a user field keeps it exact |
 //!
@@ -22,6 +23,11 @@
 //! of the first layout cannot read sessions written since: upgrade every
 //! process that shares a Redis together.
 //!
+//! This layout is private to the Redis and the embedded store: the
+//! [`SessionStore`](super::SessionStore) trait speaks in
+//! [`Record`](super::Record)s and [`Change`](super::Change)s, which
+//! `store::hash` translates.
+//!
 //! A user key that itself starts with NUL is stored with one more NUL in
 //! front, so user keys and metadata never collide. A session exists only
 //! while its hash has [`CREATED_FIELD`]. The key's TTL is the idle timeout.
@@ -30,19 +36,30 @@
 //! `digest` is the base64url SHA-256 of the user id: no key names a user.
 //! Its shape is described in [`SessionStore::index_put`](super::SessionStore::index_put).
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+/// One hash field: its name and its value, as stored.
+pub(crate) type Field = (Vec<u8>, Vec<u8>);
+
 /// The metadata field holding the creation time and the last idle-TTL
 /// refresh (unix seconds, `created refreshed`; see the module docs).
-pub const CREATED_FIELD: &[u8] = b"\0c";
+pub(crate) const CREATED_FIELD: &[u8] = b"\0c";
 /// The metadata field holding the per-session timeout (seconds).
-pub const TIMEOUT_FIELD: &[u8] = b"\0t";
+pub(crate) const TIMEOUT_FIELD: &[u8] = b"\0t";
 /// A metadata field holding the time of a later idle-TTL refresh (unix
 /// seconds) than [`CREATED_FIELD`] records: written by the first layout
 /// and by earlier versions; read, never written now.
-pub const REFRESHED_FIELD: &[u8] = b"\0r";
+pub(crate) const REFRESHED_FIELD: &[u8] = b"\0r";
+/// The metadata field holding the bound user.
+pub(crate) const USER_FIELD: &[u8] = b"\0u";
+/// The metadata field holding the agent recorded with the binding.
+pub(crate) const AGENT_FIELD: &[u8] = b"\0a";
+/// The metadata field holding when the user was bound (unix seconds).
+pub(crate) const BOUND_FIELD: &[u8] = b"\0b";
 
 /// The field of a moved session's marker: a session moved to a new id
 /// (login, regenerate) leaves its old key holding only this field for
@@ -50,7 +67,8 @@ pub const REFRESHED_FIELD: &[u8] = b"\0r";
 /// move and changes it after learns that it moved ([`Written::Moved`](super::Written::Moved))
 /// instead of losing its change unseen. Never a session: a load finds
 /// nothing there.
-pub const MOVED_FIELD: &[u8] = b"\0m";
+#[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the embedded store's
+pub(crate) const MOVED_FIELD: &[u8] = b"\0m";
 /// How long a moved session's marker stays, in seconds (also written in
 /// `lua/move.lua` and `lua/retire.lua`).
 pub const MOVED_GRACE: u64 = 300;
@@ -104,14 +122,23 @@ pub(crate) fn log_tag(key: &str) -> &str {
     digest.get(..8).unwrap_or(digest)
 }
 
-/// The hash field name of a user key (see the module docs).
-pub(crate) fn user_field(key: &str) -> Vec<u8> {
-    let mut field = Vec::with_capacity(key.len() + 1);
-    if key.as_bytes().first() == Some(&0) {
-        field.push(0);
+/// The hash field name of a user key (see the module docs): the key's own
+/// buffer unless it starts with NUL.
+pub(crate) fn user_field(mut key: Vec<u8>) -> Vec<u8> {
+    if key.first() == Some(&0) {
+        key.insert(0, 0);
     }
-    field.extend_from_slice(key.as_bytes());
-    field
+    key
+}
+
+/// The hash field name of a user key, borrowed unless it starts with NUL:
+/// what a sealed value is bound to (see `codec::FieldContext`).
+pub(crate) fn stored_name(key: &[u8]) -> Cow<'_, [u8]> {
+    if key.first() == Some(&0) {
+        Cow::Owned(user_field(key.to_vec()))
+    } else {
+        Cow::Borrowed(key)
+    }
 }
 
 /// A stored field name, read as a user key or a metadata name.
@@ -132,6 +159,7 @@ pub(crate) fn classify(field: &[u8]) -> FieldName<'_> {
 }
 
 /// True if a stored field name is a user key rather than metadata.
+#[cfg_attr(not(feature = "memory-store"), allow(dead_code))] // the embedded store's
 pub(crate) fn is_user_field(field: &[u8]) -> bool {
     matches!(classify(field), FieldName::User(_))
 }
@@ -221,7 +249,7 @@ mod tests {
     #[test]
     fn user_keys_never_collide_with_metadata() {
         for key in ["\0c", "\0t", "\0r", "\0", "c", "", "\0\0x"] {
-            let field = user_field(key);
+            let field = user_field(key.as_bytes().to_vec());
             match classify(&field) {
                 FieldName::User(raw) => assert_eq!(raw, key.as_bytes()),
                 FieldName::Meta(_) => panic!("{key:?} was taken for metadata"),

@@ -1,17 +1,23 @@
 //! Where sessions live: the [`SessionStore`] trait, the Redis store and the
 //! embedded in-memory store.
 //!
-//! # Storage layout
+//! The [`SessionStore`] trait speaks in sessions: a load returns a
+//! [`Record`] (its [`Meta`] and its entries), an update applies a
+//! [`Change`]. How a store lays them out is its own: a custom store needs
+//! none of what follows.
+//!
+//! # Storage layout (Redis and the embedded store)
 //!
 //! A session is one hash under `{prefix}{digest}`, where `digest` is the
 //! base64url SHA-256 of the session id: a key listing or a dump yields no
 //! usable cookie. Each session key is one field; metadata lives in fields
-//! starting with one NUL byte ([`CREATED_FIELD`], [`TIMEOUT_FIELD`],
-//! [`REFRESHED_FIELD`]), and a user key that itself starts with NUL is
-//! stored with one more NUL in front, so the two never collide. A session
-//! exists only while it has its [`CREATED_FIELD`]. The key's TTL is the idle
-//! timeout. The sessions of a user are listed in one more hash per user,
-//! named by a digest of the user id (see [`SessionStore::index_put`]).
+//! starting with one NUL byte (`"\0c"`: the creation and last refresh
+//! times, `"\0t"`: the session's own timeout, `"\0u"`, `"\0a"`, `"\0b"`:
+//! its bound user), and a user key that itself starts with NUL is stored
+//! with one more NUL in front, so the two never collide. A session exists
+//! only while it has its `"\0c"`. The key's TTL is the idle timeout. The
+//! sessions of a user are listed in one more hash per user, named by a
+//! digest of the user id (see [`SessionStore::index_put`]).
 //!
 //! # Commands per operation (Redis)
 //!
@@ -54,6 +60,7 @@ mod api;
 pub(crate) mod cache;
 mod callable;
 mod error;
+mod hash;
 mod layout;
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -61,25 +68,17 @@ mod policy;
 mod redis;
 
 pub use api::{
-    Append, Appended, Field, Guard, Increment, Incremented, IndexEntry, MAX_AGENT_BYTES,
-    MAX_LISTED, SessionStore, StoreFuture, Times, Write, Written,
+    Append, Appended, Change, Corrupt, Entry, Guard, Increment, Incremented, IndexEntry, Loaded,
+    MAX_AGENT_BYTES, MAX_LISTED, Meta, Record, SessionStore, StoreFuture, Times, Write, Written,
 };
 pub use callable::ClientCallable;
 pub use error::Error;
-pub use layout::{
-    CREATED_FIELD, MAX_TIMEOUT, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD,
-};
-pub(crate) use policy::{Ended, Policy};
-// `user_index_key` is for the session's user binding; `is_user_field` for
-// adapters over other formats.
-#[allow(unused_imports)]
-pub(crate) use layout::{
-    FieldName, REFRESH_DIVISOR, classify, created_value, is_user_field, log_tag, read_created,
-    session_key, tag_of, user_field, user_index_key,
-};
+pub use layout::{MAX_TIMEOUT, MOVED_GRACE};
+pub(crate) use layout::{log_tag, session_key, stored_name, tag_of, user_index_key};
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::MemoryStore;
+pub(crate) use policy::{Ended, Policy};
 pub use redis::{
     DEFAULT_SOCKET_TIMEOUT, MAX_CONNECTION_POOL, RedisClient, RedisOptions, RedisStore,
 };

@@ -22,7 +22,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use redis_sessions::store::{
-    Append, Appended, Field, Increment, Incremented, IndexEntry, StoreFuture, Write, Written,
+    Append, Appended, Change, Entry, Increment, Incremented, IndexEntry, Loaded, Meta, StoreFuture,
+    Write, Written,
 };
 use redis_sessions::{
     Builder, MemoryStore, RedisClient, RedisOptions, RedisSessionFactory, RedisStore, SessionStore,
@@ -32,6 +33,16 @@ use tokio::sync::Notify;
 use tower::ServiceExt as _;
 
 pub use cluster::Cluster;
+
+/// The storage layout as Redis holds it (see the `store` module's docs),
+/// for the tests that write it directly, as an earlier version or a
+/// corruption would. The library keeps it private to its stores.
+pub mod layout {
+    /// `created refreshed`, unix seconds (the first layout: `created`).
+    pub const CREATED_FIELD: &[u8] = b"\0c";
+    /// The last refresh, in the first layout.
+    pub const REFRESHED_FIELD: &[u8] = b"\0r";
+}
 /// Runs each named `async fn(Backend)` test of the calling module against
 /// every backend: the embedded store, a real redis-server and a real Redis
 /// Cluster. The Cluster is shared by the tests running at the same time, so
@@ -205,24 +216,59 @@ impl Backend {
         self.fields(id).await.is_some()
     }
 
-    pub async fn fields(&self, id: &str) -> Option<Vec<Field>> {
-        self.store().load(&key_of(id)).await.unwrap()
+    /// The entries of the session with this id, if it is stored.
+    pub async fn fields(&self, id: &str) -> Option<Vec<Entry>> {
+        let loaded = self.store().load(&key_of(id)).await.unwrap();
+        loaded.map(|record| record.unwrap().entries)
     }
 
-    /// Overwrites one raw field of a stored session (its TTL becomes the
-    /// default timeout, 1200 s).
-    pub async fn put_raw(&self, id: &str, field: &[u8], value: &[u8]) {
+    /// The metadata of the session with this id, if it is stored.
+    pub async fn meta(&self, id: &str) -> Option<Meta> {
+        let loaded = self.store().load(&key_of(id)).await.unwrap();
+        loaded.map(|record| record.unwrap().meta)
+    }
+
+    /// Overwrites the raw (encoded) value of one key of a stored session
+    /// (its TTL becomes the default timeout, 1200 s).
+    pub async fn put_raw(&self, id: &str, key: &[u8], value: &[u8]) {
+        let change = Change::entries(vec![(key.to_vec(), value.to_vec())], vec![]);
+        self.change(id, change).await;
+    }
+
+    /// Records the creation and last refresh times of a stored session
+    /// (its TTL becomes the default timeout, 1200 s).
+    pub async fn put_times(&self, id: &str, created: u64, refreshed: u64) {
+        let change = Change::default().with_refresh(created, refreshed);
+        self.change(id, change).await;
+    }
+
+    async fn change(&self, id: &str, change: Change) {
         let written = self
             .store()
-            .write(vec![Write::update(
-                key_of(id),
-                vec![(field.to_vec(), value.to_vec())],
-                vec![],
-                1200,
-            )])
+            .write(vec![Write::update(key_of(id), change, 1200)])
             .await
             .unwrap();
         assert_eq!(written, [Written::Stored]);
+    }
+
+    /// A connection to the Redis server (or Cluster) behind this backend,
+    /// to write the storage layout directly: `None` for the embedded store,
+    /// whose layout no one but it can write.
+    pub fn raw(&self) -> Option<Box<dyn redis::ConnectionLike>> {
+        match self {
+            Self::Memory(_) => None,
+            Self::Redis(server) => Some(Box::new(server.conn())),
+            Self::Cluster(cluster) => {
+                let nodes: Vec<String> = cluster
+                    .url()
+                    .trim_start_matches("redis+cluster://")
+                    .split(',')
+                    .map(|node| format!("redis://{node}"))
+                    .collect();
+                let client = redis::cluster::ClusterClient::new(nodes).unwrap();
+                Some(Box::new(client.get_connection().unwrap()))
+            }
+        }
     }
 }
 
@@ -461,7 +507,7 @@ impl ProbeStore {
 }
 
 impl SessionStore for ProbeStore {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
         Box::pin(async move {
             let result = self.inner.load(key).await;
             self.loads.fetch_add(1, Ordering::SeqCst);

@@ -12,14 +12,15 @@ mod index;
 use index::Index;
 use tokio::time::Instant;
 
-use super::api::{IndexEntry, check_batch, may_empty};
+use super::api::{IndexEntry, check_batch};
 use super::error::Error;
+use super::hash::{RawWrite, decode};
 use super::layout::{
-    CREATED_FIELD, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field,
-    read_created, read_number,
+    CREATED_FIELD, Field, MOVED_FIELD, MOVED_GRACE, REFRESHED_FIELD, TIMEOUT_FIELD, is_user_field,
+    read_created, read_number, user_field,
 };
 use super::{
-    Append, Appended, Field, Guard, Increment, Incremented, SessionStore, StoreFuture, Times,
+    Append, Appended, Guard, Increment, Incremented, Loaded, SessionStore, StoreFuture, Times,
     Write, Written,
 };
 
@@ -292,11 +293,12 @@ impl MemoryStore {
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
         let times = entry.times(&op.guard)?;
+        let field = user_field(op.entry.clone());
         // Only a field that exists: a new one would grow the session
         // unweighed.
-        let current = op.format.read(entry.fields.get(&op.field)?)?;
+        let current = op.format.read(entry.fields.get(&field)?)?;
         let sum = current.checked_add(op.by)?;
-        entry.fields.insert(op.field.clone(), op.format.write(sum));
+        entry.fields.insert(field, op.format.write(sum));
         Some(Incremented::new(sum, times))
     }
 
@@ -306,15 +308,15 @@ impl MemoryStore {
         let mut shard = self.lock(self.shard(&op.key));
         let entry = shard.get_mut(&op.key).filter(|entry| entry.is_live(now))?;
         let times = entry.times(&op.guard)?;
-        let old = entry.fields.get(&op.field);
+        let field = user_field(op.entry.clone());
+        let old = entry.fields.get(&field);
         let value = op.format.append(old.map(Vec::as_slice), &op.element)?;
-        let grown = entry.size() - old.map_or(0, |old| op.field.len() + old.len())
-            + op.field.len()
-            + value.len();
+        let grown =
+            entry.size() - old.map_or(0, |old| field.len() + old.len()) + field.len() + value.len();
         if grown as u64 > op.max_bytes {
             return Some(Appended::TooLarge);
         }
-        entry.fields.insert(op.field.clone(), value.clone());
+        entry.fields.insert(field, value.clone());
         Some(Appended::Stored { value, times })
     }
 
@@ -343,8 +345,8 @@ impl MemoryStore {
         move_between(old, Some(new), from, key, fields, timeout, now)
     }
 
-    fn write_one(&self, write: Write, now: Instant) -> Result<Written, Error> {
-        if let Write::Move {
+    fn write_one(&self, write: RawWrite, now: Instant) -> Result<Written, Error> {
+        if let RawWrite::Move {
             from,
             key,
             fields,
@@ -355,17 +357,17 @@ impl MemoryStore {
         }
         let mut shard = self.lock(self.shard(write.key()));
         Ok(match write {
-            Write::Delete { key } => {
+            RawWrite::Delete { key } => {
                 shard.pop(&key);
                 Written::Deleted
             }
-            Write::Retire { key } => {
+            RawWrite::Retire { key } => {
                 if shard.pop(&key).is_some_and(|e| e.is_live(now)) {
                     shard.put(key, Entry::moved(now));
                 }
                 Written::Deleted
             }
-            Write::Create {
+            RawWrite::Create {
                 key,
                 fields,
                 timeout,
@@ -381,12 +383,13 @@ impl MemoryStore {
                 shard.put(key, entry);
                 Written::Stored
             }
-            Write::Update {
+            RawWrite::Update {
                 key,
                 set,
                 delete,
                 timeout,
                 max_bytes,
+                check_empty,
             } => {
                 let Some(entry) = shard.get_mut(&key).filter(|e| e.is_live(now)) else {
                     shard.pop(&key);
@@ -403,7 +406,6 @@ impl MemoryStore {
                     return Ok(Written::TooLarge);
                 }
                 entry.expire_in(timeout, now)?;
-                let check_empty = may_empty(&set, &delete);
                 entry.fields.extend(set);
                 for name in &delete {
                     entry.fields.remove(name);
@@ -414,7 +416,7 @@ impl MemoryStore {
                 }
                 Written::Stored
             }
-            Write::Move { .. } => unreachable!("moves are applied by move_one"),
+            RawWrite::Move { .. } => unreachable!("moves are applied by move_one"),
         })
     }
 
@@ -426,7 +428,7 @@ impl MemoryStore {
             .into_iter()
             .map(|w| {
                 touched.push(self.shard(w.key()));
-                self.write_one(w, now)
+                self.write_one(RawWrite::from(w), now)
             })
             .collect::<Result<Vec<_>, _>>()?;
         for shard in touched {
@@ -469,9 +471,9 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
-        let fields = self.load_now(key);
-        Box::pin(async move { Ok::<_, Error>(fields) })
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
+        let loaded = self.load_now(key).map(decode);
+        Box::pin(async move { Ok::<_, Error>(loaded) })
     }
 
     fn write(&self, writes: Vec<Write>) -> StoreFuture<'_, Vec<Written>> {
@@ -522,14 +524,12 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Meta, Record};
 
     fn create(store: &MemoryStore, key: &str) -> Written {
-        let fields = vec![
-            (CREATED_FIELD.to_vec(), b"1 1".to_vec()),
-            (b"k".to_vec(), b"v".to_vec()),
-        ];
+        let session = Record::new(Meta::new(1, 1), vec![(b"k".to_vec(), b"v".to_vec())]);
         store
-            .write_now(vec![Write::create(key, fields, 1200)])
+            .write_now(vec![Write::create(key, session, 1200)])
             .unwrap()[0]
     }
 

@@ -9,6 +9,7 @@ use redis::Value;
 
 use super::protocol::RedisStore;
 use super::scripts::{Lua, lua};
+use crate::store::layout::stored_name;
 use crate::store::{Append, Appended, Error, Guard, Increment, Incremented, MAX_TIMEOUT, Times};
 
 static INCR: Lua = lua!("lua/in_place.lua", "lua/incr.lua");
@@ -26,8 +27,9 @@ impl RedisStore {
         }
         let by = op.by.to_string();
         let (after, max) = guard_args(&op.guard);
+        let field = stored_name(&op.entry);
         let args: [&[u8]; 5] = [
-            &op.field,
+            &field,
             by.as_bytes(),
             op.format.letter().as_bytes(),
             after.as_bytes(),
@@ -58,8 +60,9 @@ impl RedisStore {
     pub(super) async fn append_field(&self, op: &Append) -> Result<Option<Appended>, Error> {
         let (after, max) = guard_args(&op.guard);
         let bytes = op.max_bytes.to_string();
+        let field = stored_name(&op.entry);
         let args: [&[u8]; 6] = [
-            &op.field,
+            &field,
             &op.element,
             op.format.letter().as_bytes(),
             after.as_bytes(),

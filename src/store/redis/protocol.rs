@@ -53,9 +53,11 @@ use redis::{Cmd, RedisError, Value};
 use super::client::{RedisClient, map_error};
 use super::replies::{index_entries, session_fields, written};
 use super::scripts::{LEGACY, Lua, lua, refuses_flags};
-use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch, may_empty};
+use crate::store::api::{IndexEntry, MAX_INDEX_TIME, MAX_LISTED, check_batch};
+use crate::store::hash::RawWrite;
+use crate::store::layout::Field;
 use crate::store::{
-    Append, Appended, Error, Field, Increment, Incremented, SessionStore, StoreFuture, Write,
+    Append, Appended, Error, Increment, Incremented, Loaded, SessionStore, StoreFuture, Write,
     Written,
 };
 
@@ -109,7 +111,7 @@ impl RedisStore {
         &self.client
     }
 
-    async fn load_fields(&self, key: &str) -> Result<Option<Vec<Field>>, Error> {
+    async fn load_fields(&self, key: &str) -> Result<Loaded, Error> {
         let mut conn = self.client.connection()?;
         let mut cmd = sized_cmd("HGETALL", 1, key.len());
         cmd.arg(key);
@@ -119,6 +121,7 @@ impl RedisStore {
 
     async fn write_all(&self, writes: Vec<Write>) -> Result<Vec<Written>, Error> {
         check_batch(&writes)?;
+        let writes: Vec<RawWrite> = writes.into_iter().map(RawWrite::from).collect();
         // One write (the usual batch) is one wave: no need to sort.
         let waves = if writes.len() == 1 {
             Vec::new()
@@ -161,7 +164,7 @@ impl RedisStore {
     /// Sends `writes[i]` for each `i` in `which` (at most one per key) and
     /// returns their replies in that order, replaying any write that found
     /// its script missing.
-    async fn run(&self, writes: &[Write], which: &[usize]) -> Result<Vec<Reply>, Error> {
+    async fn run(&self, writes: &[RawWrite], which: &[usize]) -> Result<Vec<Reply>, Error> {
         let mut replies = self.send(writes, which, Invoke::Cached).await?;
         let noscript: Vec<usize> = replies
             .iter()
@@ -194,7 +197,7 @@ impl RedisStore {
     /// in the order of `which`: one pipeline, or one per key (all at once).
     async fn send(
         &self,
-        writes: &[Write],
+        writes: &[RawWrite],
         which: &[usize],
         invoke: Invoke,
     ) -> Result<Vec<Reply>, Error> {
@@ -229,7 +232,7 @@ impl RedisStore {
     /// that order.
     async fn pipeline(
         &self,
-        writes: &[Write],
+        writes: &[RawWrite],
         which: &[usize],
         invoke: Invoke,
     ) -> Result<Vec<Reply>, Error> {
@@ -358,7 +361,7 @@ fn is_noscript(e: &RedisError) -> bool {
 
 /// The batch in waves that name each key at most once, in batch order: the
 /// n-th write to a key goes in wave n.
-fn waves(writes: &[Write]) -> Vec<Vec<usize>> {
+fn waves(writes: &[RawWrite]) -> Vec<Vec<usize>> {
     let mut waves: Vec<Vec<usize>> = Vec::new();
     for (i, write) in writes.iter().enumerate() {
         let repeats = writes[..i]
@@ -375,7 +378,7 @@ fn waves(writes: &[Write]) -> Vec<Vec<usize>> {
 
 /// Positions in `which`, grouped by the key of their write, each group in
 /// batch order (so writes to one key keep their order).
-fn group_by_key(writes: &[Write], which: &[usize]) -> Vec<Vec<usize>> {
+fn group_by_key(writes: &[RawWrite], which: &[usize]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for &i in which {
         let key = writes[i].key();
@@ -388,15 +391,15 @@ fn group_by_key(writes: &[Write], which: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// The one command of a write.
-fn command(write: &Write, invoke: Invoke) -> Cmd {
+fn command(write: &RawWrite, invoke: Invoke) -> Cmd {
     match write {
-        Write::Delete { key } => {
+        RawWrite::Delete { key } => {
             let mut cmd = sized_cmd("DEL", 1, key.len());
             cmd.arg(key);
             cmd
         }
-        Write::Retire { key } => script_call(&RETIRE, key, invoke, 0, 0),
-        Write::Create {
+        RawWrite::Retire { key } => script_call(&RETIRE, key, invoke, 0, 0),
+        RawWrite::Create {
             key,
             fields,
             timeout,
@@ -409,7 +412,7 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             }
             cmd
         }
-        Write::Move {
+        RawWrite::Move {
             from,
             key,
             fields,
@@ -423,14 +426,14 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             }
             cmd
         }
-        Write::Update {
+        RawWrite::Update {
             key,
             set,
             delete,
             timeout,
             max_bytes,
+            check_empty,
         } => {
-            let check_empty = may_empty(set, delete);
             let (args, bytes) = field_sizes(set);
             let deleted: usize = delete.iter().map(Vec::len).sum();
             let mut cmd = script_call(
@@ -442,7 +445,7 @@ fn command(write: &Write, invoke: Invoke) -> Cmd {
             );
             cmd.arg(timeout)
                 .arg(set.len())
-                .arg(u8::from(check_empty))
+                .arg(u8::from(*check_empty))
                 .arg(max_bytes);
             for (name, value) in set {
                 cmd.arg(name).arg(value);
@@ -508,7 +511,7 @@ fn script_call_keys(lua: &Lua, keys: &[&str], invoke: Invoke, args: usize, bytes
 }
 
 impl SessionStore for RedisStore {
-    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<Field>>> {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Loaded> {
         Box::pin(timed("load", async move {
             self.client.explained(self.load_fields(key).await).await
         }))
@@ -624,6 +627,7 @@ mod tests {
     use super::super::replies::index_entry;
     use super::*;
     use crate::store::layout::CREATED_FIELD;
+    use crate::store::{Change, Meta, Record};
     use proptest::collection::vec;
     use proptest::prelude::*;
 
@@ -671,12 +675,13 @@ mod tests {
         )
     }
 
-    fn any_write() -> impl Strategy<Value = Write> {
+    fn any_write() -> impl Strategy<Value = RawWrite> {
         prop_oneof![
             Just(Write::delete("k")),
-            Just(Write::create("k", vec![], 1)),
-            Just(Write::update("k", vec![], vec![], 1)),
+            Just(Write::create("k", Record::default(), 1)),
+            Just(Write::update("k", Change::default(), 1)),
         ]
+        .prop_map(RawWrite::from)
     }
 
     /// The entry text `index.lua` writes.
@@ -695,8 +700,7 @@ mod tests {
         #[test]
         fn any_load_reply_gives_fields_or_a_typed_error(reply in reply()) {
             match session_fields(reply) {
-                Ok(Some(fields)) => prop_assert!(fields.iter().any(|(n, _)| n == CREATED_FIELD)),
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => prop_assert!(matches!(e, Error::UnexpectedReply { .. }), "{}", e),
             }
         }
@@ -763,7 +767,7 @@ mod tests {
             Value::BulkString(CREATED_FIELD.to_vec()),
             Value::BulkString(b"1".to_vec()),
         )]);
-        let expected = Some(vec![(CREATED_FIELD.to_vec(), b"1".to_vec())]);
+        let expected = Some(Ok(Record::new(Meta::new(1, 0), vec![])));
         assert_eq!(session_fields(resp2).unwrap(), expected);
         assert_eq!(session_fields(resp3).unwrap(), expected);
         assert_eq!(session_fields(Value::Array(vec![])).unwrap(), None);
@@ -774,10 +778,11 @@ mod tests {
         let writes = [
             Write::delete("a"),
             Write::delete("b"),
-            Write::update("a", vec![], vec![], 1),
+            Write::update("a", Change::default(), 1),
             Write::delete("c"),
             Write::delete("b"),
-        ];
+        ]
+        .map(RawWrite::from);
         assert_eq!(
             group_by_key(&writes, &[0, 1, 2, 3, 4]),
             [vec![0, 2], vec![1, 4], vec![3]]

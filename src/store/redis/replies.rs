@@ -5,8 +5,9 @@
 use redis::Value;
 
 use crate::store::api::IndexEntry;
-use crate::store::layout::CREATED_FIELD;
-use crate::store::{Error, Field, Write, Written};
+use crate::store::hash::{RawWrite as Write, decode};
+use crate::store::layout::{CREATED_FIELD, Field};
+use crate::store::{Error, Loaded, Written};
 
 /// The typed outcome of one write from its reply.
 pub(super) fn written(write: &Write, reply: Value) -> Result<Written, Error> {
@@ -76,15 +77,15 @@ fn pairs(reply: Value, to: &'static str) -> Result<Vec<Field>, Error> {
     }
 }
 
-/// The fields of a loaded session, or `None` if it is absent or lacks its
-/// creation field.
-pub(super) fn session_fields(reply: Value) -> Result<Option<Vec<Field>>, Error> {
+/// A loaded session, or `None` if it is absent or lacks its creation
+/// field (a moved session's marker, or no session of ours).
+pub(super) fn session_fields(reply: Value) -> Result<Loaded, Error> {
     let fields = pairs(reply, "a session load")?;
     if !fields.iter().any(|(name, _)| name == CREATED_FIELD) {
         // Absent (an empty hash), or not a session of ours.
         return Ok(None);
     }
-    Ok(Some(fields))
+    Ok(Some(decode(fields)))
 }
 
 /// The live entries of an index listing.

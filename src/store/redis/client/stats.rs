@@ -126,7 +126,7 @@ impl RedisClient {
         for key in keys {
             pipe.cmd("HEXISTS")
                 .arg(key)
-                .arg(crate::store::CREATED_FIELD);
+                .arg(crate::store::layout::CREATED_FIELD);
         }
         let mut conn = conn.clone();
         let alive: Vec<bool> = self
