@@ -570,8 +570,11 @@ async fn corrupt_payload_yields_a_fresh_session(backend: Backend) {
             .arg("yesterday")
             .exec(&mut *raw)
             .unwrap();
+        let key = crate::support::key_of(&id);
+        assert!(backend.exists(&id).await, "stored, corrupt");
         assert_eq!(c.get("/read").await.body, "0");
-        assert!(!backend.exists(&id).await, "deleted as corrupt");
+        let left: bool = ::redis::cmd("EXISTS").arg(&key).query(&mut *raw).unwrap();
+        assert!(!left, "deleted as corrupt");
     }
 }
 

@@ -4,34 +4,90 @@
 //! `store::layout`), for the Redis and the embedded store. Custom stores
 //! never see these fields.
 
-use super::api::{Change, Corrupt, Meta, Record, Write};
+use super::api::{Change, Corrupt, Entry, Loaded, Meta, Record, Write};
 use super::layout::{
     AGENT_FIELD, BOUND_FIELD, CREATED_FIELD, Field, FieldName, MAX_TIMEOUT, REFRESHED_FIELD,
     TIMEOUT_FIELD, USER_FIELD, classify, created_value, read_created, read_number, user_field,
 };
 
-/// A session's hash as a [`Record`]: its metadata read, its user keys
-/// unescaped (in their own buffers). `Err` names what is wrong (never a
-/// value).
-pub(crate) fn decode(fields: Vec<Field>) -> Result<Record, Corrupt> {
-    let mut meta = Meta::default();
-    let mut created = None;
-    let mut entries = Vec::with_capacity(fields.len());
-    for (mut name, value) in fields {
+/// Reads a session's hash, one field at a time, into a [`Record`]: its
+/// metadata read, its user keys unescaped (in their own buffers).
+pub(crate) struct Decoder {
+    meta: Meta,
+    /// The creation time, once read.
+    created: Option<u64>,
+    /// Whether the hash has a creation field at all (read or not): without
+    /// one, it is no session of ours.
+    has_created: bool,
+    entries: Vec<Entry>,
+    /// The first metadata field that did not read.
+    problem: Option<&'static str>,
+}
+
+impl Decoder {
+    /// A decoder for a hash of about `fields` fields.
+    pub(crate) fn with_capacity(fields: usize) -> Self {
+        Self {
+            meta: Meta::default(),
+            created: None,
+            has_created: false,
+            entries: Vec::with_capacity(fields),
+            problem: None,
+        }
+    }
+
+    /// Reads one field.
+    pub(crate) fn push(&mut self, mut name: Vec<u8>, value: Vec<u8>) {
         match classify(&name) {
             FieldName::User(raw) => {
                 if raw.len() < name.len() {
                     name.remove(0);
                 }
-                entries.push((name, value));
+                self.entries.push((name, value));
             }
             FieldName::Meta(field) => {
-                read_meta(&mut meta, &mut created, field, value).map_err(Corrupt)?;
+                self.has_created |= field == CREATED_FIELD;
+                if let Err(problem) = read_meta(&mut self.meta, &mut self.created, field, value)
+                    && self.problem.is_none()
+                {
+                    self.problem = Some(problem);
+                }
             }
         }
     }
-    meta.created = created.ok_or(Corrupt("the creation time is missing"))?;
-    Ok(Record { meta, entries })
+
+    /// The session: `None` if the hash has no creation time (no session of
+    /// ours: absent, or a moved session's marker), `Some(Err)` naming what
+    /// is wrong (never a value) if a metadata field does not read.
+    pub(crate) fn finish(self) -> Loaded {
+        if !self.has_created {
+            return None;
+        }
+        Some(match (self.problem, self.created) {
+            (Some(problem), _) => Err(Corrupt(problem)),
+            (None, Some(created)) => {
+                let mut meta = self.meta;
+                meta.created = created;
+                Ok(Record {
+                    meta,
+                    entries: self.entries,
+                })
+            }
+            (None, None) => Err(Corrupt("the creation time is missing")),
+        })
+    }
+}
+
+/// A session's whole hash as a [`Record`] (see [`Decoder`]); a hash
+/// without a creation time is corrupt here.
+pub(crate) fn decode(fields: Vec<Field>) -> Result<Record, Corrupt> {
+    let mut decoder = Decoder::with_capacity(fields.len());
+    for (name, value) in fields {
+        decoder.push(name, value);
+    }
+    decoder
+        .finish()
+        .unwrap_or(Err(Corrupt("the creation time is missing")))
 }
 
 fn read_meta(
@@ -40,7 +96,8 @@ fn read_meta(
     field: &[u8],
     value: Vec<u8>,
 ) -> Result<(), &'static str> {
-    let text = || String::from_utf8(value.clone()).map_err(|_| "a metadata field is not UTF-8");
+    let text =
+        |value: Vec<u8>| String::from_utf8(value).map_err(|_| "a metadata field is not UTF-8");
     match field {
         CREATED_FIELD => {
             let (at, refreshed) =
@@ -61,8 +118,8 @@ fn read_meta(
             let refreshed = read_number(&value).ok_or("the refresh time is not a number")?;
             meta.refreshed = meta.refreshed.max(refreshed);
         }
-        USER_FIELD => meta.user = Some(text()?),
-        AGENT_FIELD => meta.agent = Some(text()?),
+        USER_FIELD => meta.user = Some(text(value)?),
+        AGENT_FIELD => meta.agent = Some(text(value)?),
         BOUND_FIELD => {
             meta.bound =
                 read_number(&value).ok_or("the time the user was bound is not a number")?;

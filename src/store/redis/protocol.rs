@@ -771,6 +771,23 @@ mod tests {
         assert_eq!(session_fields(resp2).unwrap(), expected);
         assert_eq!(session_fields(resp3).unwrap(), expected);
         assert_eq!(session_fields(Value::Array(vec![])).unwrap(), None);
+        // A creation field that does not read: a corrupt session, not none.
+        let corrupt = Value::Array(vec![
+            Value::BulkString(CREATED_FIELD.to_vec()),
+            Value::BulkString(b"yesterday".to_vec()),
+        ]);
+        assert_eq!(
+            session_fields(corrupt).unwrap(),
+            Some(Err(crate::store::Corrupt(
+                "the creation time is not a number"
+            )))
+        );
+        // A hash without one (a moved session's marker) is none.
+        let marker = Value::Array(vec![
+            Value::BulkString(b"\0m".to_vec()),
+            Value::BulkString(b"1".to_vec()),
+        ]);
+        assert_eq!(session_fields(marker).unwrap(), None);
     }
 
     #[test]

@@ -5,8 +5,7 @@
 use redis::Value;
 
 use crate::store::api::IndexEntry;
-use crate::store::hash::{RawWrite as Write, decode};
-use crate::store::layout::{CREATED_FIELD, Field};
+use crate::store::hash::{Decoder, RawWrite as Write};
 use crate::store::{Error, Loaded, Written};
 
 /// The typed outcome of one write from its reply.
@@ -46,8 +45,14 @@ pub(super) fn written(write: &Write, reply: Value) -> Result<Written, Error> {
     }
 }
 
-/// Field/value pairs from an `HGETALL` reply (RESP2 array or RESP3 map).
-fn pairs(reply: Value, to: &'static str) -> Result<Vec<Field>, Error> {
+/// Folds the field/value pairs of an `HGETALL` reply (RESP2 array or RESP3
+/// map) into what `start` makes of their number, with `each`.
+fn fold_pairs<S>(
+    reply: Value,
+    to: &'static str,
+    start: impl FnOnce(usize) -> S,
+    mut each: impl FnMut(&mut S, Vec<u8>, Vec<u8>) -> Result<(), Error>,
+) -> Result<S, Error> {
     let bad = || Error::UnexpectedReply {
         to,
         expected: "field/value pairs of strings",
@@ -62,38 +67,51 @@ fn pairs(reply: Value, to: &'static str) -> Result<Vec<Field>, Error> {
             if items.len() % 2 != 0 {
                 return Err(bad());
             }
-            let mut fields = Vec::with_capacity(items.len() / 2);
+            let mut state = start(items.len() / 2);
             let mut items = items.into_iter();
             while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                fields.push((bytes(name)?, bytes(value)?));
+                each(&mut state, bytes(name)?, bytes(value)?)?;
             }
-            Ok(fields)
+            Ok(state)
         }
-        Value::Map(items) => items
-            .into_iter()
-            .map(|(name, value)| Ok((bytes(name)?, bytes(value)?)))
-            .collect(),
+        Value::Map(items) => {
+            let mut state = start(items.len());
+            for (name, value) in items {
+                each(&mut state, bytes(name)?, bytes(value)?)?;
+            }
+            Ok(state)
+        }
         _ => Err(bad()),
     }
 }
 
-/// A loaded session, or `None` if it is absent or lacks its creation
-/// field (a moved session's marker, or no session of ours).
+/// A loaded session, read straight from the reply: `None` if it is absent
+/// or lacks its creation field (a moved session's marker, or no session of
+/// ours).
 pub(super) fn session_fields(reply: Value) -> Result<Loaded, Error> {
-    let fields = pairs(reply, "a session load")?;
-    if !fields.iter().any(|(name, _)| name == CREATED_FIELD) {
-        // Absent (an empty hash), or not a session of ours.
-        return Ok(None);
-    }
-    Ok(Some(decode(fields)))
+    let decoder = fold_pairs(
+        reply,
+        "a session load",
+        Decoder::with_capacity,
+        |decoder, name, value| {
+            decoder.push(name, value);
+            Ok(())
+        },
+    )?;
+    Ok(decoder.finish())
 }
 
 /// The live entries of an index listing.
 pub(super) fn index_entries(reply: Value) -> Result<Vec<IndexEntry>, Error> {
-    pairs(reply, "an index listing")?
-        .into_iter()
-        .map(|(member, value)| index_entry(member, &value))
-        .collect()
+    fold_pairs(
+        reply,
+        "an index listing",
+        Vec::with_capacity,
+        |entries, member, value| {
+            entries.push(index_entry(member, &value)?);
+            Ok(())
+        },
+    )
 }
 
 /// Reads one live index entry: `expires created last_seen[ agent]`.
