@@ -37,21 +37,11 @@ impl RedisStore {
         ];
         let unexpected = Error::UnexpectedReply {
             to: "an in-place increment",
-            expected: "the decimal sum and the session's times, or 0",
+            expected: "\"sum refreshed timeout\" or 0",
         };
         match self.script(&INCR, &op.key, &args).await? {
             Value::Int(0) => Ok(None),
-            Value::Array(reply) => match <[Value; 3]>::try_from(reply) {
-                Ok([Value::BulkString(sum), refreshed, timeout]) => {
-                    let sum = std::str::from_utf8(&sum)
-                        .ok()
-                        .and_then(|sum| sum.parse().ok())
-                        .ok_or_else(|| unexpected.clone())?;
-                    let times = times(&refreshed, &timeout).ok_or(unexpected)?;
-                    Ok(Some(Incremented::new(sum, times)))
-                }
-                _ => Err(unexpected),
-            },
+            Value::BulkString(reply) => read_sum(&reply).map(Some).ok_or(unexpected),
             _ => Err(unexpected),
         }
     }
@@ -98,6 +88,19 @@ fn guard_args(guard: &Guard) -> (String, String) {
     (after, MAX_TIMEOUT.to_string())
 }
 
+/// The reply of `incr.lua`: `sum refreshed timeout`, decimal (timeout -1:
+/// none).
+fn read_sum(reply: &[u8]) -> Option<Incremented> {
+    let mut parts = std::str::from_utf8(reply).ok()?.split(' ');
+    let sum = parts.next()?.parse().ok()?;
+    let refreshed = Value::Int(parts.next()?.parse().ok()?);
+    let timeout = Value::Int(parts.next()?.parse().ok()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Incremented::new(sum, times(&refreshed, &timeout)?))
+}
+
 /// The session's times as the scripts return them: the last refresh, and
 /// the own timeout (-1: none).
 fn times(refreshed: &Value, timeout: &Value) -> Option<Times> {
@@ -110,4 +113,34 @@ fn times(refreshed: &Value, timeout: &Value) -> Option<Times> {
         own => Some(u64::try_from(own).ok()?),
     };
     Some(Times::new(refreshed, timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increment_replies_read_back_and_refuse_anything_else() {
+        assert_eq!(
+            read_sum(b"-5 1700000000 -1"),
+            Some(Incremented::new(-5, Times::new(1_700_000_000, None)))
+        );
+        assert_eq!(
+            read_sum(b"7 0 60"),
+            Some(Incremented::new(7, Times::new(0, Some(60))))
+        );
+        for bad in [
+            &b""[..],
+            b"7",
+            b"7 0",
+            b"7 0 60 1",
+            b"x 0 60",
+            b"7 -1 60",
+            b"7 0 -2",
+            b"7  0 60",
+            b"\xff 0 0",
+        ] {
+            assert_eq!(read_sum(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -6,9 +6,10 @@
 -- ARGV[3]: how the integer is encoded: 'm' (MessagePack) or 'j' (JSON).
 -- ARGV[4]: the guard's creation time (see in_place.lua). ARGV[5]: the
 -- largest own timeout accepted.
--- Returns {the sum, decimal; the last refresh; the own timeout (-1: none)}
--- when stored (the caller judges whether the idle TTL is due for its
--- refresh, and refreshes it); 0 when nothing was written: the session is
+-- Returns "sum refreshed timeout" when stored: the sum, the last refresh
+-- and the own timeout (-1: none), decimal, one space apart, in one string
+-- (one reply element to parse); the caller judges whether the idle TTL is
+-- due for its refresh, and refreshes it; 0 when nothing was written: the session is
 -- missing, not ours or its metadata are not numbers, it fails the guard,
 -- the field is absent (a new field would grow the session unweighed) or
 -- holds no integer in the format, or a number reaches 2^53 in magnitude
@@ -71,4 +72,4 @@ if session.size then
 else
   redis.call('HSET', key, ARGV[1], new)
 end
-return {decimal, session.refreshed, session.timeout}
+return decimal .. string.format(' %d %d', session.refreshed, session.timeout)
