@@ -4,11 +4,12 @@
 //! `store::layout`), for the Redis and the embedded store. Custom stores
 //! never see these fields.
 
-use super::api::{Change, Corrupt, Entry, Loaded, Meta, Record, Write};
+use super::api::Write;
 use super::layout::{
     AGENT_FIELD, BOUND_FIELD, CREATED_FIELD, Field, FieldName, MAX_TIMEOUT, REFRESHED_FIELD,
     TIMEOUT_FIELD, USER_FIELD, classify, created_value, read_created, read_number, user_field,
 };
+use super::record::{Change, Corrupt, Entry, Loaded, Meta, Record};
 
 /// Reads a session's hash, one field at a time, into a [`Record`]: its
 /// metadata read, its user keys unescaped (in their own buffers).

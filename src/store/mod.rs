@@ -61,24 +61,25 @@ pub(crate) mod cache;
 mod callable;
 mod error;
 mod hash;
+mod in_place;
 mod layout;
 #[cfg(feature = "memory-store")]
 mod memory;
 mod policy;
+mod record;
 mod redis;
 
-pub use api::{
-    Append, Appended, Change, Corrupt, Entry, Guard, Increment, Incremented, IndexEntry, Loaded,
-    MAX_AGENT_BYTES, MAX_LISTED, Meta, Record, SessionStore, StoreFuture, Times, Write, Written,
-};
+pub use api::{IndexEntry, MAX_AGENT_BYTES, MAX_LISTED, SessionStore, StoreFuture, Write, Written};
 pub use callable::ClientCallable;
 pub use error::Error;
+pub use in_place::{Append, Appended, Guard, Increment, Incremented, Times};
 pub use layout::{MAX_TIMEOUT, MOVED_GRACE};
 pub(crate) use layout::{log_tag, session_key, stored_name, tag_of, user_index_key};
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use memory::MemoryStore;
 pub(crate) use policy::{Ended, Policy};
+pub use record::{Change, Corrupt, Entry, Loaded, Meta, Record};
 pub use redis::{
     DEFAULT_SOCKET_TIMEOUT, MAX_CONNECTION_POOL, RedisClient, RedisOptions, RedisStore,
 };

@@ -7,7 +7,7 @@
 //! nothing: an in-place change returns the session's stored [`Times`](super::Times),
 //! and the policy judges whether its refresh is due.
 
-use super::api::Guard;
+use super::in_place::Guard;
 use super::layout::REFRESH_DIVISOR;
 
 /// The settings a session's times and size are judged by, at `now`.
