@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis_sessions::store::{
-    Change, Entry, Error, IndexEntry, MAX_TIMEOUT, Meta, Record, Write, Written,
+    Change, Entry, Error, IndexEntry, Loaded, MAX_TIMEOUT, Meta, Record, Write, Written,
 };
 use redis_sessions::{MemoryStore, RedisClient, RedisOptions, RedisStore, SessionStore};
 
@@ -1408,4 +1408,79 @@ async fn index_tombstones_are_bounded(s: Subject) {
             .unwrap();
         assert_eq!(card, 1_001, "1000 tombstones and the live entry");
     }
+}
+
+/// A store whose loads say each session has its own timeout past the
+/// maximum (as a buggy or hostile custom store could).
+struct Overlong(MemoryStore);
+
+impl SessionStore for Overlong {
+    fn load<'a>(&'a self, key: &'a str) -> redis_sessions::store::StoreFuture<'a, Loaded> {
+        Box::pin(async move {
+            let loaded = self.0.load(key).await?;
+            Ok(loaded.map(|record| {
+                record.map(|mut record| {
+                    record.meta.timeout = Some(MAX_TIMEOUT + 1);
+                    record
+                })
+            }))
+        })
+    }
+
+    fn write(&self, writes: Vec<Write>) -> redis_sessions::store::StoreFuture<'_, Vec<Written>> {
+        self.0.write(writes)
+    }
+
+    fn index_put(
+        &self,
+        index_key: &str,
+        entry: IndexEntry,
+        cap: usize,
+    ) -> redis_sessions::store::StoreFuture<'_, Vec<String>> {
+        self.0.index_put(index_key, entry, cap)
+    }
+
+    fn index_list<'a>(
+        &'a self,
+        index_key: &'a str,
+        now: u64,
+    ) -> redis_sessions::store::StoreFuture<'a, Vec<IndexEntry>> {
+        self.0.index_list(index_key, now)
+    }
+
+    fn index_remove<'a>(
+        &'a self,
+        index_key: &'a str,
+        members: &'a [String],
+        until: u64,
+    ) -> redis_sessions::store::StoreFuture<'a, ()> {
+        self.0.index_remove(index_key, members, until)
+    }
+}
+
+/// The session layer checks a stored timeout against the maximum whatever
+/// the store: past it, the session is corrupt (deleted, a fresh one
+/// instead), never a session every write of would fail.
+#[tokio::test]
+async fn a_stored_timeout_past_the_maximum_is_a_corrupt_session_whatever_the_store() {
+    use crate::support::{Client, SECRET, key_of};
+    use redis_sessions::session::Reason;
+    use std::sync::Mutex;
+
+    let store = Arc::new(Overlong(MemoryStore::new()));
+    let factory = redis_sessions::RedisSessionFactory::builder(SECRET)
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    let seen: Arc<Mutex<Vec<Reason>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    factory.on_event(move |event| sink.lock().unwrap().push(event.reason));
+    let mut c = Client::new(crate::app::router(&factory));
+    c.get("/set?key=a&value=1").await;
+    let key = key_of(&c.id());
+    assert!(store.0.load(&key).await.unwrap().is_some());
+    let r = c.get("/read").await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "0"));
+    assert_eq!(store.0.load(&key).await.unwrap(), None, "deleted");
+    assert_eq!(*seen.lock().unwrap(), [Reason::Corrupt]);
 }

@@ -236,9 +236,6 @@ impl Blob {
             .filter_map(|(k, v)| Some((k.as_str()?.as_bytes().to_vec(), pickle::to_bytes(v))))
             .collect();
         let timeout = self.timeout();
-        if timeout.is_some_and(|t| t > MAX_TIMEOUT) {
-            return Err(Corrupt("the session timeout is beyond the maximum"));
-        }
         let meta = Meta {
             created: self.created().max(0.0) as u64,
             refreshed: number(REFRESHED, "the refresh time is not a number")?,

@@ -19,6 +19,13 @@ pub(super) fn parse(context: &Context, store_key: &str, record: Record) -> Resul
         meta,
         entries: stored,
     } = record;
+    // Whatever the store: a timeout no write would accept is no session's.
+    if meta
+        .timeout
+        .is_some_and(|timeout| timeout > store::MAX_TIMEOUT)
+    {
+        return Err(Corrupt("the session timeout is beyond the maximum"));
+    }
     let mut entries = BTreeMap::new();
     for (name, value) in stored {
         // The store's buffer becomes the key: one UTF-8 pass.

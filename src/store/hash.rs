@@ -6,8 +6,8 @@
 
 use super::api::Write;
 use super::layout::{
-    AGENT_FIELD, BOUND_FIELD, CREATED_FIELD, Field, FieldName, MAX_TIMEOUT, REFRESHED_FIELD,
-    TIMEOUT_FIELD, USER_FIELD, classify, created_value, read_created, read_number, user_field,
+    AGENT_FIELD, BOUND_FIELD, CREATED_FIELD, Field, FieldName, REFRESHED_FIELD, TIMEOUT_FIELD,
+    USER_FIELD, classify, created_value, read_created, read_number, user_field,
 };
 use super::record::{Change, Corrupt, Entry, Loaded, Meta, Record};
 
@@ -108,11 +108,7 @@ fn read_meta(
             meta.refreshed = meta.refreshed.max(refreshed.unwrap_or(0));
         }
         TIMEOUT_FIELD => {
-            let timeout = read_number(&value).ok_or("the session timeout is not a number")?;
-            if timeout > MAX_TIMEOUT {
-                return Err("the session timeout is beyond the maximum");
-            }
-            meta.timeout = Some(timeout);
+            meta.timeout = Some(read_number(&value).ok_or("the session timeout is not a number")?);
         }
         REFRESHED_FIELD => {
             // Written by the first layout and by earlier versions: the
@@ -363,13 +359,6 @@ mod tests {
             (
                 (TIMEOUT_FIELD.to_vec(), b"-1".to_vec()),
                 "the session timeout is not a number",
-            ),
-            (
-                (
-                    TIMEOUT_FIELD.to_vec(),
-                    (MAX_TIMEOUT + 1).to_string().into_bytes(),
-                ),
-                "the session timeout is beyond the maximum",
             ),
             (
                 (REFRESHED_FIELD.to_vec(), b"x".to_vec()),

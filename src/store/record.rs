@@ -17,6 +17,8 @@ pub struct Meta {
     /// The last idle-TTL refresh, unix seconds (0: none recorded).
     pub refreshed: u64,
     /// The session's own idle timeout, seconds (0: none), if it has one.
+    /// One past [`MAX_TIMEOUT`](super::MAX_TIMEOUT) makes the session
+    /// corrupt.
     pub timeout: Option<u64>,
     /// The user the session is bound to.
     pub user: Option<String>,
