@@ -233,33 +233,6 @@ impl ClusterConnection {
             .map(|node| (node.host, node.port))
             .collect())
     }
-
-    pub(crate) async fn scan_node(
-        &self,
-        (host, port): (&str, u16),
-        cursor: u64,
-        pattern: &str,
-        count: usize,
-    ) -> redis::RedisResult<(u64, Vec<String>)> {
-        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(count);
-        let mut inner = self.inner.clone();
-        let reply = inner
-            .route_command(
-                cmd,
-                RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                    host: host.to_owned(),
-                    port,
-                }),
-            )
-            .await?;
-        Ok(redis::from_redis_value(reply)?)
-    }
 }
 
 impl ConnectionLike for ClusterConnection {

@@ -28,6 +28,15 @@ pub(crate) struct Stats {
     pub(crate) weighed: u64,
 }
 
+/// A connection that `SCAN`s one node.
+enum Scanner {
+    /// The client's own (one server).
+    Shared(Connection),
+    /// A connection to one master of a Cluster.
+    #[cfg(feature = "cluster")]
+    Node(redis::aio::MultiplexedConnection),
+}
+
 impl RedisClient {
     /// Scans the keys under `prefix` on every master, calling `progress`
     /// with the number of keys scanned after each step.
@@ -56,11 +65,10 @@ impl RedisClient {
             _ => vec![None],
         };
         for node in nodes {
+            let mut scanner = self.scanner(&conn, node).await?;
             let mut cursor = 0u64;
             loop {
-                let (next, keys) = self
-                    .scan_step(&conn, node.as_ref(), cursor, &pattern)
-                    .await?;
+                let (next, keys) = self.scan_step(&mut scanner, cursor, &pattern).await?;
                 stats.scanned += keys.len() as u64;
                 let candidates: Vec<String> = keys
                     .into_iter()
@@ -85,29 +93,48 @@ impl RedisClient {
         Ok(stats)
     }
 
-    async fn scan_step(
+    /// What scans one node: the connection itself, or on a Cluster a
+    /// connection of its own to the master at `node`, so that a master the
+    /// cluster connection has not reached yet (it connects to nodes in the
+    /// background) is scanned all the same.
+    async fn scanner(
         &self,
         conn: &Connection,
-        node: Option<&(String, u16)>,
+        node: Option<(String, u16)>,
+    ) -> Result<Scanner, Error> {
+        match (&self.inner.backend, node) {
+            #[cfg(feature = "cluster")]
+            (super::Backend::Cluster(lazy), Some((host, port))) => {
+                let client = lazy
+                    .node_client(&host, port)
+                    .map_err(|e| super::map_error(e, self.inner.timeout))?;
+                let node = self
+                    .bounded(client.get_multiplexed_async_connection())
+                    .await;
+                Ok(Scanner::Node(self.explained(node).await?))
+            }
+            _ => Ok(Scanner::Shared(conn.clone())),
+        }
+    }
+
+    async fn scan_step(
+        &self,
+        scanner: &mut Scanner,
         cursor: u64,
         pattern: &str,
     ) -> Result<(u64, Vec<String>), Error> {
-        match (conn, node) {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT);
+        let step = match scanner {
+            Scanner::Shared(conn) => self.bounded(cmd.query_async(conn)).await,
             #[cfg(feature = "cluster")]
-            (Connection::Cluster(cluster), Some((host, port))) => {
-                let step = cluster.scan_node((host, *port), cursor, pattern, SCAN_COUNT);
-                self.explained(self.bounded(step).await).await
-            }
-            _ => {
-                let mut cmd = redis::cmd("SCAN");
-                cmd.arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT);
-                self.explained(self.query(cmd).await).await
-            }
-        }
+            Scanner::Node(conn) => self.bounded(cmd.query_async(conn)).await,
+        };
+        self.explained(step).await
     }
 
     /// Counts the live sessions among `keys` (a moved session's marker is
