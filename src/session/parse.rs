@@ -53,11 +53,6 @@ pub(super) fn parse(context: &Context, store_key: &str, record: Record) -> Resul
     }
     Ok(Loaded {
         entries: std::sync::Arc::new(entries),
-        created: meta.created,
-        refreshed: meta.refreshed,
-        timeout: meta.timeout,
-        user: meta.user,
-        bound: meta.bound,
-        agent: meta.agent,
+        meta,
     })
 }

@@ -62,19 +62,16 @@ pub(crate) enum Change {
 pub(crate) struct Loaded {
     /// Shared with the process cache: copied only when a request changes it.
     pub(crate) entries: Arc<BTreeMap<String, Vec<u8>>>,
-    pub(crate) created: u64,
-    pub(crate) refreshed: u64,
-    pub(crate) timeout: Option<u64>,
-    pub(crate) user: Option<String>,
-    pub(crate) bound: u64,
-    pub(crate) agent: Option<String>,
+    /// Its times and its user, as the store holds them.
+    pub(crate) meta: Meta,
 }
 
 impl Loaded {
     /// Why this session must not be adopted now, if it must not.
     pub(crate) fn expired(&self, policy: &Policy) -> Option<Reason> {
+        let meta = &self.meta;
         policy
-            .ended(self.created, self.refreshed, self.timeout)
+            .ended(meta.created, meta.refreshed, meta.timeout)
             .map(|ended| match ended {
                 Ended::Lifetime => Reason::LifetimeExpired,
                 Ended::Idle => Reason::IdleExpired,
@@ -97,8 +94,8 @@ impl Weigh for Arc<Loaded> {
             .map(|(k, v)| ENTRY + entry_size(k, v))
             .sum::<u64>()
             + SESSION
-            + text(&self.user)
-            + text(&self.agent)
+            + text(&self.meta.user)
+            + text(&self.meta.agent)
     }
 }
 
@@ -274,12 +271,13 @@ impl State {
             resign: old_secret,
         };
         self.adopt(loaded.entries);
-        self.created = loaded.created;
-        self.refreshed = loaded.refreshed;
-        self.session_timeout = loaded.timeout;
-        self.user = loaded.user;
-        self.bound = loaded.bound;
-        self.agent = loaded.agent;
+        let meta = loaded.meta;
+        self.created = meta.created;
+        self.refreshed = meta.refreshed;
+        self.session_timeout = meta.timeout;
+        self.user = meta.user;
+        self.bound = meta.bound;
+        self.agent = meta.agent;
     }
 
     /// Unloaded → fresh, holding a session taken over from another format

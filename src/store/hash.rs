@@ -11,6 +11,10 @@ use super::layout::{
 };
 use super::record::{Change, Corrupt, Entry, Loaded, Meta, Record};
 
+/// What a session's hash lacking its creation time is, where one is
+/// expected.
+const NO_CREATION_TIME: Corrupt = Corrupt("the creation time is missing");
+
 /// Reads a session's hash, one field at a time, into a [`Record`]: its
 /// metadata read, its user keys unescaped (in their own buffers).
 pub(crate) struct Decoder {
@@ -74,7 +78,7 @@ impl Decoder {
                     entries: self.entries,
                 })
             }
-            (None, None) => Err(Corrupt("the creation time is missing")),
+            (None, None) => Err(NO_CREATION_TIME),
         })
     }
 }
@@ -87,9 +91,7 @@ pub(crate) fn decode(fields: Vec<Field>) -> Result<Record, Corrupt> {
     for (name, value) in fields {
         decoder.push(name, value);
     }
-    decoder
-        .finish()
-        .unwrap_or(Err(Corrupt("the creation time is missing")))
+    decoder.finish().unwrap_or(Err(NO_CREATION_TIME))
 }
 
 fn read_meta(
